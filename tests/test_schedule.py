@@ -1,0 +1,162 @@
+"""The UBA multiplier against the closed form of docs/uba.md, pinned values, and bad input."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import pytest
+import torch
+from transformers import get_cosine_schedule_with_warmup, get_cosine_with_min_lr_schedule_with_warmup
+
+from uba_hf import DEFAULT_PHI, get_uba_schedule_with_warmup, uba_factor, uba_lr_lambda
+
+
+def closed_form(s: int, W: int, N: int, phi: float, r: float) -> float:
+    """docs/uba.md, written independently of the implementation."""
+    if s < W:
+        return s / max(1, W)
+    if s >= N:
+        return r
+    t, T = s - W, N - W
+    c = 1 + math.cos(math.pi * t / T)
+    return r + (1 - r) * 2 * c / (2 * phi + (2 - phi) * c)
+
+
+def make_optimizer(lr: float = 1.0, groups: tuple[float, ...] = ()) -> torch.optim.Optimizer:
+    params = [{"params": [torch.nn.Parameter(torch.zeros(1))]}]
+    params += [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": g} for g in groups]
+    return torch.optim.SGD(params, lr=lr)
+
+
+def run_lrs(scheduler, steps: int) -> list[list[float]]:
+    out = []
+    for _ in range(steps):
+        out.append(list(scheduler.get_last_lr()))
+        scheduler.optimizer.step()
+        scheduler.step()
+    return out
+
+
+CASES = [
+    # (phi, warmup, budget, min_lr_ratio)
+    (1.0, 0, 1, 0.0),
+    (0.5, 0, 1, 0.1),
+    (1.0, 0, 10, 0.0),
+    (0.5, 3, 20, 0.1),
+    (2.0, 5, 50, 0.0),
+    (4.0, 10, 100, 0.05),
+    (0.1, 1, 7, 0.5),
+    (1.0, 10, 10, 0.0),  # warmup == budget
+    (3.3, 0, 257, 0.0),
+]
+
+
+@pytest.mark.parametrize("phi,W,N,r", CASES)
+def test_multiplier_equals_closed_form_at_every_step(phi, W, N, r):
+    lr = 3e-4
+    scheduler = get_uba_schedule_with_warmup(make_optimizer(lr), W, N, phi=phi, min_lr_ratio=r)
+    lrs = run_lrs(scheduler, 3 * N + 5)
+    for s, (got,) in enumerate(lrs):
+        assert got == pytest.approx(lr * closed_form(s, W, N, phi, r), rel=1e-12, abs=1e-18), s
+
+
+@pytest.mark.parametrize("phi,W,N,r", CASES)
+def test_endpoints_monotone_and_floor_held(phi, W, N, r):
+    f = [uba_lr_lambda(s, num_warmup_steps=W, num_training_steps=N, phi=phi, min_lr_ratio=r) for s in range(4 * N)]
+    if W < N:
+        assert f[W] == 1.0  # eta(0) = eta_max right after warmup
+    assert all(a >= b for a, b in zip(f[W:-1], f[W + 1 :], strict=True)), "non-increasing after warmup"
+    assert all(v == r for v in f[N:]), "min_lr_ratio reached at the budget and held after it"
+    assert all(0 <= v <= 1 for v in f)
+
+
+def test_phi2_is_transformers_cosine_at_every_step():
+    for W, N in [(0, 1), (0, 10), (4, 40), (100, 1000)]:
+        ours = run_lrs(get_uba_schedule_with_warmup(make_optimizer(1e-3), W, N, phi=2.0), N + 1)
+        theirs = run_lrs(get_cosine_schedule_with_warmup(make_optimizer(1e-3), W, N), N + 1)
+        assert ours == theirs  # bit for bit, including the final 0
+
+
+def test_phi2_with_floor_is_transformers_cosine_with_min_lr():
+    W, N, r = 10, 200, 0.1
+    ours = run_lrs(get_uba_schedule_with_warmup(make_optimizer(1e-3), W, N, phi=2.0, min_lr_ratio=r), N + 1)
+    theirs = run_lrs(get_cosine_with_min_lr_schedule_with_warmup(make_optimizer(1e-3), W, N, min_lr_rate=r), N + 1)
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("phi,mean", [(0.5, 0.667), (1.0, 0.586), (2.0, 0.500), (4.0, 0.415)])
+def test_mean_factor_matches_uba_md(phi, mean):
+    T = 100_000
+    avg = sum(uba_factor(t, T, phi) for t in range(T)) / T
+    assert avg == pytest.approx(mean, abs=1e-3)
+
+
+def test_pinned_values():
+    # Hand-computed: at mid-budget c = 1 so the factor is 2 / (2 + phi).
+    for phi in (0.5, 1.0, 2.0, 4.0):
+        assert uba_factor(50, 100, phi) == pytest.approx(2 / (2 + phi), rel=1e-15)
+    # phi=1, t/T = 1/4: c = 1 + sqrt(2)/2, factor = 2c / (2 + c)
+    c = 1 + math.sqrt(2) / 2
+    assert uba_factor(25, 100, 1.0) == pytest.approx(2 * c / (2 + c), rel=1e-15)
+    # 10-step table, phi=1, warmup 2, budget 10 (multiplier at scheduler steps 0..9)
+    table = [uba_lr_lambda(s, num_warmup_steps=2, num_training_steps=10, phi=1.0, min_lr_ratio=0.0) for s in range(10)]
+    expected = [0.0, 0.5, 1.0, 0.98060, 0.92099, 0.81751, 0.66667, 0.47172, 0.25548, 0.07333]
+    assert table == pytest.approx(expected, abs=5e-6)
+
+
+def test_small_phi_keeps_lr_high_large_phi_decays_early():
+    mid = [uba_factor(30, 100, phi) for phi in (0.25, 0.5, 1, 2, 4, 8)]
+    assert mid == sorted(mid, reverse=True)
+
+
+def test_param_groups_keep_their_own_base_lr_and_floor():
+    opt = make_optimizer(1e-3, groups=(1e-2,))
+    sched = get_uba_schedule_with_warmup(opt, 0, 10, phi=1.0, min_lr_ratio=0.1)
+    lrs = run_lrs(sched, 12)
+    assert lrs[-1] == pytest.approx([1e-4, 1e-3])
+    for a, b in lrs:
+        assert b == pytest.approx(10 * a)
+
+
+def test_pickle_and_state_dict_round_trip():
+    opt = make_optimizer(1.0)
+    sched = get_uba_schedule_with_warmup(opt, 2, 20, phi=0.7, min_lr_ratio=0.2)
+    run_lrs(sched, 7)
+    clone = pickle.loads(pickle.dumps(sched))
+    assert clone.get_last_lr() == sched.get_last_lr()
+    state = sched.state_dict()
+    torch.save(state, buf := __import__("io").BytesIO())
+    buf.seek(0)
+    fresh = get_uba_schedule_with_warmup(make_optimizer(1.0), 2, 20, phi=0.7, min_lr_ratio=0.2)
+    fresh.load_state_dict(torch.load(buf, weights_only=True))
+    assert run_lrs(fresh, 15) == run_lrs(sched, 15)
+
+
+def test_default_phi_is_documented_value():
+    assert DEFAULT_PHI > 0 and math.isfinite(DEFAULT_PHI)
+    assert get_uba_schedule_with_warmup.__defaults__[0] == DEFAULT_PHI
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"phi": 0.0}, "`phi`"),
+        ({"phi": -1.0}, "`phi`"),
+        ({"phi": float("nan")}, "`phi`"),
+        ({"phi": float("inf")}, "`phi`"),
+        ({"phi": "1.0"}, "`phi`"),
+        ({"min_lr_ratio": 1.0}, r"`min_lr_ratio`.*\[0, 1\)"),
+        ({"min_lr_ratio": -0.1}, r"`min_lr_ratio`.*\[0, 1\)"),
+        ({"min_lr_ratio": float("nan")}, r"`min_lr_ratio`"),
+        ({"num_warmup_steps": 11}, r"`num_warmup_steps` \(11\) must be <= `num_training_steps` \(10\)"),
+        ({"num_warmup_steps": -1}, "`num_warmup_steps`.*>= 0"),
+        ({"num_training_steps": 0}, "`num_training_steps`.*>= 1"),
+        ({"num_training_steps": 10.5}, "`num_training_steps`.*integer"),
+        ({"num_warmup_steps": 0.5}, "`num_warmup_steps`.*integer"),
+    ],
+)
+def test_bad_input_raises_value_error_naming_the_argument(kwargs, match):
+    args = {"num_warmup_steps": 0, "num_training_steps": 10, "phi": 1.0, "min_lr_ratio": 0.0} | kwargs
+    with pytest.raises(ValueError, match=match):
+        get_uba_schedule_with_warmup(make_optimizer(), **args)

@@ -1,0 +1,167 @@
+"""Stock Trainer and UBATrainer on a tiny OLMo-2: LR at every optimizer update vs the closed form."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import pytest
+from conftest import LRRecorder, TokenDataset, tiny_olmo2
+from test_schedule import closed_form
+from transformers import Trainer, TrainingArguments
+from transformers.trainer_utils import SchedulerType
+
+from uba_hf import DEFAULT_PHI, UBAArguments, UBATrainer
+from uba_hf.trainer import SCHEDULE_RECORD_NAME
+
+LR = 1e-2
+
+
+def make_args(tmp_path, **overrides) -> TrainingArguments:
+    base = dict(
+        output_dir=str(tmp_path / "out"),
+        per_device_train_batch_size=4,
+        learning_rate=LR,
+        max_steps=12,
+        warmup_steps=3,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        seed=0,
+        data_seed=0,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+    base.update(overrides)
+    return TrainingArguments(**base)
+
+
+def train(trainer_cls, args, resume=None, **kwargs):
+    recorder = LRRecorder()
+    trainer = trainer_cls(model=tiny_olmo2(), args=args, train_dataset=TokenDataset(), callbacks=[recorder], **kwargs)
+    trainer.train(resume_from_checkpoint=resume)
+    losses = {h["step"]: h["loss"] for h in trainer.state.log_history if "loss" in h}
+    return trainer, recorder, losses
+
+
+def expected(N, W, phi, r, steps=None):
+    return [LR * closed_form(s, W, N, phi, r) for s in (steps if steps is not None else range(N))]
+
+
+def test_stock_trainer_with_training_arguments_runs_uba(tmp_path):
+    args = make_args(tmp_path, lr_scheduler_type="uba", lr_scheduler_kwargs={"phi": 1.0, "min_lr_ratio": 0.1})
+    trainer, rec, losses = train(Trainer, args)
+    assert rec.steps == list(range(12))
+    assert rec.lrs == pytest.approx(expected(12, 3, 1.0, 0.1), rel=1e-12)
+    assert trainer.lr_scheduler.get_last_lr()[0] == pytest.approx(LR * 0.1)
+
+
+@pytest.mark.parametrize("accum,warmup,W", [(1, 3, 3), (3, 3, 3), (2, 0.25, 3)])
+def test_uba_trainer_lr_every_update_with_accumulation_and_warmup_ratio(tmp_path, accum, warmup, W):
+    args = make_args(tmp_path, gradient_accumulation_steps=accum, warmup_steps=warmup)
+    trainer, rec, _ = train(UBATrainer, args, uba_args=UBAArguments(phi="0.5", min_lr_ratio=0.05))
+    assert trainer.args.lr_scheduler_type is SchedulerType.UBA
+    assert trainer.state.global_step == 12
+    assert rec.lrs == pytest.approx(expected(12, W, 0.5, 0.05), rel=1e-12)  # 12 updates, not 12 * accum
+
+
+def test_uba_trainer_budget_from_epochs_like_trainer(tmp_path):
+    # 64 examples / batch 4 / accumulation 2 = 8 updates per epoch; 1.5 epochs -> ceil(12) = 12 updates.
+    args = make_args(tmp_path, max_steps=-1, num_train_epochs=1.5, gradient_accumulation_steps=2, warmup_steps=0)
+    trainer, rec, _ = train(UBATrainer, args)
+    assert trainer.state.max_steps == 12
+    assert rec.lrs == pytest.approx(expected(12, 0, DEFAULT_PHI, 0.0), rel=1e-12)
+
+
+def test_uba_trainer_logs_phi_and_budget_once(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="uba_hf"):
+        train(UBATrainer, make_args(tmp_path, max_steps=4, warmup_steps=1))
+    lines = [r.getMessage() for r in caplog.records if r.name == "uba_hf" and "UBA schedule" in r.getMessage()]
+    assert lines == [
+        f"UBA schedule: phi={DEFAULT_PHI}, budget=4 optimizer updates (warmup 1, decay 3), min_lr_ratio=0.0"
+    ]
+
+
+def test_uba_trainer_honours_an_explicit_other_schedule(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="uba_hf"):
+        trainer, rec, _ = train(UBATrainer, make_args(tmp_path, lr_scheduler_type="cosine"))
+    assert not trainer.uses_uba and trainer.args.lr_scheduler_type is SchedulerType.COSINE
+    assert rec.lrs == pytest.approx(expected(12, 3, 2.0, 0.0), rel=1e-12)  # cosine == UBA at phi=2
+    assert "chosen explicitly" in caplog.text
+
+
+def test_uba_trainer_reads_lr_scheduler_kwargs_and_rejects_conflicts(tmp_path):
+    args = make_args(tmp_path, lr_scheduler_type="uba", lr_scheduler_kwargs={"phi": 4.0})
+    trainer, rec, _ = train(UBATrainer, args)
+    assert trainer.uba_kwargs == {"phi": 4.0, "min_lr_ratio": 0.0}
+    assert rec.lrs == pytest.approx(expected(12, 3, 4.0, 0.0), rel=1e-12)
+    args = make_args(tmp_path, lr_scheduler_type="uba", lr_scheduler_kwargs={"phi": 4.0})
+    with pytest.raises(ValueError, match=r"`phi` is given twice.*4\.0.*0\.5"):
+        UBATrainer(model=tiny_olmo2(), args=args, uba_args=UBAArguments(phi="0.5"))
+    args = make_args(tmp_path, lr_scheduler_type="uba", lr_scheduler_kwargs={"phi": -1})
+    with pytest.raises(ValueError, match="`phi`"):
+        UBATrainer(model=tiny_olmo2(), args=args)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"phi": "0"}, "`phi`"),
+        ({"phi": "nan"}, "`phi`"),
+        ({"phi": "fast"}, "`phi`.*'auto'"),
+        ({"min_lr_ratio": 1.5}, r"`min_lr_ratio`.*\[0, 1\)"),
+    ],
+)
+def test_uba_arguments_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        UBAArguments(**kwargs)
+
+
+def test_streaming_dataset_without_max_steps_is_a_clear_error(tmp_path):
+    import torch
+
+    class Stream(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            yield from TokenDataset()
+
+    with pytest.raises(ValueError, match="max_steps"):
+        UBATrainer(model=tiny_olmo2(), args=make_args(tmp_path, max_steps=-1), train_dataset=Stream())
+
+
+def test_resume_gives_identical_lr_and_loss_curve(tmp_path):
+    full_args = make_args(tmp_path / "full", save_strategy="steps", save_steps=5)
+    _, full_rec, full_losses = train(UBATrainer, full_args)
+    ckpt = tmp_path / "full" / "out" / "checkpoint-5"
+    record = json.loads((ckpt / SCHEDULE_RECORD_NAME).read_text())
+    assert record == {
+        "lr_scheduler_type": "uba",
+        "min_lr_ratio": 0.0,
+        "num_training_steps": 12,
+        "num_warmup_steps": 3,
+        "phi": DEFAULT_PHI,
+    }
+    resumed_args = make_args(tmp_path / "full", save_strategy="steps", save_steps=5)
+    trainer, rec, losses = train(UBATrainer, resumed_args, resume=str(ckpt))
+    assert trainer.state.global_step == 12
+    assert rec.steps == list(range(5, 12))
+    assert rec.lrs == full_rec.lrs[5:]  # exactly, not approximately
+    assert rec.lrs == pytest.approx(expected(12, 3, DEFAULT_PHI, 0.0, range(5, 12)), rel=1e-12)
+    assert sorted(losses) == list(range(1, 13))
+    assert [losses[s] for s in range(6, 13)] == pytest.approx([full_losses[s] for s in range(6, 13)], rel=1e-5)
+
+
+def test_resume_with_another_budget_is_refused_naming_both(tmp_path):
+    args = make_args(tmp_path, save_strategy="steps", save_steps=5)
+    train(UBATrainer, args)
+    ckpt = os.path.join(args.output_dir, "checkpoint-5")
+    with pytest.raises(ValueError, match=r"num_training_steps: checkpoint 12 vs now 20"):
+        train(UBATrainer, make_args(tmp_path, max_steps=20, save_strategy="steps", save_steps=5), resume=ckpt)
+    with pytest.raises(ValueError, match=r"phi: checkpoint 1.0 vs now 3.0"):
+        train(
+            UBATrainer,
+            make_args(tmp_path, save_strategy="steps", save_steps=5),
+            resume=ckpt,
+            uba_args=UBAArguments(phi="3"),
+        )

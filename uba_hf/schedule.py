@@ -1,0 +1,158 @@
+"""The UBA learning-rate schedule: pure math and a Transformers-shaped constructor.
+
+UBA (Unified Budget-Aware, Tang et al., "Stepsize anything: A unified learning rate schedule for
+budgeted-iteration training", NeurIPS 2025, arXiv 2505.24452) decays the learning rate over a fixed
+budget of ``T`` optimizer updates as
+
+    eta(t) = eta_min + (eta_max - eta_min) * 2 c(t) / (2 phi + (2 - phi) c(t)),
+    c(t)   = 1 + cos(pi t / T),
+
+with one knob ``phi > 0``: ``phi = 2`` is cosine annealing, ``phi < 2`` holds the LR high for longer
+(WSD-like as phi -> 0), ``phi > 2`` decays earlier.
+
+This module imports only ``math``, ``functools`` and ``torch.optim.lr_scheduler`` so the math stays
+testable without Transformers. Like Transformers' ``optimization.py``, the multiplier is a
+module-level function bound with ``functools.partial``: the resulting ``LambdaLR`` pickles, and its
+``state_dict()`` round-trips.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+from torch.optim.lr_scheduler import LambdaLR
+
+# The paper's practical guideline for language-model pretraining (OLMo experiments, Sec. 5 and the
+# phi-selection guideline): a phi below 2 (keep the LR high longer than cosine) is recommended for
+# LM pretraining; see docs/phi.md for the numbers and our own measurements in benchmarks/.
+DEFAULT_PHI = 1.0
+
+__all__ = [
+    "DEFAULT_PHI",
+    "get_uba_schedule_with_warmup",
+    "uba_factor",
+    "uba_lr_lambda",
+    "validate_phi",
+    "validate_schedule_args",
+]
+
+
+def validate_phi(phi: float, name: str = "phi") -> float:
+    """Return ``phi`` as a float, or raise ``ValueError`` if it is not a finite number > 0."""
+    if isinstance(phi, bool) or not isinstance(phi, (int, float)):
+        raise ValueError(f"`{name}` must be a finite number > 0 (e.g. 1.0); got {phi!r}.")
+    phi = float(phi)
+    if not math.isfinite(phi) or phi <= 0.0:
+        raise ValueError(
+            f"`{name}` must be a finite number > 0 (phi=2 is cosine, phi<2 keeps the LR high longer); got {phi!r}."
+        )
+    return phi
+
+
+def _validate_int(value: object, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise ValueError(f"`{name}` must be an integer number of optimizer updates >= {minimum}; got {value!r}.")
+    if value < minimum:
+        raise ValueError(f"`{name}` must be an integer number of optimizer updates >= {minimum}; got {value!r}.")
+    return value
+
+
+def validate_schedule_args(
+    num_warmup_steps: int, num_training_steps: int, phi: float, min_lr_ratio: float
+) -> tuple[int, int, float, float]:
+    """Check every schedule argument and return them normalised (ints, floats).
+
+    Raises ``ValueError`` naming the argument and the allowed range.
+    """
+    num_training_steps = _validate_int(num_training_steps, "num_training_steps", 1)
+    num_warmup_steps = _validate_int(num_warmup_steps, "num_warmup_steps", 0)
+    if num_warmup_steps > num_training_steps:
+        raise ValueError(
+            f"`num_warmup_steps` ({num_warmup_steps}) must be <= `num_training_steps` ({num_training_steps}): "
+            "the warmup is part of the budget. Shorten the warmup or raise the budget."
+        )
+    phi = validate_phi(phi)
+    if isinstance(min_lr_ratio, bool) or not isinstance(min_lr_ratio, (int, float)):
+        raise ValueError(f"`min_lr_ratio` must be a number in [0, 1) (eta_min / eta_max); got {min_lr_ratio!r}.")
+    min_lr_ratio = float(min_lr_ratio)
+    if not (0.0 <= min_lr_ratio < 1.0):  # also rejects NaN
+        raise ValueError(f"`min_lr_ratio` must be in [0, 1) (eta_min / eta_max); got {min_lr_ratio!r}.")
+    return num_warmup_steps, num_training_steps, phi, min_lr_ratio
+
+
+def uba_factor(t: float, total: float, phi: float) -> float:
+    """The UBA decay factor in [0, 1] at update ``t`` of a decay budget of ``total`` updates.
+
+    ``2 c / (2 phi + (2 - phi) c)`` with ``c = 1 + cos(pi t / total)``: 1 at ``t = 0``, 0 at
+    ``t = total``, monotone in between. The denominator is > 0 for every ``phi > 0`` and ``c`` in
+    [0, 2] (it is ``2 phi`` at ``c = 0`` and ``4`` at ``c = 2``, linear in between).
+    """
+    progress = float(t) / float(max(1, total))
+    # Same float operations as Transformers' cosine, so that phi=2 reproduces it bit for bit.
+    c = 1.0 + math.cos(math.pi * progress)
+    return 2.0 * c / (2.0 * phi + (2.0 - phi) * c)
+
+
+def uba_lr_lambda(
+    current_step: int, *, num_warmup_steps: int, num_training_steps: int, phi: float, min_lr_ratio: float
+) -> float:
+    """The ``LambdaLR`` multiplier at scheduler step ``current_step`` (0-based).
+
+    Linear warmup ``s / max(1, W)`` for ``s < W`` (as in Transformers), then the UBA factor over the
+    remaining ``N - W`` updates mapped to ``[min_lr_ratio, 1]``, then ``min_lr_ratio`` forever.
+    """
+    if current_step < num_warmup_steps:
+        return float(current_step) / float(max(1, num_warmup_steps))
+    if current_step >= num_training_steps:
+        return min_lr_ratio
+    factor = uba_factor(current_step - num_warmup_steps, num_training_steps - num_warmup_steps, phi)
+    # Same order of operations as Transformers' cosine_with_min_lr.
+    return factor * (1.0 - min_lr_ratio) + min_lr_ratio
+
+
+def get_uba_schedule_with_warmup(
+    optimizer,
+    num_warmup_steps: int,
+    num_training_steps: int,
+    phi: float = DEFAULT_PHI,
+    min_lr_ratio: float = 0.0,
+    last_epoch: int = -1,
+) -> LambdaLR:
+    """Create a UBA schedule: linear warmup from 0, then UBA decay to ``min_lr_ratio * lr``.
+
+    Shaped like Transformers' ``get_*_schedule_with_warmup``.
+
+    Args:
+        optimizer: the optimizer whose param groups' LRs are scheduled; each group decays from its
+            own base LR to ``min_lr_ratio`` times that LR (the floor is a ratio, so groups with
+            different base LRs stay consistent).
+        num_warmup_steps: updates of linear warmup, counted inside the budget.
+        num_training_steps: the budget ``N`` in optimizer updates (not micro-batches): gradient
+            accumulation and data parallelism do not change it.
+        phi: the UBA shape parameter, a finite number > 0. ``2`` is cosine. The default
+            (``DEFAULT_PHI``) follows the paper's guidance for language-model pretraining.
+        min_lr_ratio: ``eta_min / eta_max`` in [0, 1).
+        last_epoch: index of the last scheduler step when resuming, as in ``LambdaLR``.
+
+    Returns:
+        ``torch.optim.lr_scheduler.LambdaLR``.
+
+    Raises:
+        ValueError: for a non-positive/NaN/inf ``phi``, ``min_lr_ratio`` outside [0, 1), a warmup
+            longer than the budget, or non-integer budgets.
+    """
+    num_warmup_steps, num_training_steps, phi, min_lr_ratio = validate_schedule_args(
+        num_warmup_steps, num_training_steps, phi, min_lr_ratio
+    )
+    lr_lambda = partial(
+        uba_lr_lambda,
+        num_warmup_steps=num_warmup_steps,
+        num_training_steps=num_training_steps,
+        phi=phi,
+        min_lr_ratio=min_lr_ratio,
+    )
+    return LambdaLR(optimizer, lr_lambda, last_epoch)
