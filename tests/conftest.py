@@ -11,7 +11,9 @@ os.environ.setdefault("WANDB_DISABLED", "true")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from transformers import Olmo2Config, Olmo2ForCausalLM, TrainerCallback  # noqa: E402
+from transformers import Olmo2Config, Olmo2ForCausalLM  # noqa: E402
+
+from uba_hf.trainer import LRTraceCallback  # noqa: E402
 
 VOCAB = 64
 SEQ = 16
@@ -49,16 +51,16 @@ class TokenDataset(torch.utils.data.Dataset):
         return {"input_ids": self.blocks[i], "labels": self.blocks[i]}
 
 
-class LRRecorder(TrainerCallback):
-    """Records the LR the optimizer uses for each update (read just before ``optimizer.step``)."""
+class LRRecorder(LRTraceCallback):
+    """The package's LR trace, split into update indices and LRs for assertions."""
 
-    def __init__(self) -> None:
-        self.lrs: list[float] = []
-        self.steps: list[int] = []
+    @property
+    def steps(self) -> list[int]:
+        return [step for step, _ in self.trace]
 
-    def on_pre_optimizer_step(self, args, state, control, optimizer=None, **kwargs):
-        self.lrs.append(optimizer.param_groups[0]["lr"])
-        self.steps.append(state.global_step)
+    @property
+    def lrs(self) -> list[float]:
+        return [lr for _, lr in self.trace]
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from transformers import Trainer, TrainingArguments
+from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import SchedulerType
 
 from .registry import UBA_KWARGS, check_uba_kwargs, register_uba_scheduler
@@ -79,6 +79,17 @@ class UBAArguments:
 
     def to_scheduler_kwargs(self) -> dict[str, float]:
         return {"phi": self.phi, "min_lr_ratio": self.min_lr_ratio}
+
+
+class LRTraceCallback(TrainerCallback):
+    """Records ``(update index, LR of param group 0)`` for every optimizer update, read just before
+    ``optimizer.step()``: the LR that update actually uses (0-based index = scheduler step)."""
+
+    def __init__(self) -> None:
+        self.trace: list[tuple[int, float]] = []
+
+    def on_pre_optimizer_step(self, args, state, control, optimizer=None, **kwargs):
+        self.trace.append((state.global_step, float(optimizer.param_groups[0]["lr"])))
 
 
 def _resolve_uba_kwargs(args: TrainingArguments, uba_args: UBAArguments | None) -> dict[str, float]:
@@ -151,8 +162,12 @@ class UBATrainer(Trainer):
         }
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
-        if self.uses_uba and self.lr_scheduler is None and self.is_world_process_zero():
+        if self.uses_uba and self.lr_scheduler is None:
             record = self.uba_schedule_record(num_training_steps)
+            validate_schedule_args(
+                record["num_warmup_steps"], record["num_training_steps"], record["phi"], record["min_lr_ratio"]
+            )
+        if self.uses_uba and self.lr_scheduler is None and self.is_world_process_zero():
             logger.info(
                 "UBA schedule: phi=%s, budget=%d optimizer updates (warmup %d, decay %d), min_lr_ratio=%s",
                 record["phi"],

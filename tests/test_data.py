@@ -1,0 +1,164 @@
+"""Corpus, tokenizer and packing: exact packing, disjoint splits, streaming == map-style, cache reuse."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from uba_hf.data import (
+    DataArguments,
+    embedded_corpus,
+    get_tokenizer,
+    load_corpus,
+    pack_blocks,
+    stdlib_source_files,
+    tokenize_and_pack,
+)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("uba_cache")
+
+
+@pytest.fixture
+def small_corpus_dir(tmp_path):
+    """A few real stdlib files as a local .txt folder (small, real text)."""
+    folder = tmp_path / "txt"
+    folder.mkdir()
+    for path in stdlib_source_files()[:12]:
+        (folder / (path.stem + ".txt")).write_text(path.read_text(encoding="utf-8"))
+    return folder
+
+
+def test_pack_blocks_is_exact():
+    docs = [[1, 2, 3], [4], [], [5, 6, 7, 8, 9], [10, 11]]
+    eos = 0
+    blocks = list(pack_blocks(docs, 4, eos))
+    stream = [t for d in docs for t in (*d, eos)]
+    assert all(len(b) == 4 for b in blocks)
+    assert [t for b in blocks for t in b] == stream[: len(blocks) * 4]
+    assert len(stream) - len(blocks) * 4 < 4  # only the final partial block is dropped
+    assert blocks[0] == [1, 2, 3, eos]  # EOS between documents
+
+
+def test_embedded_corpus_split_by_file_disjoint_and_seeded():
+    a = embedded_corpus(0.05, seed=0)
+    b = embedded_corpus(0.05, seed=0)
+    c = embedded_corpus(0.05, seed=1)
+    train, val = set(a["train"]["path"]), set(a["validation"]["path"])
+    assert train and val and not train & val
+    assert len(train) + len(val) == len(stdlib_source_files())
+    assert val == set(b["validation"]["path"]) and val != set(c["validation"]["path"])
+
+
+def test_tokenizer_trained_cached_and_reused(small_corpus_dir, tmp_path, monkeypatch, cache_dir):
+    monkeypatch.setenv("UBA_HF_CACHE", str(cache_dir / "fresh"))
+    args = DataArguments(dataset_name=str(small_corpus_dir), vocab_size=500, block_size=32)
+    corpus = load_corpus(args)
+    first = get_tokenizer(args, corpus, output_dir=str(tmp_path / "o1"))
+    second = get_tokenizer(args, corpus, output_dir=str(tmp_path / "o2"))
+    assert first.trained_now and not second.trained_now
+    assert len(first) == len(second) == 500
+    text = corpus["validation"][0]["text"][:300]
+    assert first(text)["input_ids"] == second(text)["input_ids"]
+    assert first.decode(first(text)["input_ids"]) == text  # byte-level BPE round-trips
+    assert (tmp_path / "o2" / "tokenizer" / "tokenizer.json").is_file()
+    assert first.eos_token == "<|endoftext|>"
+
+
+def test_packed_blocks_cover_the_tokenized_split_exactly(small_corpus_dir, monkeypatch, cache_dir):
+    monkeypatch.setenv("UBA_HF_CACHE", str(cache_dir))
+    args = DataArguments(dataset_name=str(small_corpus_dir), vocab_size=500, block_size=64)
+    corpus = load_corpus(args)
+    tok = get_tokenizer(args, corpus)
+    blocks = tokenize_and_pack(corpus["train"], tok, args)
+    stream = []
+    for text in corpus["train"]["text"]:
+        stream += tok(text, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    table = blocks[:]
+    flat = table["input_ids"].flatten().tolist()
+    assert flat == stream[: len(flat)] and len(stream) - len(flat) < 64
+    assert (table["labels"] == table["input_ids"]).all()
+    val = tokenize_and_pack(corpus["validation"], tok, args)
+    assert val[:]["input_ids"].shape[1] == 64
+
+
+def test_streaming_gives_the_same_first_blocks(small_corpus_dir, monkeypatch, cache_dir):
+    monkeypatch.setenv("UBA_HF_CACHE", str(cache_dir))
+    args = DataArguments(dataset_name=str(small_corpus_dir), vocab_size=500, block_size=64)
+    s_args = DataArguments(dataset_name=str(small_corpus_dir), vocab_size=500, block_size=64, streaming=True)
+    tok = get_tokenizer(args, load_corpus(args))
+    # Same documents on both sides: use the embedded-style explicit split of the map-style corpus.
+    mapped = load_corpus(args)["train"]
+    streamed = mapped.to_iterable_dataset()
+    a = tokenize_and_pack(mapped, tok, args)
+    b = list(tokenize_and_pack(streamed, tok, s_args))
+    assert len(b) == len(a)
+    for i in range(5):
+        assert [int(t) for t in a[i]["input_ids"]] == list(b[i]["input_ids"])
+
+
+def test_jsonl_and_parquet_sources_with_text_column(tmp_path, monkeypatch, cache_dir):
+    monkeypatch.setenv("UBA_HF_CACHE", str(cache_dir))
+    texts = [p.read_text(encoding="utf-8") for p in stdlib_source_files()[:6]]
+    jsonl = tmp_path / "c.jsonl"
+    jsonl.write_text("\n".join(json.dumps({"body": t, "id": i}) for i, t in enumerate(texts)))
+    corpus = load_corpus(DataArguments(dataset_name=str(jsonl), text_column="body"))
+    assert len(corpus["train"]) + len(corpus["validation"]) == 6
+    import datasets
+
+    pq = tmp_path / "c.parquet"
+    datasets.Dataset.from_dict({"content": texts}).to_parquet(str(pq))
+    corpus = load_corpus(DataArguments(dataset_name=str(pq), text_column="content"))
+    assert sorted(list(corpus["train"]["content"]) + list(corpus["validation"]["content"])) == sorted(texts)
+
+
+@pytest.mark.parametrize(
+    "setup,kwargs,match",
+    [
+        ("missing", {}, "no such file or folder"),
+        ("empty", {}, "Empty data file"),
+        ("jsonl", {"text_column": "body"}, "`text_column` 'body' is not a column.*\\['text'\\]"),
+        ("emptydir", {}, "No .txt/.jsonl/.json/.parquet files"),
+    ],
+)
+def test_data_errors(tmp_path, setup, kwargs, match):
+    if setup == "missing":
+        name = str(tmp_path / "nope.txt")
+    elif setup == "empty":
+        (tmp_path / "e.txt").write_text("")
+        name = str(tmp_path / "e.txt")
+    elif setup == "jsonl":
+        (tmp_path / "d.jsonl").write_text('{"text": "a b c"}\n{"text": "d e f"}\n{"text": "g h"}\n')
+        name = str(tmp_path / "d.jsonl")
+    else:
+        (tmp_path / "d").mkdir()
+        name = str(tmp_path / "d")
+    with pytest.raises(ValueError, match=match):
+        load_corpus(DataArguments(dataset_name=name, **kwargs))
+
+
+def test_corpus_too_small_for_one_block(tmp_path, monkeypatch, cache_dir):
+    monkeypatch.setenv("UBA_HF_CACHE", str(cache_dir))
+    folder = tmp_path / "small"
+    folder.mkdir()
+    for i in range(4):
+        (folder / f"{i}.txt").write_text(f"tiny document number {i}")
+    args = DataArguments(dataset_name=str(folder), vocab_size=300, block_size=512)
+    corpus = load_corpus(args)
+    tok = get_tokenizer(args, corpus)
+    with pytest.raises(ValueError, match=r"too small for one block: \d+ tokens < --block_size 512"):
+        tokenize_and_pack(corpus["train"], tok, args)
+
+
+def test_tokenizer_without_eos_is_rejected(tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel({"a": 0, "[UNK]": 1}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=tok).save_pretrained(str(tmp_path / "tok"))
+    with pytest.raises(ValueError, match="has no EOS token"):
+        get_tokenizer(DataArguments(tokenizer_name=str(tmp_path / "tok")), corpus=None)

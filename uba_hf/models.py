@@ -1,0 +1,127 @@
+"""OLMo-2 presets by name, initialised from scratch, with parameter and FLOP counting.
+
+Sizes in preset names count *non-embedding* parameters (transformer blocks and final norm), the
+convention of scaling-law work: the embedding size depends on the tokenizer, which this package may
+train itself. ``olmo2-1b`` and ``olmo2-7b`` have the shapes of OLMo-2 1B and 7B (with their 100,352
+token vocabulary they have 1.48B and 7.30B parameters in all).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from transformers import Olmo2Config, Olmo2ForCausalLM
+
+
+@dataclass(frozen=True)
+class Preset:
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    intermediate_size: int
+    nominal_params: float  # non-embedding parameters the name advertises
+    max_position_embeddings: int = 4096
+    vocab_size: int = 100_352  # OLMo-2's tokenizer; replaced by the tokenizer's size in build_model
+
+
+PRESETS: dict[str, Preset] = {
+    # The default of the embedded CPU run: about 1M non-embedding parameters.
+    "tiny": Preset(128, 4, 4, 512, 1.0e6, max_position_embeddings=1024, vocab_size=8192),
+    "olmo2-20m": Preset(384, 8, 6, 1536, 20e6),
+    "olmo2-60m": Preset(512, 14, 8, 2048, 60e6),
+    "olmo2-150m": Preset(768, 16, 12, 3072, 150e6),
+    "olmo2-300m": Preset(1024, 18, 16, 4096, 300e6),
+    "olmo2-1b": Preset(2048, 16, 16, 8192, 1.0e9),
+    "olmo2-7b": Preset(4096, 32, 32, 11008, 7.0e9),
+}
+
+
+def preset_config(name: str, vocab_size: int | None = None, **overrides: Any) -> Olmo2Config:
+    """An ``Olmo2Config`` for a preset; ``overrides`` replace any config field (validated by name)."""
+    if name not in PRESETS:
+        raise ValueError(f"Unknown model preset {name!r}; valid presets: {', '.join(PRESETS)}.")
+    p = PRESETS[name]
+    fields = dict(
+        hidden_size=p.hidden_size,
+        num_hidden_layers=p.num_hidden_layers,
+        num_attention_heads=p.num_attention_heads,
+        num_key_value_heads=p.num_attention_heads,
+        intermediate_size=p.intermediate_size,
+        max_position_embeddings=p.max_position_embeddings,
+        vocab_size=vocab_size or p.vocab_size,
+        rope_parameters={"rope_type": "default", "rope_theta": 500_000.0},
+        rms_norm_eps=1e-6,
+        initializer_range=0.02,
+        tie_word_embeddings=False,
+    )
+    known = set(Olmo2Config().to_dict()) | set(fields)
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"Unknown Olmo2Config field(s) in model overrides: {unknown}.")
+    fields.update(overrides)
+    return Olmo2Config(**fields)
+
+
+def build_model(config: Olmo2Config, device: str | torch.device | None = None) -> Olmo2ForCausalLM:
+    """A randomly initialised model (``device="meta"`` builds it without allocating memory)."""
+    if device is not None and str(device) == "meta":
+        with torch.device("meta"):
+            return Olmo2ForCausalLM(config)
+    return Olmo2ForCausalLM(config)
+
+
+def count_parameters(model: torch.nn.Module) -> dict[str, int]:
+    """Total, embedding (input and output embeddings) and non-embedding parameter counts."""
+    total = sum(p.numel() for p in model.parameters())
+    embedding_modules = {id(model.get_input_embeddings())}
+    output = model.get_output_embeddings()
+    if output is not None:
+        embedding_modules.add(id(output))
+    seen: set[int] = set()
+    embedding = 0
+    for module in model.modules():
+        if id(module) in embedding_modules:
+            for p in module.parameters():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    embedding += p.numel()
+    return {"total": total, "embedding": embedding, "non_embedding": total - embedding}
+
+
+def flops_per_token(config: Olmo2Config, seq_len: int) -> float:
+    """Training FLOPs per token (forward + backward), the PaLM / Chinchilla convention.
+
+    ``6 * N`` for the weight matmuls (non-embedding parameters plus the output projection; the input
+    embedding is a lookup) plus ``12 * L * d * seq_len`` for attention scores and values.
+    """
+    d, L, ff = config.hidden_size, config.num_hidden_layers, config.intermediate_size
+    kv = config.num_key_value_heads or config.num_attention_heads
+    head_dim = d // config.num_attention_heads
+    per_layer = d * d * 2 + 2 * d * kv * head_dim + 3 * d * ff  # q, o, k, v, SwiGLU
+    matmul_params = L * per_layer + d * config.vocab_size
+    return 6.0 * matmul_params + 12.0 * L * d * seq_len
+
+
+# bf16 dense peak FLOP/s per device, for MFU. CPU: a rough AVX2-FMA fp32 figure per core.
+PEAK_FLOPS = {
+    "H200": 989e12,
+    "H100": 989e12,
+    "A100": 312e12,
+    "A10G": 125e12,
+    "L4": 121e12,
+    "V100": 125e12,
+}
+CPU_FLOPS_PER_CORE = 2.5e9 * 32
+
+
+def default_peak_flops(device: torch.device) -> float:
+    """Peak FLOP/s of one device, from its name; a rough per-core figure on CPU."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        for key, value in PEAK_FLOPS.items():
+            if key in name:
+                return value
+        return 312e12
+    return CPU_FLOPS_PER_CORE * max(1, torch.get_num_threads())

@@ -1,0 +1,322 @@
+"""The main job: pretrain an OLMo-2 style decoder from scratch with the UBA schedule.
+
+    python scripts/pretrain.py recipes/pretrain/tiny.yaml --max_steps 50 --output_dir out/x
+    uba-pretrain recipes/pretrain/olmo2-150m.yaml --dataset_name my/corpus ...
+
+A YAML recipe (first argument, optional) gives defaults; ``--key value`` flags after it win. Reads top
+to bottom: arguments -> corpus -> tokenizer -> blocks -> model -> UBATrainer -> outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from transformers import AutoModelForCausalLM, HfArgumentParser, TrainingArguments, default_data_collator, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from .data import DataArguments, get_tokenizer, load_corpus, tokenize_and_pack
+from .models import PRESETS, build_model, count_parameters, default_peak_flops, flops_per_token, preset_config
+from .plotting import plot_lr_schedule
+from .schedule import validate_schedule_args
+from .trainer import LRTraceCallback, UBAArguments, UBATrainer
+
+logger = logging.getLogger("uba_hf")
+
+
+@dataclass
+class ModelArguments:
+    """Which model to train."""
+
+    model_preset: str = field(default="tiny", metadata={"help": f"OLMo-2 preset: {', '.join(PRESETS)}."})
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "Hub name or local path of a model to continue training (overrides --model_preset)."},
+    )
+    config_overrides: str | None = field(
+        default=None, metadata={"help": "JSON of Olmo2Config fields to override, e.g. '{\"num_hidden_layers\": 2}'."}
+    )
+    trust_remote_code: bool = field(default=False, metadata={"help": "Allow hub code execution (off by default)."})
+
+
+@dataclass
+class RunArguments:
+    """Run-level switches that TrainingArguments does not have."""
+
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "Allow writing into an output_dir that already holds a run."}
+    )
+    peak_flops: float | None = field(
+        default=None, metadata={"help": "Peak FLOP/s per device for MFU (default: from the device name)."}
+    )
+
+
+ARGUMENT_CLASSES = (ModelArguments, DataArguments, UBAArguments, RunArguments, TrainingArguments)
+
+
+class CLIError(ValueError):
+    """A user error worth one line, no traceback."""
+
+
+def _recipe_to_argv(recipe: dict[str, Any], known: set[str], path: str) -> list[str]:
+    unknown = sorted(set(recipe) - known)
+    if unknown:
+        raise CLIError(f"{path}: unknown key(s) {unknown}; see `uba-pretrain --help` for valid arguments.")
+    argv: list[str] = []
+    for key, value in recipe.items():
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            argv += [f"--{key}", json.dumps(value)]
+        elif isinstance(value, list):
+            argv += [f"--{key}", *map(str, value)]
+        elif isinstance(value, bool):
+            argv += [f"--{key}", "true" if value else "false"]
+        else:
+            argv += [f"--{key}", str(value)]
+    return argv
+
+
+class _Parser(HfArgumentParser):
+    """argparse prints the full usage (hundreds of TrainingArguments flags) before an error; one line is enough."""
+
+    def error(self, message: str):
+        raise CLIError(f"{message} (see `uba-pretrain --help`)")
+
+
+def parse_args(argv: list[str]) -> tuple[Any, ...]:
+    """Recipe YAML (optional first argument) then ``--key value`` overrides; the overrides win."""
+    parser = _Parser(ARGUMENT_CLASSES, prog="uba-pretrain")
+    if argv and argv[0].endswith((".yaml", ".yml")):
+        path, argv = argv[0], argv[1:]
+        if not os.path.isfile(path):
+            raise CLIError(f"Recipe {path!r} does not exist.")
+        with open(path) as f:
+            recipe = yaml.safe_load(f) or {}
+        if not isinstance(recipe, dict):
+            raise CLIError(f"{path}: a recipe must be a mapping of argument names to values.")
+        known = {action.dest for action in parser._actions}
+        argv = _recipe_to_argv(recipe, known, path) + argv
+    *parsed, remaining = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+    if remaining:
+        raise CLIError(f"unrecognized arguments: {' '.join(remaining)} (see `uba-pretrain --help`)")
+    return tuple(parsed)
+
+
+class PretrainTrainer(UBATrainer):
+    """UBATrainer that adds tokens/s and MFU to every training log (packed blocks: no padding)."""
+
+    def __init__(self, *args: Any, tokens_per_update: int, flops_per_token: float, peak_flops: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tokens_per_update = tokens_per_update
+        self.model_flops_per_token = flops_per_token
+        self.peak_flops = peak_flops
+        self._last_log = (time.perf_counter(), 0)
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        now, step = time.perf_counter(), self.state.global_step
+        last_time, last_step = self._last_log
+        if "loss" in logs and step > last_step:
+            tokens_per_second = (step - last_step) * self.tokens_per_update / max(now - last_time, 1e-9)
+            logs["tokens_per_second"] = round(tokens_per_second, 1)
+            logs["mfu"] = round(
+                tokens_per_second * self.model_flops_per_token / (self.peak_flops * self.args.world_size), 5
+            )
+            logs["tokens_seen"] = step * self.tokens_per_update
+            self._last_log = (now, step)
+        super().log(logs, start_time)
+
+
+def _check_output_dir(training: TrainingArguments, run: RunArguments) -> None:
+    out = Path(training.output_dir)
+    resuming = training.resume_from_checkpoint is not None
+    if out.is_dir() and any(out.iterdir()) and not resuming and not run.overwrite_output_dir:
+        raise CLIError(
+            f"output_dir {str(out)!r} already holds files. Pass --resume_from_checkpoint to continue it, "
+            "--overwrite_output_dir to train over it, or another --output_dir."
+        )
+
+
+def _resolve_resume(training: TrainingArguments) -> str | None:
+    value = training.resume_from_checkpoint
+    if value is None or value.lower() == "false":
+        return None
+    if value.lower() in ("true", "latest"):
+        last = get_last_checkpoint(training.output_dir) if os.path.isdir(training.output_dir) else None
+        if last is None:
+            raise CLIError(f"--resume_from_checkpoint {value}: no checkpoint-* folder in {training.output_dir!r}.")
+        return last
+    if not os.path.isdir(value):
+        raise CLIError(f"--resume_from_checkpoint {value!r}: no such checkpoint folder.")
+    return value
+
+
+def build_model_for(model_args: ModelArguments, tokenizer, block_size: int):
+    if model_args.model_name_or_path:
+        return AutoModelForCausalLM.from_pretrained(
+            model_args.model_name_or_path, trust_remote_code=model_args.trust_remote_code
+        )
+    try:
+        overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
+    except json.JSONDecodeError as err:
+        raise CLIError(f"--config_overrides is not valid JSON: {err}.") from None
+    preset_positions = PRESETS[model_args.model_preset].max_position_embeddings
+    overrides.setdefault("max_position_embeddings", max(block_size, preset_positions))
+    config = preset_config(
+        model_args.model_preset,
+        vocab_size=len(tokenizer),
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        **overrides,
+    )
+    return build_model(config)
+
+
+def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) -> dict[str, Any]:
+    """Train and write every output; returns the final metrics."""
+    wall_start = time.time()
+    resume = _resolve_resume(training)
+    _check_output_dir(training, run_args)
+    if model_args.model_name_or_path is None and model_args.model_preset not in PRESETS:
+        raise CLIError(f"Unknown --model_preset {model_args.model_preset!r}; valid presets: {', '.join(PRESETS)}.")
+    if data_args.streaming and training.max_steps <= 0:
+        raise CLIError("--streaming needs --max_steps: a streamed corpus has no length to derive the budget from.")
+    if training.max_steps > 0:
+        # Fail before any data or model work when the budget is known up front.
+        validate_schedule_args(
+            training.get_warmup_steps(training.max_steps), training.max_steps, uba_args.phi, uba_args.min_lr_ratio
+        )
+    set_seed(training.seed)
+
+    corpus = load_corpus(data_args)
+    tokenizer = get_tokenizer(
+        data_args, corpus, output_dir=training.output_dir, trust_remote_code=model_args.trust_remote_code
+    )
+    train_blocks = tokenize_and_pack(corpus["train"], tokenizer, data_args)
+    eval_blocks = tokenize_and_pack(corpus["validation"], tokenizer, data_args, max_blocks=data_args.max_eval_blocks)
+
+    model = build_model_for(model_args, tokenizer, data_args.block_size)
+    params = count_parameters(model)
+    fpt = (
+        flops_per_token(model.config, data_args.block_size)
+        if hasattr(model.config, "intermediate_size")
+        else (6.0 * params["total"])
+    )
+    peak = run_args.peak_flops or default_peak_flops(training.device)
+    tokens_per_update = (
+        training.per_device_train_batch_size * training.gradient_accumulation_steps * training.world_size
+    ) * data_args.block_size
+    logger.info(
+        "Model: %s, %.2fM parameters (%.2fM non-embedding), %.3g FLOPs/token; %d tokens per update",
+        model_args.model_name_or_path or model_args.model_preset,
+        params["total"] / 1e6,
+        params["non_embedding"] / 1e6,
+        fpt,
+        tokens_per_update,
+    )
+
+    trainer = PretrainTrainer(
+        model=model,
+        args=training,
+        uba_args=uba_args,
+        train_dataset=train_blocks,
+        eval_dataset=eval_blocks,
+        data_collator=default_data_collator,
+        processing_class=tokenizer,
+        tokens_per_update=tokens_per_update,
+        flops_per_token=fpt,
+        peak_flops=peak,
+        callbacks=[lr_trace := LRTraceCallback()],
+    )
+
+    metrics: dict[str, Any] = {}
+    if resume is None:
+        metrics["eval_loss_init"] = trainer.evaluate(metric_key_prefix="eval")["eval_loss"]
+        logger.info("Eval loss at initialisation: %.4f", metrics["eval_loss_init"])
+    train_start = time.time()
+    train_out = trainer.train(resume_from_checkpoint=resume)
+    train_seconds = time.time() - train_start
+    eval_metrics = trainer.evaluate()
+    trainer.save_model(training.output_dir)
+    trainer.save_state()
+
+    budget = trainer.state.max_steps
+    updates_run = trainer.state.global_step - (trainer._initial_global_step if resume else 0)
+    tokens_this_run = updates_run * tokens_per_update
+    metrics.update(
+        train_loss=train_out.training_loss,
+        final_train_loss=next((h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None),
+        eval_loss=eval_metrics["eval_loss"],
+        perplexity=math.exp(min(eval_metrics["eval_loss"], 50.0)),
+        tokens_seen=trainer.state.global_step * tokens_per_update,
+        wall_seconds=round(time.time() - wall_start, 2),
+        train_seconds=round(train_seconds, 2),
+        tokens_per_second=round(tokens_this_run / max(train_seconds, 1e-9), 1),
+        world_size=training.world_size,
+        global_step=trainer.state.global_step,
+        budget=budget,
+        num_warmup_steps=training.get_warmup_steps(budget),
+        lr_scheduler_type=trainer.args.lr_scheduler_type.value,
+        phi=trainer.uba_kwargs.get("phi"),
+        min_lr_ratio=trainer.uba_kwargs.get("min_lr_ratio"),
+        learning_rate=training.learning_rate,
+        parameters=params["total"],
+        non_embedding_parameters=params["non_embedding"],
+        flops_per_token=fpt,
+        resumed_from=resume,
+    )
+    if trainer.is_world_process_zero():
+        with open(os.path.join(training.output_dir, "metrics.json"), "w") as f:
+            json.dump(metrics, f, indent=2)
+        # This run's updates from the trace; earlier ones (before a resume) from the logged history.
+        used = dict((h["step"] - 1, h["learning_rate"]) for h in trainer.state.log_history if "learning_rate" in h)
+        used.update(lr_trace.trace)
+        used = sorted(used.items())
+        if trainer.uses_uba:
+            plot_lr_schedule(
+                os.path.join(training.output_dir, "lr_schedule.png"),
+                used,
+                training.learning_rate,
+                budget,
+                metrics["num_warmup_steps"],
+                metrics["phi"],
+                metrics["min_lr_ratio"],
+            )
+        init = metrics.get("eval_loss_init")
+        start = f"{init:.4f} -> " if init is not None else ""
+        print(
+            f"[uba-pretrain] eval loss {start}{metrics['eval_loss']:.4f} "
+            f"(perplexity {metrics['perplexity']:.2f}) after {metrics['global_step']}/{budget} updates, "
+            f"{metrics['tokens_seen']:,} tokens, {metrics['tokens_per_second']:,.0f} tokens/s; "
+            f"outputs in {training.output_dir}",
+            flush=True,
+        )
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.WARNING)
+    logger.setLevel(logging.INFO)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parse_args(argv)
+        run(*args)
+    except (CLIError, ValueError, FileNotFoundError) as err:
+        if os.environ.get("UBA_HF_DEBUG"):
+            raise
+        print(f"uba-pretrain: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
