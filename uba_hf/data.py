@@ -119,7 +119,33 @@ def _local_files(path: Path) -> tuple[str, list[str]]:
     empty = [str(p) for p in files if p.stat().st_size == 0]
     if empty:
         raise ValueError(f"Empty data file(s): {empty[:3]}.")
-    return builders.pop(), [str(p) for p in files]
+    builder = builders.pop()
+    if builder in ("text", "json"):
+        for p in files:
+            _check_utf8(p)
+    return builder, [str(p) for p in files]
+
+
+def _check_utf8(path: Path, chunk: int = 1 << 20) -> None:
+    """Fail with the file name and byte offset instead of a bare codec error deep inside ``datasets``."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as err:
+                raise ValueError(
+                    f"{str(path)!r} is not UTF-8 text (invalid byte at offset {offset + err.start}); "
+                    "re-encode it as UTF-8 (e.g. `iconv -t utf-8`)."
+                ) from None
+            offset += len(block)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise ValueError(f"{str(path)!r} is not UTF-8 text (truncated multi-byte character at the end).") from None
 
 
 def load_corpus(args: DataArguments) -> DatasetDict | IterableDatasetDict:

@@ -69,7 +69,8 @@ def build_model(config: Olmo2Config, device: str | torch.device | None = None) -
     if device is not None and str(device) == "meta":
         with torch.device("meta"):
             return Olmo2ForCausalLM(config)
-    return Olmo2ForCausalLM(config)
+    # _from_config wraps construction in deepspeed.zero.Init under ZeRO-3, so weights are split as created.
+    return Olmo2ForCausalLM._from_config(config)
 
 
 def count_parameters(model: torch.nn.Module) -> dict[str, int]:

@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 from transformers import AutoModelForCausalLM, HfArgumentParser, TrainingArguments, default_data_collator, set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
+from .checkpoints import PreemptionCallback, resolve_resume_checkpoint
 from .data import DataArguments, get_tokenizer, load_corpus, tokenize_and_pack
 from .models import PRESETS, build_model, count_parameters, default_peak_flops, flops_per_token, preset_config
 from .plotting import plot_lr_schedule
@@ -99,8 +99,11 @@ def parse_args(argv: list[str]) -> tuple[Any, ...]:
         path, argv = argv[0], argv[1:]
         if not os.path.isfile(path):
             raise CLIError(f"Recipe {path!r} does not exist.")
-        with open(path) as f:
-            recipe = yaml.safe_load(f) or {}
+        try:
+            with open(path, encoding="utf-8") as f:
+                recipe = yaml.safe_load(f) or {}  # safe_load: a recipe can never construct objects or run code
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise CLIError(f"{path}: not a valid YAML recipe: {' '.join(str(err).split())}") from None
         if not isinstance(recipe, dict):
             raise CLIError(f"{path}: a recipe must be a mapping of argument names to values.")
         known = {action.dest for action in parser._actions}
@@ -145,20 +148,6 @@ def _check_output_dir(training: TrainingArguments, run: RunArguments) -> None:
         )
 
 
-def _resolve_resume(training: TrainingArguments) -> str | None:
-    value = training.resume_from_checkpoint
-    if value is None or value.lower() == "false":
-        return None
-    if value.lower() in ("true", "latest"):
-        last = get_last_checkpoint(training.output_dir) if os.path.isdir(training.output_dir) else None
-        if last is None:
-            raise CLIError(f"--resume_from_checkpoint {value}: no checkpoint-* folder in {training.output_dir!r}.")
-        return last
-    if not os.path.isdir(value):
-        raise CLIError(f"--resume_from_checkpoint {value!r}: no such checkpoint folder.")
-    return value
-
-
 def build_model_for(model_args: ModelArguments, tokenizer, block_size: int):
     if model_args.model_name_or_path:
         return AutoModelForCausalLM.from_pretrained(
@@ -184,7 +173,7 @@ def build_model_for(model_args: ModelArguments, tokenizer, block_size: int):
 def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) -> dict[str, Any]:
     """Train and write every output; returns the final metrics."""
     wall_start = time.time()
-    resume = _resolve_resume(training)
+    resume = resolve_resume_checkpoint(training.resume_from_checkpoint, training.output_dir)
     _check_output_dir(training, run_args)
     if model_args.model_name_or_path is None and model_args.model_preset not in PRESETS:
         raise CLIError(f"Unknown --model_preset {model_args.model_preset!r}; valid presets: {', '.join(PRESETS)}.")
@@ -235,7 +224,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         tokens_per_update=tokens_per_update,
         flops_per_token=fpt,
         peak_flops=peak,
-        callbacks=[lr_trace := LRTraceCallback()],
+        callbacks=[lr_trace := LRTraceCallback(), preemption := PreemptionCallback()],
     )
 
     metrics: dict[str, Any] = {}
@@ -245,12 +234,20 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     train_start = time.time()
     train_out = trainer.train(resume_from_checkpoint=resume)
     train_seconds = time.time() - train_start
+    if preemption.preempted:
+        step = trainer.state.global_step
+        print(
+            f"[uba-pretrain] pre-empted at update {step}/{trainer.state.max_steps}: checkpoint-{step} saved in "
+            f"{training.output_dir}; continue with --resume_from_checkpoint latest",
+            flush=True,
+        )
+        return {"preempted": True, "global_step": step}
     eval_metrics = trainer.evaluate()
     trainer.save_model(training.output_dir)
     trainer.save_state()
 
     budget = trainer.state.max_steps
-    updates_run = trainer.state.global_step - (trainer._initial_global_step if resume else 0)
+    updates_run = trainer.state.global_step - (int(Path(resume).name.rsplit("-", 1)[-1]) if resume else 0)
     tokens_this_run = updates_run * tokens_per_update
     metrics.update(
         train_loss=train_out.training_loss,
@@ -309,13 +306,27 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parse_args(argv)
-        run(*args)
+        metrics = run(*args)
     except (CLIError, ValueError, FileNotFoundError) as err:
         if os.environ.get("UBA_HF_DEBUG"):
             raise
         print(f"uba-pretrain: error: {err}", file=sys.stderr)
         return 2
-    return 0
+    finally:
+        _shutdown_distributed()
+    return 143 if metrics.get("preempted") else 0  # 128 + SIGTERM, as if the signal had ended the job
+
+
+def _shutdown_distributed() -> None:
+    """Free the trainer's reference cycles, then destroy the process group while the interpreter is alive:
+    left to interpreter exit, a gloo worker still releasing a finished collective's tensors can abort."""
+    import gc
+
+    import torch.distributed as dist
+
+    gc.collect()
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from typing import Any
 from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import SchedulerType
 
+from .checkpoints import resolve_resume_checkpoint, write_completion_marker
 from .registry import UBA_KWARGS, check_uba_kwargs, register_uba_scheduler
 from .schedule import DEFAULT_PHI, validate_phi, validate_schedule_args
 
@@ -177,6 +178,19 @@ class UBATrainer(Trainer):
                 record["min_lr_ratio"],
             )
         return super().create_scheduler(num_training_steps=num_training_steps, optimizer=optimizer)
+
+    def train(self, resume_from_checkpoint: str | bool | None = None, trial=None, **kwargs: Any):
+        """``Trainer.train``, resuming only from a *complete* checkpoint (``True`` = newest complete one)."""
+        resume_from_checkpoint = resolve_resume_checkpoint(resume_from_checkpoint, self.args.output_dir)
+        return super().train(resume_from_checkpoint=resume_from_checkpoint, trial=trial, **kwargs)
+
+    def _save_checkpoint(self, model, trial) -> None:
+        super()._save_checkpoint(model, trial)
+        # Every process has written its part (model shards, DeepSpeed states) before the marker.
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            folder = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
+            write_completion_marker(folder)
 
     def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
         super()._save_optimizer_and_scheduler(output_dir)

@@ -1,0 +1,271 @@
+"""Every shipped recipe is loaded and validated by the tool that will read it (no stale keys).
+
+Pretraining YAML: the pretrain CLI's own parser (unknown keys are an error there), plus the header
+arithmetic (global batch in tokens, token budget). DeepSpeed JSON: DeepSpeed's strict ZeRO config
+model and its DeepSpeedConfig, after the Trainer has filled the "auto" values. Accelerate YAML:
+Accelerate's config loader and launch-argument validation (which launcher, how many processes),
+plus the FSDP plugin built from what the launcher would export. SLURM: the sbatch script run with
+stand-ins for srun / scontrol / accelerate, its arguments parsed by Accelerate's launch parser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import tiny_olmo2
+
+from uba_hf.models import PRESETS
+from uba_hf.pretrain import parse_args
+
+ROOT = Path(__file__).resolve().parents[1]
+PRETRAIN = sorted((ROOT / "recipes" / "pretrain").glob("olmo2-*.yaml"))
+DS_JSON = sorted((ROOT / "recipes" / "deepspeed").glob("*.json"))
+ACCELERATE = sorted((ROOT / "recipes" / "accelerate").glob("*.yaml"))
+SBATCH = ROOT / "recipes" / "slurm" / "pretrain.sbatch"
+
+
+def test_the_recipe_sets_are_complete():
+    assert {p.stem for p in PRETRAIN} == {f"olmo2-{s}" for s in ("20m", "60m", "150m", "300m", "1b", "7b")}
+    assert {p.stem for p in DS_JSON} == {"zero2", "zero2_offload", "zero3", "zero3_offload"}
+    assert {p.stem for p in ACCELERATE} == {
+        "single_process",
+        "multi_cpu",
+        "multi_gpu",
+        "fsdp",
+        "deepspeed_zero2",
+        "deepspeed_zero2_offload",
+        "deepspeed_zero3",
+        "deepspeed_zero3_offload",
+        "multi_node",
+    }
+    assert SBATCH.is_file()
+
+
+# --------------------------------------------------------------------------------- pretraining YAML
+
+
+def _header_numbers(text: str) -> dict[str, int]:
+    """The global batch and budget the recipe's header comment promises."""
+
+    def num(s: str) -> int:
+        return int(s.replace(",", ""))
+
+    batch = re.search(
+        r"= (\d+) x (\d+) x (\d+) = ([\d,]+) sequences x ([\d,]+) tokens = ([\d,]+) tokens per optimizer update", text
+    )
+    budget = re.search(r"-> ([\d,]+) x ([\d,]+) = ([\d,]+) tokens", text)
+    assert batch and budget, "header must state the global batch and the token budget"
+    per_device, accumulation, processes, sequences, block, tokens = map(num, batch.groups())
+    steps, tokens_again, total = map(num, budget.groups())
+    assert per_device * accumulation * processes == sequences and sequences * block == tokens == tokens_again
+    assert steps * tokens == total
+    return dict(per_device=per_device, accumulation=accumulation, block=block, steps=steps, processes=processes)
+
+
+@pytest.mark.parametrize("path", PRETRAIN, ids=lambda p: p.stem)
+def test_pretrain_recipe_parses_with_the_cli_and_matches_its_header(path):
+    text = path.read_text()
+    recipe = yaml.safe_load(text)
+    # bf16 needs a GPU (or use_cpu) to pass TrainingArguments' checks on this CPU machine.
+    model, data, uba, run, training = parse_args([str(path), "--use_cpu", "true"])
+    assert model.model_preset == path.stem and model.model_preset in PRESETS
+    header = _header_numbers(text)
+    assert training.per_device_train_batch_size == header["per_device"]
+    assert training.gradient_accumulation_steps == header["accumulation"]
+    assert data.block_size == header["block"] and training.max_steps == header["steps"]
+    assert data.block_size <= PRESETS[path.stem].max_position_embeddings
+    # OLMo-style optimisation.
+    assert (training.adam_beta1, training.adam_beta2, training.weight_decay, training.max_grad_norm) == (
+        0.9,
+        0.95,
+        0.1,
+        1.0,
+    )
+    assert training.bf16 and training.lr_scheduler_type.value == "uba" and "learning_rate" in recipe
+    assert 0 < training.get_warmup_steps(training.max_steps) < training.max_steps // 5
+    assert uba.phi > 0 and 0 <= uba.min_lr_ratio < 1
+    # A real hub corpus, streamed, and the OLMo-2 tokenizer (parsed only, never downloaded here).
+    assert data.dataset_name.count("/") == 1 and not Path(data.dataset_name).exists()
+    assert data.streaming and training.max_steps > 0
+    assert data.tokenizer_name == "allenai/OLMo-2-1124-7B"
+
+
+def test_pretrain_recipes_grow_in_batch_and_budget():
+    tokens = []
+    for path in sorted(PRETRAIN, key=lambda p: PRESETS[p.stem].nominal_params):
+        h = _header_numbers(path.read_text())
+        tokens.append((h["per_device"] * h["accumulation"] * h["processes"] * h["block"], h["steps"]))
+    per_update = [t for t, _ in tokens]
+    total = [t * s for t, s in tokens]
+    assert per_update == sorted(per_update) and total == sorted(total)
+
+
+# --------------------------------------------------------------------------------- DeepSpeed JSON
+
+
+@pytest.mark.parametrize("path", DS_JSON, ids=lambda p: p.stem)
+def test_deepspeed_json_is_valid_and_leaves_optimizer_and_schedule_to_the_trainer(path):
+    from deepspeed.runtime.config import DeepSpeedConfig
+    from deepspeed.runtime.zero.config import DeepSpeedZeroConfig
+    from transformers import TrainingArguments
+    from transformers.integrations.deepspeed import HfTrainerDeepSpeedConfig
+
+    raw = json.loads(path.read_text())
+    assert "scheduler" not in raw, "a scheduler block would replace UBA"
+    assert "optimizer" not in raw, "the Trainer's AdamW (and UBA on it) must be used"
+    stage = int(path.stem[4])
+    assert raw["zero_optimization"]["stage"] == stage
+    offload = raw["zero_optimization"].get("offload_optimizer", {}).get("device")
+    assert offload == ("cpu" if "offload" in path.stem else None)
+    if stage == 3 and "offload" in path.stem:
+        assert raw["zero_optimization"]["offload_param"]["device"] == "cpu"
+    for key in ("train_batch_size", "train_micro_batch_size_per_gpu", "gradient_accumulation_steps"):
+        assert raw[key] == "auto"  # filled from the Trainer: one source of truth for the batch
+
+    # Fill "auto" exactly as the Trainer does, then validate with DeepSpeed's own (strict) models.
+    args = TrainingArguments(
+        str(path.parent),
+        use_cpu=True,
+        bf16=True,
+        per_device_train_batch_size=4,
+        gradient_accumulation_steps=2,
+        report_to="none",
+    )
+    config = HfTrainerDeepSpeedConfig(str(path))
+    config.trainer_config_process(args)
+    config.trainer_config_finalize(args, tiny_olmo2(), 10)
+    assert "auto" not in json.dumps(config.config)
+    DeepSpeedZeroConfig(**config.config["zero_optimization"])  # extra="forbid": no stale ZeRO keys
+    ds = DeepSpeedConfig(config.config)
+    assert ds.zero_optimization_stage == stage and ds.train_batch_size == 8 and ds.gradient_clipping == 1.0
+    assert ds.scheduler_name is None and ds.optimizer_name is None
+    assert config.config["bf16"]["enabled"] is True
+
+
+# --------------------------------------------------------------------------------- Accelerate YAML
+
+EXPECTED_LAUNCH = {
+    # recipe: (launcher Accelerate picks, processes, machines)
+    "single_process": ("simple", 1, 1),
+    "multi_cpu": ("multi_gpu", 2, 1),  # torchrun; resolved to MULTI_CPU + gloo on a CPU-only host
+    "multi_gpu": ("multi_gpu", 8, 1),
+    "fsdp": ("fsdp", 8, 1),
+    "deepspeed_zero2": ("deepspeed", 8, 1),
+    "deepspeed_zero2_offload": ("deepspeed", 8, 1),
+    "deepspeed_zero3": ("deepspeed", 8, 1),
+    "deepspeed_zero3_offload": ("deepspeed", 8, 1),
+    "multi_node": ("multi_gpu", 16, 2),
+}
+
+
+def _launch_args(path: Path, *extra: str):
+    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+
+    args = launch_command_parser().parse_args(["--config_file", str(path), *extra, "scripts/pretrain.py"])
+    args, _, _ = _validate_launch_command(args)
+    if args.use_deepspeed and not args.cpu:
+        launcher = "deepspeed"
+    elif args.use_fsdp and not args.cpu:
+        launcher = "fsdp"
+    elif args.multi_gpu and not args.cpu:
+        launcher = "multi_gpu"
+    else:
+        launcher = "simple"
+    return args, launcher
+
+
+@pytest.mark.parametrize("path", ACCELERATE, ids=lambda p: p.stem)
+def test_accelerate_recipe_loads_and_selects_the_intended_launch(path, monkeypatch):
+    from accelerate.commands.config.config_args import ClusterConfig, load_config_from_file
+
+    monkeypatch.chdir(ROOT)  # recipes name the DeepSpeed JSON relative to the repository root
+    config = load_config_from_file(str(path))  # ClusterConfig(**yaml): an unknown key is a TypeError
+    assert isinstance(config, ClusterConfig)
+    args, launcher = _launch_args(path)
+    assert (launcher, args.num_processes, args.num_machines) == EXPECTED_LAUNCH[path.stem]
+    if launcher == "deepspeed":
+        ds_file = ROOT / config.deepspeed_config["deepspeed_config_file"]
+        assert ds_file.is_file() and ds_file.parent.name == "deepspeed"
+        assert ds_file.stem == path.stem.removeprefix("deepspeed_")
+        assert config.deepspeed_config["zero3_init_flag"] == (ds_file.stem.startswith("zero3"))
+
+
+def test_fsdp_recipe_builds_the_fsdp2_plugin_it_promises(monkeypatch):
+    from accelerate.utils import FullyShardedDataParallelPlugin
+    from accelerate.utils.launch import prepare_multi_gpu_env
+    from transformers.models.olmo2.modeling_olmo2 import Olmo2DecoderLayer
+
+    args, launcher = _launch_args(ROOT / "recipes" / "accelerate" / "fsdp.yaml")
+    assert launcher == "fsdp" and args.mixed_precision == "bf16"
+    env = prepare_multi_gpu_env(args)
+    for key, value in env.items():
+        if key.startswith(("FSDP_", "ACCELERATE_")):
+            monkeypatch.setenv(key, value)
+    plugin = FullyShardedDataParallelPlugin()
+    assert plugin.fsdp_version == 2 and plugin.reshard_after_forward is True  # full shard
+    assert plugin.activation_checkpointing is True
+    assert plugin.transformer_cls_names_to_wrap == [Olmo2DecoderLayer.__name__]
+    assert any(isinstance(m, Olmo2DecoderLayer) for m in tiny_olmo2().modules())
+    assert plugin.state_dict_type.name == "SHARDED_STATE_DICT"
+
+
+def test_multi_node_template_takes_the_per_node_flags():
+    path = ROOT / "recipes" / "accelerate" / "multi_node.yaml"
+    assert "MAIN_NODE_ADDRESS" in path.read_text()
+    args, launcher = _launch_args(
+        path,
+        *("--num_machines", "4", "--num_processes", "32", "--machine_rank", "3"),
+        *("--main_process_ip", "10.0.0.1", "--main_process_port", "29500"),
+    )
+    assert launcher == "multi_gpu"
+    assert (args.num_machines, args.num_processes, args.machine_rank, args.main_process_ip) == (4, 32, 3, "10.0.0.1")
+
+
+# --------------------------------------------------------------------------------- SLURM
+
+
+def test_sbatch_example_launches_accelerate_with_per_node_arguments(tmp_path, monkeypatch):
+    """Run the sbatch script with stand-ins for srun / scontrol / accelerate and check what it launches."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls"
+    stubs = {
+        "scontrol": 'printf "node-a\\nnode-b\\nnode-c\\nnode-d\\n"',
+        # srun runs its command once per node: two nodes are enough to see the per-node rank.
+        "srun": 'shift; for n in 0 3; do SLURM_NODEID=$n "$@"; done',
+        "accelerate": f'printf "%s\\n" "$@" > "{calls}.$SLURM_NODEID"',
+    }
+    for name, body in stubs.items():
+        script = bin_dir / name
+        script.write_text(f"#!/bin/bash\n{body}\n")
+        script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "SLURM_JOB_NODELIST": "node-[a-d]",
+        "SLURM_NNODES": "4",
+        "EXTRA_ARGS": "--resume_from_checkpoint latest",
+    }
+    proc = subprocess.run(["bash", str(SBATCH)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    for rank in (0, 3):
+        argv = Path(f"{calls}.{rank}").read_text().split("\n")[:-1]
+        assert argv[0] == "launch"
+        monkeypatch.chdir(ROOT)
+        args, launcher = _launch_args(
+            ROOT / argv[argv.index("--config_file") + 1],
+            *argv[argv.index("--num_machines") : argv.index("scripts/pretrain.py")],
+        )
+        assert launcher == "deepspeed"
+        assert (args.num_machines, args.num_processes, args.machine_rank) == (4, 32, rank)
+        assert args.main_process_ip == "node-a" and args.main_process_port == 29500
+        tail = argv[argv.index("scripts/pretrain.py") + 1 :]
+        assert tail == ["recipes/pretrain/olmo2-7b.yaml", "--resume_from_checkpoint", "latest"]
+        assert (ROOT / tail[0]).is_file()
