@@ -122,6 +122,7 @@ def test_jsonl_and_parquet_sources_with_text_column(tmp_path, monkeypatch, cache
         ("empty", {}, "Empty data file"),
         ("jsonl", {"text_column": "body"}, "`text_column` 'body' is not a column.*\\['text'\\]"),
         ("emptydir", {}, "No .txt/.jsonl/.json/.parquet files"),
+        ("latin1", {}, r"latin1.txt' is not UTF-8 text \(invalid byte at offset 3\)"),
     ],
 )
 def test_data_errors(tmp_path, setup, kwargs, match):
@@ -133,6 +134,9 @@ def test_data_errors(tmp_path, setup, kwargs, match):
     elif setup == "jsonl":
         (tmp_path / "d.jsonl").write_text('{"text": "a b c"}\n{"text": "d e f"}\n{"text": "g h"}\n')
         name = str(tmp_path / "d.jsonl")
+    elif setup == "latin1":
+        (tmp_path / "latin1.txt").write_bytes("caf\u00e9 au lait".encode("latin-1") * 2)
+        name = str(tmp_path / "latin1.txt")
     else:
         (tmp_path / "d").mkdir()
         name = str(tmp_path / "d")
