@@ -82,6 +82,13 @@ class UBAArguments:
         return {"phi": self.phi, "min_lr_ratio": self.min_lr_ratio}
 
 
+def _same_value(now: Any, saved: Any) -> bool:
+    """Equal, with floats compared up to rounding (they went through JSON)."""
+    if isinstance(now, float) and isinstance(saved, (int, float)) and not isinstance(saved, bool):
+        return math.isclose(now, saved)
+    return now == saved
+
+
 class LRTraceCallback(TrainerCallback):
     """Records ``(update index, LR of param group 0)`` for every optimizer update, read just before
     ``optimizer.step()``: the LR that update actually uses (0-based index = scheduler step)."""
@@ -218,12 +225,7 @@ class UBATrainer(Trainer):
         with open(path) as f:
             saved = json.load(f)
         current = self.uba_schedule_record(self.state.max_steps)
-        diffs = [
-            key
-            for key in current
-            if not (isinstance(current[key], float) and math.isclose(current[key], saved.get(key, math.nan)))
-            and current[key] != saved.get(key)
-        ]
+        diffs = [key for key in current if not _same_value(current[key], saved.get(key))]
         if diffs:
             detail = ", ".join(f"{key}: checkpoint {saved.get(key)!r} vs now {current[key]!r}" for key in diffs)
             raise ValueError(
