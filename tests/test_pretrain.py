@@ -183,3 +183,30 @@ def test_cli_error_in_subprocess_has_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("uba-pretrain: error: `phi` must be")
+
+
+@pytest.mark.slow
+def test_estimate_phi_script_prints_kappa_and_phi(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "estimate_phi.py"),
+            TINY,
+            "--phi_probe_batches",
+            "1",
+            "--phi_probe_lanczos_steps",
+            "4",
+            "--per_device_train_batch_size",
+            "2",
+            "--output_dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "UBA_HF_CACHE": str(tmp_path / "cache")},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout[proc.stdout.index("{") :])
+    assert result["num_hvps"] == 4 * 3 and result["top_eigenvalue"] > 0
+    assert result["suggested_phi"] is None or 0.5 <= result["suggested_phi"] <= 4.0

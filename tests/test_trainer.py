@@ -165,3 +165,39 @@ def test_resume_with_another_budget_is_refused_naming_both(tmp_path):
             resume=ckpt,
             uba_args=UBAArguments(phi="3"),
         )
+
+
+def test_phi_auto_probes_once_logs_stores_and_reuses_on_resume(tmp_path, caplog):
+    uba = UBAArguments(phi="auto", phi_probe_batches=2, phi_probe_lanczos_steps=6)
+    args = make_args(tmp_path, save_strategy="steps", save_steps=5)
+    with caplog.at_level(logging.INFO, logger="uba_hf"):
+        trainer, rec, losses = train(UBATrainer, args, uba_args=uba)
+    probe = trainer.phi_probe
+    phi = trainer.uba_kwargs["phi"]
+    assert isinstance(phi, float) and phi == probe["suggested_phi"] and 0.5 <= phi <= 4.0
+    assert probe["num_hvps"] == 6 * 2 and probe["condition_number"] >= 1
+    assert "phi='auto': curvature probe kappa=" in caplog.text
+    assert rec.lrs == pytest.approx(expected(12, 3, phi, 0.0), rel=1e-12)
+    record = json.loads((tmp_path / "out" / "checkpoint-5" / SCHEDULE_RECORD_NAME).read_text())
+    assert record["phi"] == phi and record["phi_auto"] == probe
+    # Same data order as a fixed-phi run: drawing the probe batches did not move the RNG.
+    _, _, fixed_losses = train(UBATrainer, make_args(tmp_path / "fixed"), uba_args=UBAArguments(phi=str(phi)))
+    assert losses[1] == pytest.approx(fixed_losses[1], rel=1e-6)
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="uba_hf"):
+        resumed, rec2, _ = train(
+            UBATrainer,
+            make_args(tmp_path, save_strategy="steps", save_steps=5),
+            resume=str(tmp_path / "out" / "checkpoint-5"),
+            uba_args=uba,
+        )
+    assert "reusing phi" in caplog.text and "curvature probe" not in caplog.text
+    assert resumed.phi_probe == probe and resumed.uba_kwargs["phi"] == phi
+    assert rec2.lrs == rec.lrs[5:]
+
+
+def test_phi_auto_with_stock_trainer_is_a_clear_error(tmp_path):
+    args = make_args(tmp_path, lr_scheduler_type="uba", lr_scheduler_kwargs={"phi": "auto"})
+    with pytest.raises(ValueError, match="`phi='auto'` needs uba_hf.UBATrainer"):
+        Trainer(model=tiny_olmo2(), args=args, train_dataset=TokenDataset()).train()

@@ -182,7 +182,10 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     if training.max_steps > 0:
         # Fail before any data or model work when the budget is known up front.
         validate_schedule_args(
-            training.get_warmup_steps(training.max_steps), training.max_steps, uba_args.phi, uba_args.min_lr_ratio
+            training.get_warmup_steps(training.max_steps),
+            training.max_steps,
+            1.0 if uba_args.phi == "auto" else uba_args.phi,
+            uba_args.min_lr_ratio,
         )
     set_seed(training.seed)
 
@@ -265,6 +268,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         lr_scheduler_type=trainer.args.lr_scheduler_type.value,
         phi=trainer.uba_kwargs.get("phi"),
         min_lr_ratio=trainer.uba_kwargs.get("min_lr_ratio"),
+        phi_auto=trainer.phi_probe,
         learning_rate=training.learning_rate,
         parameters=params["total"],
         non_embedding_parameters=params["non_embedding"],

@@ -56,6 +56,11 @@ def _uba_from_get_scheduler(optimizer, num_warmup_steps: int, num_training_steps
     """The ``TYPE_TO_SCHEDULER_FUNCTION`` entry: ``get_scheduler`` passes the user's
     ``scheduler_specific_kwargs`` straight through, so unknown keys get a clear error here."""
     kwargs = check_uba_kwargs(kwargs, "scheduler_specific_kwargs / lr_scheduler_kwargs")
+    if isinstance(kwargs.get("phi"), str) and kwargs["phi"].strip().lower() == "auto":
+        raise ValueError(
+            "`phi='auto'` needs uba_hf.UBATrainer, which runs the curvature probe before the first update; "
+            "with the stock Trainer or get_scheduler give a number > 0 (e.g. 1.0)."
+        )
     return get_uba_schedule_with_warmup(
         optimizer,
         num_warmup_steps=num_warmup_steps,

@@ -70,16 +70,26 @@ class UBAArguments:
     min_lr_ratio: float = field(
         default=0.0, metadata={"help": "Final LR as a fraction of each param group's peak LR, in [0, 1)."}
     )
+    phi_probe_batches: int = field(
+        default=4, metadata={"help": "phi='auto': training batches the curvature probe averages over."}
+    )
+    phi_probe_lanczos_steps: int = field(
+        default=20, metadata={"help": "phi='auto': Lanczos steps per probe vector (HVPs = steps x batches)."}
+    )
 
     def __post_init__(self) -> None:
         self.phi = parse_phi(self.phi)
-        if self.phi == PHI_AUTO:
-            raise ValueError("`phi='auto'` is not available in this version; give a number > 0 (e.g. 1.0).")
-        # Reuse the schedule's own checks for the ratio (budget-independent).
-        validate_schedule_args(0, 1, self.phi, self.min_lr_ratio)
+        _validate_phi_and_ratio(self.phi, self.min_lr_ratio)
+        if self.phi_probe_batches < 1 or self.phi_probe_lanczos_steps < 2:
+            raise ValueError("`phi_probe_batches` must be >= 1 and `phi_probe_lanczos_steps` >= 2.")
 
-    def to_scheduler_kwargs(self) -> dict[str, float]:
+    def to_scheduler_kwargs(self) -> dict[str, float | str]:
         return {"phi": self.phi, "min_lr_ratio": self.min_lr_ratio}
+
+
+def _validate_phi_and_ratio(phi: float | str, min_lr_ratio: float) -> None:
+    """The schedule's own checks, budget-independent; ``"auto"`` is resolved later by the probe."""
+    validate_schedule_args(0, 1, DEFAULT_PHI if phi == PHI_AUTO else phi, min_lr_ratio)
 
 
 def _same_value(now: Any, saved: Any) -> bool:
@@ -113,7 +123,7 @@ def _resolve_uba_kwargs(args: TrainingArguments, uba_args: UBAArguments | None) 
             )
         resolved[key] = value
     # Validate now (budget-independent parts) rather than at the first training step.
-    validate_schedule_args(0, 1, resolved["phi"], resolved["min_lr_ratio"])
+    _validate_phi_and_ratio(resolved["phi"], resolved["min_lr_ratio"])
     return resolved
 
 
@@ -136,6 +146,9 @@ class UBATrainer(Trainer):
         super().__init__(*args, **kwargs)
         chosen = SchedulerType(self.args.lr_scheduler_type)
         self.uses_uba = chosen in (SchedulerType.UBA, SchedulerType(_TRANSFORMERS_DEFAULT_SCHEDULER))
+        self.uba_args = uba_args or UBAArguments()
+        self.phi_probe: dict[str, Any] | None = None
+        self._resume_checkpoint: str | None = None
         if self.uses_uba:
             self.uba_kwargs = _resolve_uba_kwargs(self.args, uba_args)
             self.args.lr_scheduler_type = SchedulerType.UBA
@@ -167,10 +180,59 @@ class UBATrainer(Trainer):
             "num_training_steps": int(num_training_steps),
             "num_warmup_steps": int(self.args.get_warmup_steps(num_training_steps)),
             **{key: self.uba_kwargs[key] for key in UBA_KWARGS},
+            **({"phi_auto": self.phi_probe} if self.phi_probe is not None else {}),
         }
+
+    def _resolve_auto_phi(self) -> None:
+        """``phi="auto"``: reuse the checkpoint's phi on resume, else probe the curvature once, before the
+        first update, and pick phi with ``suggest_phi`` (see docs/phi.md)."""
+        if self.uba_kwargs.get("phi") != PHI_AUTO:
+            return
+        saved_path = os.path.join(self._resume_checkpoint or "", SCHEDULE_RECORD_NAME)
+        if self._resume_checkpoint and os.path.isfile(saved_path):
+            with open(saved_path) as f:
+                saved = json.load(f)
+            self.phi_probe = saved.get("phi_auto")
+            phi = float(saved["phi"])
+            logger.info("phi='auto': reusing phi=%.4g from %s", phi, self._resume_checkpoint)
+        else:
+            import torch
+
+            from .curvature import estimate_curvature_causal_lm, suggest_phi
+
+            rng = torch.get_rng_state()  # drawing probe batches must not shift the training data order
+            batches = []
+            for batch in self.get_train_dataloader():
+                batches.append({k: v.to(self.args.device) for k, v in batch.items() if torch.is_tensor(v)})
+                if len(batches) == self.uba_args.phi_probe_batches:
+                    break
+            torch.set_rng_state(rng)
+            estimate = estimate_curvature_causal_lm(
+                self.model, batches, lanczos_steps=self.uba_args.phi_probe_lanczos_steps, num_probes=1
+            )
+            kappa = estimate.condition_number
+            phi = suggest_phi(kappa) if math.isfinite(kappa) and kappa >= 1 else DEFAULT_PHI
+            self.phi_probe = {
+                "condition_number": kappa if math.isfinite(kappa) else None,
+                "top_eigenvalue": estimate.top_eigenvalue,
+                "num_hvps": estimate.num_hvps,
+                "seconds": round(estimate.seconds, 3),
+                "suggested_phi": phi,
+            }
+            logger.info(
+                "phi='auto': curvature probe kappa=%.4g (top eigenvalue %.4g, %d HVPs, %.1fs) -> phi=%.4g",
+                kappa,
+                estimate.top_eigenvalue,
+                estimate.num_hvps,
+                estimate.seconds,
+                phi,
+            )
+        self.uba_kwargs["phi"] = phi
+        self.args.lr_scheduler_kwargs = dict(self.uba_kwargs)
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.uses_uba and self.lr_scheduler is None:
+            self._resolve_auto_phi()
             record = self.uba_schedule_record(num_training_steps)
             validate_schedule_args(
                 record["num_warmup_steps"], record["num_training_steps"], record["phi"], record["min_lr_ratio"]
@@ -189,6 +251,7 @@ class UBATrainer(Trainer):
     def train(self, resume_from_checkpoint: str | bool | None = None, trial=None, **kwargs: Any):
         """``Trainer.train``, resuming only from a *complete* checkpoint (``True`` = newest complete one)."""
         resume_from_checkpoint = resolve_resume_checkpoint(resume_from_checkpoint, self.args.output_dir)
+        self._resume_checkpoint = resume_from_checkpoint
         return super().train(resume_from_checkpoint=resume_from_checkpoint, trial=trial, **kwargs)
 
     def _save_checkpoint(self, model, trial) -> None:
