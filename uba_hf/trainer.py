@@ -64,7 +64,8 @@ class UBAArguments:
         default=str(DEFAULT_PHI),
         metadata={
             "help": "UBA shape parameter, a number > 0 (2 = cosine; < 2 keeps the LR high longer; > 2 decays "
-            f"earlier). Default {DEFAULT_PHI} follows the paper's guidance for LM pretraining."
+            "earlier), or 'auto' (curvature probe, see docs/phi.md). "
+            f"Default {DEFAULT_PHI}: best fixed phi in our sweep."
         },
     )
     min_lr_ratio: float = field(
