@@ -98,13 +98,18 @@ def assert_same_run(resumed: Path, reference: Path) -> None:
     assert json.loads((resumed / "metrics.json").read_text())["global_step"] == N
 
 
+def signal_after_first_checkpoint(out: Path, cache: Path, sig: int) -> tuple[int, str, str]:
+    """Start a run, send ``sig`` once checkpoint-10 is complete, and wait for the process to end."""
+    proc = popen(out, cache)
+    wait_for(out / "checkpoint-10" / COMPLETE_MARKER, proc)
+    proc.send_signal(sig)
+    return finish(proc)
+
+
 @pytest.mark.slow
 def test_sigkill_then_resume_latest_equals_uninterrupted(tmp_path, cache, reference):
     out = tmp_path / "run"
-    proc = popen(out, cache)
-    wait_for(out / "checkpoint-10" / COMPLETE_MARKER, proc)
-    proc.send_signal(signal.SIGKILL)
-    code, _, _ = finish(proc)
+    code, _, _ = signal_after_first_checkpoint(out, cache, signal.SIGKILL)
     assert code == -signal.SIGKILL
     assert not (out / "metrics.json").exists()
     code, stdout, err = finish(popen(out, cache, "--resume_from_checkpoint", "latest"))
@@ -115,10 +120,7 @@ def test_sigkill_then_resume_latest_equals_uninterrupted(tmp_path, cache, refere
 @pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_then_resumes(tmp_path, cache, reference):
     out = tmp_path / "run"
-    proc = popen(out, cache)
-    wait_for(out / "checkpoint-10" / COMPLETE_MARKER, proc)
-    proc.send_signal(signal.SIGTERM)
-    code, stdout, err = finish(proc)
+    code, stdout, err = signal_after_first_checkpoint(out, cache, signal.SIGTERM)
     assert code == 143, err[-3000:]
     step = int(stdout.split("pre-empted at update ")[1].split("/")[0])
     assert 10 <= step < N

@@ -26,8 +26,7 @@ from .checkpoints import PreemptionCallback, resolve_resume_checkpoint
 from .data import DataArguments, get_tokenizer, load_corpus, tokenize_and_pack
 from .models import PRESETS, build_model, count_parameters, default_peak_flops, flops_per_token, preset_config
 from .plotting import plot_lr_schedule
-from .schedule import validate_schedule_args
-from .trainer import LRTraceCallback, UBAArguments, UBATrainer
+from .trainer import LRTraceCallback, UBAArguments, UBATrainer, validate_uba_args
 
 logger = logging.getLogger("uba_hf")
 
@@ -181,11 +180,8 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         raise CLIError("--streaming needs --max_steps: a streamed corpus has no length to derive the budget from.")
     if training.max_steps > 0:
         # Fail before any data or model work when the budget is known up front.
-        validate_schedule_args(
-            training.get_warmup_steps(training.max_steps),
-            training.max_steps,
-            1.0 if uba_args.phi == "auto" else uba_args.phi,
-            uba_args.min_lr_ratio,
+        validate_uba_args(
+            uba_args.phi, uba_args.min_lr_ratio, training.get_warmup_steps(training.max_steps), training.max_steps
         )
     set_seed(training.seed)
 

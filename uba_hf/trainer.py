@@ -80,7 +80,7 @@ class UBAArguments:
 
     def __post_init__(self) -> None:
         self.phi = parse_phi(self.phi)
-        _validate_phi_and_ratio(self.phi, self.min_lr_ratio)
+        validate_uba_args(self.phi, self.min_lr_ratio)
         if self.phi_probe_batches < 1 or self.phi_probe_lanczos_steps < 2:
             raise ValueError("`phi_probe_batches` must be >= 1 and `phi_probe_lanczos_steps` >= 2.")
 
@@ -88,9 +88,11 @@ class UBAArguments:
         return {"phi": self.phi, "min_lr_ratio": self.min_lr_ratio}
 
 
-def _validate_phi_and_ratio(phi: float | str, min_lr_ratio: float) -> None:
-    """The schedule's own checks, budget-independent; ``"auto"`` is resolved later by the probe."""
-    validate_schedule_args(0, 1, DEFAULT_PHI if phi == PHI_AUTO else phi, min_lr_ratio)
+def validate_uba_args(
+    phi: float | str, min_lr_ratio: float, num_warmup_steps: int = 0, num_training_steps: int = 1
+) -> None:
+    """The schedule's own checks (the budget part only when given); ``"auto"`` is resolved later by the probe."""
+    validate_schedule_args(num_warmup_steps, num_training_steps, DEFAULT_PHI if phi == PHI_AUTO else phi, min_lr_ratio)
 
 
 def _same_value(now: Any, saved: Any) -> bool:
@@ -124,7 +126,7 @@ def _resolve_uba_kwargs(args: TrainingArguments, uba_args: UBAArguments | None) 
             )
         resolved[key] = value
     # Validate now (budget-independent parts) rather than at the first training step.
-    _validate_phi_and_ratio(resolved["phi"], resolved["min_lr_ratio"])
+    validate_uba_args(resolved["phi"], resolved["min_lr_ratio"])
     return resolved
 
 
