@@ -21,10 +21,13 @@ def closed_form(name: str, s: int, budget: int, warmup: int, phi: float | None =
     t, T = s - warmup, budget - warmup
     cos_u = 0.5 * (1 + math.cos(math.pi * t / T))
     if name.startswith("uba") or name == "cosine":
+        floor = 0.0
+        if name.endswith("-min10"):
+            name, floor = name[: -len("-min10")], 0.1
         if phi is None:
             phi = {"uba-default": DEFAULT_PHI, "cosine": 2.0}.get(name) or float(name[len("uba-phi") :])
         c = 2 * cos_u
-        return 2 * c / (2 * phi + (2 - phi) * c)  # docs/uba.md
+        return floor + (1 - floor) * 2 * c / (2 * phi + (2 - phi) * c)  # docs/uba.md
     if name == "cosine-min10":
         return 0.1 + 0.9 * cos_u
     if name == "linear":
@@ -60,7 +63,11 @@ def test_auto_uses_the_probed_phi():
 def test_uba_phi2_is_cosine_so_the_sweep_shares_their_runs():
     for budget in (20, 100, 400):
         assert bench.scheduler_lrs("uba-phi2", budget, PEAK, 0.1) == bench.scheduler_lrs("cosine", budget, PEAK, 0.1)
+        floored = bench.scheduler_lrs("uba-phi2-min10", budget, PEAK, 0.1)
+        assert floored == pytest.approx(bench.scheduler_lrs("cosine-min10", budget, PEAK, 0.1), rel=1e-12, abs=0)
     assert bench.spec_key("uba-phi2", 100) == bench.spec_key("cosine", 100)
+    assert bench.spec_key("uba-phi2-min10", 100) == bench.spec_key("cosine-min10", 100)
+    assert bench.schedule_spec("uba-phi0.5-min10", 100) == ("uba", {"phi": 0.5, "min_lr_ratio": 0.1})
 
 
 def test_default_sweep_size_and_dedup():
@@ -69,8 +76,9 @@ def test_default_sweep_size_and_dedup():
     assert len(cfg.lrs) >= 3 and len(cfg.seeds) >= 2
     cells = bench.planned_cells(cfg)
     names = {c[0] for c in cells}
-    # uba-default shares uba-phi1 (DEFAULT_PHI == 1) and uba-phi2 shares cosine: 9 distinct schedules.
+    # uba-default shares uba-phi1 (DEFAULT_PHI == 1) and uba-phi2 shares cosine: 11 distinct schedules.
     distinct = {bench.spec_key(n, 100) for n in cfg.schedules}
+    assert len(distinct) == len(cfg.schedules) - 2 == 11 and "uba-phi1-min10" in cfg.schedules
     assert len(cells) == len(distinct) * len(cfg.budgets) * len(cfg.lrs) * len(cfg.seeds)
     assert "uba-phi2" not in names and "cosine" in names and bench.AUTO in names
     assert cells[0][3] == cfg.seeds[0] and cells[-1][3] == cfg.seeds[-1]  # seeds outermost

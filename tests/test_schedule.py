@@ -105,6 +105,21 @@ def test_pinned_values():
     assert table == pytest.approx(expected, abs=5e-6)
 
 
+@pytest.mark.parametrize("phi", [0.25, 0.5, 1.0, 2.0, 4.0, 8.0])
+def test_identities_stated_in_docs_phi_md(phi):
+    """The odds, mirror, tangent and mean-factor forms that docs/phi.md derives from the closed form."""
+    T = 1000
+    for t in (1, 100, 250, 500, 777, 999):
+        f = uba_factor(t, T, phi)
+        u = 0.5 * (1 + math.cos(math.pi * t / T))
+        assert f / (1 - f) == pytest.approx((2 / phi) * u / (1 - u), rel=1e-9)  # odds form
+        assert f == pytest.approx(1 - uba_factor(T - t, T, 4 / phi), rel=1e-9, abs=1e-12)  # mirror
+        assert f == pytest.approx(1 / (1 + (phi / 2) * math.tan(math.pi * t / (2 * T)) ** 2), rel=1e-9)  # tangent
+    T = 100_000
+    avg = sum(uba_factor(t, T, phi) for t in range(T)) / T
+    assert avg == pytest.approx(1 / (1 + math.sqrt(phi / 2)), abs=1e-4)  # mean factor ("area")
+
+
 def test_small_phi_keeps_lr_high_large_phi_decays_early():
     mid = [uba_factor(30, 100, phi) for phi in (0.25, 0.5, 1, 2, 4, 8)]
     assert mid == sorted(mid, reverse=True)

@@ -43,16 +43,36 @@ DEFAULT_NAME = "uba-default"
 FIXED_PHIS = (0.5, 1.0, 2.0, 4.0)
 WSD_DECAY_FRACTION = 0.2
 COSINE_MIN_LR_RATE = 0.1
+# UBA with the same 10% floor as ``cosine-min10`` (phi = 2 with that floor *is* cosine-min10): the
+# like-for-like comparison with the floored baseline. Named ``uba-phi<phi>-min10``.
+FLOORED_PHIS = (0.5, 1.0)
+FLOOR_SUFFIX = "-min10"
 SCHEMA = 1
 
 
 def all_schedule_names() -> list[str]:
-    return [DEFAULT_NAME, *(f"uba-phi{p:g}" for p in FIXED_PHIS), *BASELINES, AUTO]
+    return [
+        DEFAULT_NAME,
+        *(f"uba-phi{p:g}" for p in FIXED_PHIS),
+        *(f"uba-phi{p:g}{FLOOR_SUFFIX}" for p in FLOORED_PHIS),
+        *BASELINES,
+        AUTO,
+    ]
+
+
+def parse_uba_name(name: str) -> tuple[float, float] | None:
+    """``(phi, min_lr_ratio)`` of a fixed-phi UBA name (``uba-phi1``, ``uba-phi0.5-min10``), else None."""
+    if not name.startswith("uba-phi"):
+        return None
+    body, floor = name[len("uba-phi") :], 0.0
+    if body.endswith(FLOOR_SUFFIX):
+        body, floor = body[: -len(FLOOR_SUFFIX)], COSINE_MIN_LR_RATE
+    return float(body), floor
 
 
 @dataclass
 class SweepConfig:
-    """Everything that defines a sweep. The defaults are the full sweep (about 45-60 min on 2 CPU cores)."""
+    """Everything that defines a sweep. The defaults are the full sweep (about 90 min on 2 CPU cores)."""
 
     schedules: list[str] = field(default_factory=all_schedule_names)
     budgets: list[int] = field(default_factory=lambda: [100, 200, 400])
@@ -142,8 +162,10 @@ def schedule_spec(name: str, budget: int, phi: float | None = None) -> tuple[str
 
     if name == DEFAULT_NAME:
         return "uba", {"phi": float(DEFAULT_PHI)}
-    if name.startswith("uba-phi"):
-        return "uba", {"phi": float(name[len("uba-phi") :])}
+    parsed = parse_uba_name(name)
+    if parsed is not None:
+        phi, floor = parsed
+        return "uba", ({"phi": phi, "min_lr_ratio": floor} if floor else {"phi": phi})
     if name == AUTO:
         if phi is None:
             raise ValueError("uba-auto needs the probed phi.")
@@ -164,13 +186,14 @@ def schedule_spec(name: str, budget: int, phi: float | None = None) -> tuple[str
 def spec_key(name: str, budget: int) -> str:
     """Identity of what runs. ``uba-auto`` is its own key (its phi differs per seed).
 
-    UBA with phi = 2 and no floor *is* Transformers' cosine (same LR at every step; pinned by
-    tests/test_bench.py), so ``uba-phi2`` shares the ``cosine`` runs instead of repeating them.
+    UBA with phi = 2 *is* Transformers' cosine (same LR at every step; pinned by tests/test_bench.py),
+    so ``uba-phi2`` shares the ``cosine`` runs and ``uba-phi2-min10`` the ``cosine-min10`` runs.
     """
     if name == AUTO:
         return AUTO
-    if name.startswith("uba-phi") and float(name[len("uba-phi") :]) == 2.0:
-        name = "cosine"
+    parsed = parse_uba_name(name)
+    if parsed is not None and parsed[0] == 2.0:
+        name = "cosine-min10" if parsed[1] else "cosine"
     kind, kwargs = schedule_spec(name, budget)
     return json.dumps([kind, kwargs], sort_keys=True)
 
@@ -419,7 +442,7 @@ def planned_cells(cfg: SweepConfig) -> list[tuple[str, int, float, int]]:
                     key = cell_key(spec, budget, lr, seed)
                     if key not in seen:
                         seen.add(key)
-                        run_name = "cosine" if spec == spec_key("cosine", budget) else name
+                        run_name = next((b for b in BASELINES if spec_key(b, budget) == spec), name)
                         cells.append((run_name, int(budget), float(lr), int(seed)))
     return cells
 
@@ -551,6 +574,33 @@ def _fmt(b: Best | None) -> str:
     return f"{b.mean:.4f} ± {b.std:.4f}"
 
 
+def _fixed_phi(cfg: SweepConfig, row: dict[str, Best], *, floored: bool) -> list[Best]:
+    """The fixed-phi UBA rows of a budget, without (``floored=False``) or with the 10% floor."""
+    out = []
+    for name in cfg.schedules:
+        parsed = parse_uba_name(name)
+        if parsed is not None and bool(parsed[1]) == floored and name in row:
+            out.append(row[name])
+    return out
+
+
+def _best(rows: Sequence[Best]) -> Best | None:
+    return min(rows, key=lambda b: b.mean) if rows else None
+
+
+def _gap_text(a: Best, b: Best) -> str:
+    """``a - b`` in nats, compared with the seed spread, with per-seed (paired) gaps when both have them."""
+    gap = a.mean - b.mean
+    if min(a.n, b.n) < 2:
+        return f"{gap:+.4f} nats (one seed: no spread to compare with)"
+    noise = math.hypot(a.std, b.std)
+    where = "within" if abs(gap) <= noise else "larger than"
+    text = f"{gap:+.4f} nats ({where} the seed spread, {noise:.4f}"
+    if a.n == b.n:
+        text += f"; per-seed gaps {', '.join(f'{x - y:+.4f}' for x, y in zip(a.losses, b.losses, strict=True))}"
+    return text + ")"
+
+
 def render_markdown(
     cfg: SweepConfig, records: list[dict[str, Any]], command: str | None = None, title: str = "Budget sweep"
 ) -> str:
@@ -576,9 +626,10 @@ def render_markdown(
         f"with `uba-phi{DEFAULT_PHI:g}` (same schedule). Baselines: {', '.join(f'`{b}`' for b in BASELINES)}. "
         f"`uba-auto`: phi from `suggest_phi(kappa)` of a curvature probe of the initial model. UBA with phi = 2 is "
         "Transformers' cosine step for step (pinned by `tests/test_bench.py`), so `uba-phi2` reports the `cosine` "
-        "runs. A best LR marked *grid edge* may be better still outside the grid. "
-        "Seed spread of a gap = sqrt(std_a^2 + std_b^2); per-seed gaps pair runs with the same seed (same "
-        "initialisation and data order)."
+        f"runs. `uba-phi<phi>{FLOOR_SUFFIX}`: UBA with `min_lr_ratio={COSINE_MIN_LR_RATE:g}`, the same floor as "
+        "`cosine-min10` (which is UBA at phi = 2 with that floor). A best LR marked *grid edge* may be better "
+        "still outside the grid. Seed spread of a gap = sqrt(std_a^2 + std_b^2); per-seed gaps pair runs with "
+        "the same seed (same initialisation and data order)."
     )
     lines.append("")
     lines += _summary_table(cfg, table)
@@ -611,31 +662,27 @@ def render_markdown(
         baselines = [row[n] for n in BASELINES if n in row]
         best_base = min(baselines, key=lambda b: b.mean) if baselines else None
         uba = row.get(DEFAULT_NAME)
-        fixed = [row[n] for n in cfg.schedules if n.startswith("uba-phi") and n in row]
-        best_fixed = min(fixed, key=lambda b: b.mean) if fixed else None
+        best_fixed = _best(_fixed_phi(cfg, row, floored=False))
+        best_floored = _best(_fixed_phi(cfg, row, floored=True))
         if uba is not None and best_base is not None:
             gap = uba.mean - best_base.mean
             verdict = "beats" if gap < 0 else ("ties" if gap == 0 else "loses to")
-            noise = math.hypot(uba.std, best_base.std)
-            if min(uba.n, best_base.n) < 2:
-                within = " (one seed: no spread to compare with)"
-            elif abs(gap) <= noise:
-                within = f" (within the seed spread, {noise:.4f})"
-            else:
-                within = f" (larger than the seed spread, {noise:.4f})"
             group = [uba, *baselines]
             rank_in_group = 1 + sum(b.mean < uba.mean for b in baselines)
-            if uba.n == best_base.n and uba.n > 1:
-                paired = [a - b for a, b in zip(uba.losses, best_base.losses, strict=True)]
-                within += f"; per-seed gaps {', '.join(f'{d:+.4f}' for d in paired)}"
             lines.append(
                 f"- **UBA-default (phi={DEFAULT_PHI:g}) {verdict} the best baseline** (`{best_base.name}`, LR "
-                f"{best_base.lr:g}): gap {gap:+.4f} nats{within}, ratio {uba.mean / best_base.mean:.4f}. Rank of "
+                f"{best_base.lr:g}): gap {_gap_text(uba, best_base)}, ratio {uba.mean / best_base.mean:.4f}. Rank of "
                 f"UBA-default: {rank_in_group} of {len(group)} among UBA-default and the baselines; "
                 f"{rank_of.get(DEFAULT_NAME, '?')} of {len(set(seen_specs.values()))} distinct schedules."
             )
         if best_fixed is not None:
             lines.append(f"- Best fixed phi: `{best_fixed.name}` ({_fmt(best_fixed)}, LR {best_fixed.lr:g}).")
+        floor_base = row.get("cosine-min10")
+        if best_floored is not None and floor_base is not None:
+            lines.append(
+                f"- Same 10% floor as `cosine-min10`: best `{best_floored.name}` ({_fmt(best_floored)}, LR "
+                f"{best_floored.lr:g}) minus `cosine-min10`: {_gap_text(best_floored, floor_base)}."
+            )
         auto = row.get(AUTO)
         if auto is not None:
             auto_runs = [r for r in runs if r["schedule"] == AUTO and r["budget"] == budget]
@@ -723,16 +770,18 @@ def _summary_table(cfg: SweepConfig, table: dict[int, dict[str, Best]]) -> list[
         "## Summary",
         "",
         f"| budget | UBA-default (phi={DEFAULT_PHI:g}) | best baseline | gap (abs) | ratio "
-        "| UBA-default rank vs baselines | best fixed phi | uba-auto |",
-        "|---:|---|---|---:|---:|---|---|---|",
+        "| UBA-default rank vs baselines | best fixed phi | best UBA with 10% floor (minus `cosine-min10`) "
+        "| uba-auto |",
+        "|---:|---|---|---:|---:|---|---|---|---|",
     ]
     for budget in cfg.budgets:
         row = table.get(budget, {})
         uba = row.get(DEFAULT_NAME)
         baselines = [row[n] for n in BASELINES if n in row]
         base = min(baselines, key=lambda b: b.mean) if baselines else None
-        fixed = [row[n] for n in cfg.schedules if n.startswith("uba-phi") and n in row]
-        best_fixed = min(fixed, key=lambda b: b.mean) if fixed else None
+        best_fixed = _best(_fixed_phi(cfg, row, floored=False))
+        best_floored = _best(_fixed_phi(cfg, row, floored=True))
+        floor_base = row.get("cosine-min10")
         auto = row.get(AUTO)
         cells = [str(budget), _fmt(uba) if uba else "n/a"]
         cells.append(f"`{base.name}` {_fmt(base)}" if base else "n/a")
@@ -745,6 +794,10 @@ def _summary_table(cfg: SweepConfig, table: dict[int, dict[str, Best]]) -> list[
         else:
             cells += ["n/a"] * 3
         cells.append(f"`{best_fixed.name}` {_fmt(best_fixed)}" if best_fixed else "n/a")
+        if best_floored and floor_base:
+            cells.append(f"`{best_floored.name}` {_fmt(best_floored)} ({best_floored.mean - floor_base.mean:+.4f})")
+        else:
+            cells.append("n/a")
         cells.append(_fmt(auto) if auto else "n/a")
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Negative gap / ratio < 1: UBA-default reached a lower loss than the best baseline.", ""]
@@ -757,7 +810,7 @@ def _verdict(cfg: SweepConfig, table: dict[int, dict[str, Best]]) -> list[str]:
     from .schedule import DEFAULT_PHI
 
     won, lost, lost_clear = [], [], []
-    vs_cosine, best_overall, best_phi = [], [], []
+    vs_cosine, best_overall, best_phi, floored = [], [], [], []
     for budget in cfg.budgets:
         row = table.get(budget, {})
         uba = row.get(DEFAULT_NAME)
@@ -773,9 +826,12 @@ def _verdict(cfg: SweepConfig, table: dict[int, dict[str, Best]]) -> list[str]:
             vs_cosine.append(f"{budget}: {uba.mean - row['cosine'].mean:+.4f}")
         top = min(row.values(), key=lambda b: b.mean)
         best_overall.append(f"{budget}: `{top.name}`")
-        fixed = [row[n] for n in cfg.schedules if n.startswith("uba-phi") and n in row]
-        if fixed:
-            best_phi.append(f"{budget}: `{min(fixed, key=lambda b: b.mean).name}`")
+        fixed = _best(_fixed_phi(cfg, row, floored=False))
+        if fixed is not None:
+            best_phi.append(f"{budget}: `{fixed.name}`")
+        floor_best = _best(_fixed_phi(cfg, row, floored=True))
+        if floor_best is not None and "cosine-min10" in row:
+            floored.append(f"{budget}: `{floor_best.name}` {_gap_text(floor_best, row['cosine-min10'])}")
     if not (won or lost):
         return []
     lines = ["**Reading (computed from the table):**", ""]
@@ -792,6 +848,11 @@ def _verdict(cfg: SweepConfig, table: dict[int, dict[str, Best]]) -> list[str]:
     lines.append(f"- Lowest loss of all schedules per budget: {'; '.join(best_overall)}.")
     if best_phi:
         lines.append(f"- Best fixed phi per budget: {'; '.join(best_phi)}.")
+    if floored:
+        lines.append(
+            "- Like for like with `cosine-min10` (same 10% floor; UBA phi = 2 with that floor *is* `cosine-min10`): "
+            f"best floored UBA minus `cosine-min10`, per budget: {'; '.join(floored)}."
+        )
     lines.append("")
     return lines
 
@@ -822,6 +883,8 @@ _COLORS = {
     "uba-phi1": "tab:blue",
     "uba-phi2": "tab:orange",
     "uba-phi4": "tab:green",
+    "uba-phi0.5-min10": "tab:gray",
+    "uba-phi1-min10": "navy",
     "cosine": "tab:orange",
     "cosine-min10": "tab:red",
     "linear": "tab:olive",
@@ -838,7 +901,7 @@ def _style(name: str) -> dict[str, Any]:
     if name == AUTO:
         return dict(color=color, lw=2, marker="D", ls="-.")
     if name.startswith("uba-phi"):
-        return dict(color=color, lw=1.3, marker=".", ls="--")
+        return dict(color=color, lw=1.3, marker="." if FLOOR_SUFFIX not in name else "x", ls="--")
     return dict(color=color, lw=1.6, marker="s", ls="-", alpha=0.85)
 
 
