@@ -43,7 +43,7 @@ def closed_form(name: str, s: int, budget: int, warmup: int, phi: float | None =
     raise AssertionError(name)
 
 
-SCHEDULES = [n for n in bench.all_schedule_names() if n != bench.AUTO]
+SCHEDULES = [n for n in bench.all_schedule_names() if n not in bench.AUTO_NAMES]
 
 
 @pytest.mark.parametrize("name", SCHEDULES)
@@ -55,9 +55,13 @@ def test_sweep_schedules_are_the_real_ones(name, budget):
         assert lrs[s] == pytest.approx(PEAK * closed_form(name, s, budget, warmup), rel=1e-9, abs=1e-12), (name, s)
 
 
-def test_auto_uses_the_probed_phi():
-    lrs = bench.scheduler_lrs(bench.AUTO, 50, PEAK, 0.1, phi=0.7)
-    assert lrs[30] == pytest.approx(PEAK * closed_form("uba-auto", 30, 50, 5, phi=0.7))
+@pytest.mark.parametrize("name", bench.AUTO_NAMES)
+def test_auto_uses_the_probed_phi(name):
+    lrs = bench.scheduler_lrs(name, 50, PEAK, 0.1, phi=0.7)
+    for s in (5, 30, 49):
+        assert lrs[s] == pytest.approx(PEAK * closed_form(name, s, 50, 5, phi=0.7), rel=1e-12)
+    with pytest.raises(ValueError, match="needs the probed phi"):
+        bench.schedule_spec(name, 50)
 
 
 def test_uba_phi2_is_cosine_so_the_sweep_shares_their_runs():
@@ -76,9 +80,9 @@ def test_default_sweep_size_and_dedup():
     assert len(cfg.lrs) >= 3 and len(cfg.seeds) >= 2
     cells = bench.planned_cells(cfg)
     names = {c[0] for c in cells}
-    # uba-default shares uba-phi1 (DEFAULT_PHI == 1) and uba-phi2 shares cosine: 11 distinct schedules.
+    # uba-default shares uba-phi1 (DEFAULT_PHI == 1) and uba-phi2 shares cosine: 12 distinct schedules.
     distinct = {bench.spec_key(n, 100) for n in cfg.schedules}
-    assert len(distinct) == len(cfg.schedules) - 2 == 11 and "uba-phi1-min10" in cfg.schedules
+    assert len(distinct) == len(cfg.schedules) - 2 == 12 and "uba-phi1-min10" in cfg.schedules
     assert len(cells) == len(distinct) * len(cfg.budgets) * len(cfg.lrs) * len(cfg.seeds)
     assert "uba-phi2" not in names and "cosine" in names and bench.AUTO in names
     assert cells[0][3] == cfg.seeds[0] and cells[-1][3] == cfg.seeds[-1]  # seeds outermost

@@ -47,6 +47,7 @@ COSINE_MIN_LR_RATE = 0.1
 # like-for-like comparison with the floored baseline. Named ``uba-phi<phi>-min10``.
 FLOORED_PHIS = (0.5, 1.0)
 FLOOR_SUFFIX = "-min10"
+AUTO_NAMES = (AUTO, AUTO + FLOOR_SUFFIX)  # phi from the probe, without and with the 10% floor
 SCHEMA = 1
 
 
@@ -56,7 +57,7 @@ def all_schedule_names() -> list[str]:
         *(f"uba-phi{p:g}" for p in FIXED_PHIS),
         *(f"uba-phi{p:g}{FLOOR_SUFFIX}" for p in FLOORED_PHIS),
         *BASELINES,
-        AUTO,
+        *AUTO_NAMES,
     ]
 
 
@@ -163,13 +164,13 @@ def schedule_spec(name: str, budget: int, phi: float | None = None) -> tuple[str
     if name == DEFAULT_NAME:
         return "uba", {"phi": float(DEFAULT_PHI)}
     parsed = parse_uba_name(name)
+    if parsed is None and name in AUTO_NAMES:
+        if phi is None:
+            raise ValueError(f"{name} needs the probed phi.")
+        parsed = float(phi), (COSINE_MIN_LR_RATE if name.endswith(FLOOR_SUFFIX) else 0.0)
     if parsed is not None:
         phi, floor = parsed
         return "uba", ({"phi": phi, "min_lr_ratio": floor} if floor else {"phi": phi})
-    if name == AUTO:
-        if phi is None:
-            raise ValueError("uba-auto needs the probed phi.")
-        return "uba", {"phi": float(phi)}
     if name == "cosine":
         return "cosine", {}
     if name == "cosine-min10":
@@ -184,13 +185,13 @@ def schedule_spec(name: str, budget: int, phi: float | None = None) -> tuple[str
 
 
 def spec_key(name: str, budget: int) -> str:
-    """Identity of what runs. ``uba-auto`` is its own key (its phi differs per seed).
+    """Identity of what runs. ``uba-auto`` (and ``-min10``) is its own key (its phi differs per seed).
 
     UBA with phi = 2 *is* Transformers' cosine (same LR at every step; pinned by tests/test_bench.py),
     so ``uba-phi2`` shares the ``cosine`` runs and ``uba-phi2-min10`` the ``cosine-min10`` runs.
     """
-    if name == AUTO:
-        return AUTO
+    if name in AUTO_NAMES:
+        return name
     parsed = parse_uba_name(name)
     if parsed is not None and parsed[0] == 2.0:
         name = "cosine-min10" if parsed[1] else "cosine"
@@ -473,7 +474,7 @@ def run_sweep(cfg: SweepConfig, results: str | os.PathLike, log=print) -> dict[s
     start = time.perf_counter()
     for i, (name, budget, lr, seed) in enumerate(todo):
         phi = None
-        if name == AUTO:
+        if name in AUTO_NAMES:
             if seed not in probes:
                 probes[seed] = probe_phi(cfg, data, seed)
                 _append(results, probes[seed])
@@ -484,7 +485,7 @@ def run_sweep(cfg: SweepConfig, results: str | os.PathLike, log=print) -> dict[s
                 )
             phi = probes[seed]["phi"]
         record = train_cell(cfg, data, name, budget, lr, seed, phi=phi)
-        if name == AUTO:
+        if name in AUTO_NAMES:
             p = probes[seed]
             record.update(kappa=p["kappa"], probe_seconds=p["probe_seconds"])
         _append(results, record)
@@ -645,7 +646,7 @@ def render_markdown(
         seen_specs: dict[str, int] = {}
         for b in ranked:
             spec = spec_key(b.name, budget)
-            if spec in seen_specs and spec != AUTO:
+            if spec in seen_specs and spec not in AUTO_NAMES:
                 rank = seen_specs[spec]
             else:
                 r_i += 1
@@ -683,13 +684,15 @@ def render_markdown(
                 f"- Same 10% floor as `cosine-min10`: best `{best_floored.name}` ({_fmt(best_floored)}, LR "
                 f"{best_floored.lr:g}) minus `cosine-min10`: {_gap_text(best_floored, floor_base)}."
             )
-        auto = row.get(AUTO)
-        if auto is not None:
-            auto_runs = [r for r in runs if r["schedule"] == AUTO and r["budget"] == budget]
+        for auto_name, fixed_ref in ((AUTO, best_fixed), (AUTO + FLOOR_SUFFIX, best_floored)):
+            auto = row.get(auto_name)
+            if auto is None:
+                continue
+            auto_runs = [r for r in runs if r["schedule"] == auto_name and r["budget"] == budget]
             phis = sorted({round(r["phi"], 3) for r in auto_runs})
-            parts = [f"- `uba-auto` (phi {', '.join(f'{p:g}' for p in phis)}): {_fmt(auto)}"]
-            if best_fixed is not None:
-                parts.append(f"{auto.mean - best_fixed.mean:+.4f} vs the best fixed phi")
+            parts = [f"- `{auto_name}` (phi {', '.join(f'{p:g}' for p in phis)}): {_fmt(auto)}"]
+            if fixed_ref is not None:
+                parts.append(f"{auto.mean - fixed_ref.mean:+.4f} vs the best fixed phi (`{fixed_ref.name}`)")
             if best_base is not None:
                 parts.append(f"{auto.mean - best_base.mean:+.4f} vs the best baseline")
             train_s = statistics.fmean(r["train_seconds"] for r in auto_runs)
@@ -738,7 +741,7 @@ def render_markdown(
         f"clip {cfg.max_grad_norm}); warmup {cfg.warmup_fraction:.0%} of the budget (linear from 0) for every "
         "schedule; stock `transformers.Trainer` with `lr_scheduler_type` / `lr_scheduler_kwargs`: "
         + "; ".join(
-            f"`{n}` = `{schedule_spec(n, cfg.budgets[0], 1.0 if n == AUTO else None)[0]}`"
+            f"`{n}` = `{schedule_spec(n, cfg.budgets[0], 1.0 if n in AUTO_NAMES else None)[0]}`"
             f" {_kwargs_doc(n, cfg.budgets[0])}"
             for n in cfg.schedules
         )
@@ -771,7 +774,7 @@ def _summary_table(cfg: SweepConfig, table: dict[int, dict[str, Best]]) -> list[
         "",
         f"| budget | UBA-default (phi={DEFAULT_PHI:g}) | best baseline | gap (abs) | ratio "
         "| UBA-default rank vs baselines | best fixed phi | best UBA with 10% floor (minus `cosine-min10`) "
-        "| uba-auto |",
+        "| uba-auto / with 10% floor |",
         "|---:|---|---|---:|---:|---|---|---|---|",
     ]
     for budget in cfg.budgets:
@@ -782,7 +785,7 @@ def _summary_table(cfg: SweepConfig, table: dict[int, dict[str, Best]]) -> list[
         best_fixed = _best(_fixed_phi(cfg, row, floored=False))
         best_floored = _best(_fixed_phi(cfg, row, floored=True))
         floor_base = row.get("cosine-min10")
-        auto = row.get(AUTO)
+        autos = [row.get(n) for n in AUTO_NAMES]
         cells = [str(budget), _fmt(uba) if uba else "n/a"]
         cells.append(f"`{base.name}` {_fmt(base)}" if base else "n/a")
         if uba and base:
@@ -798,7 +801,7 @@ def _summary_table(cfg: SweepConfig, table: dict[int, dict[str, Best]]) -> list[
             cells.append(f"`{best_floored.name}` {_fmt(best_floored)} ({best_floored.mean - floor_base.mean:+.4f})")
         else:
             cells.append("n/a")
-        cells.append(_fmt(auto) if auto else "n/a")
+        cells.append(" / ".join(_fmt(a) if a else "n/a" for a in autos))
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Negative gap / ratio < 1: UBA-default reached a lower loss than the best baseline.", ""]
     lines += _verdict(cfg, table)
@@ -858,8 +861,9 @@ def _verdict(cfg: SweepConfig, table: dict[int, dict[str, Best]]) -> list[str]:
 
 
 def _kwargs_doc(name: str, budget: int) -> str:
-    if name == AUTO:
-        return "{'phi': suggest_phi(kappa)}"
+    if name in AUTO_NAMES:
+        floor = "" if name == AUTO else f", 'min_lr_ratio': {COSINE_MIN_LR_RATE:g}"
+        return f"{{'phi': suggest_phi(kappa){floor}}}"
     if name == "wsd":
         return f"{{'num_decay_steps': {WSD_DECAY_FRACTION:.0%} of the budget}} (Transformers' default cosine decay)"
     return str(schedule_spec(name, budget)[1]) if schedule_spec(name, budget)[1] else ""
@@ -891,6 +895,7 @@ _COLORS = {
     "wsd": "tab:brown",
     "constant": "tab:pink",
     AUTO: "tab:purple",
+    AUTO + FLOOR_SUFFIX: "indigo",
 }
 
 
@@ -898,8 +903,8 @@ def _style(name: str) -> dict[str, Any]:
     color = _COLORS.get(name, "tab:gray")
     if name == DEFAULT_NAME:
         return dict(color=color, lw=2.6, marker="o", zorder=5)
-    if name == AUTO:
-        return dict(color=color, lw=2, marker="D", ls="-.")
+    if name in AUTO_NAMES:
+        return dict(color=color, lw=2, marker="D" if name == AUTO else "P", ls="-.")
     if name.startswith("uba-phi"):
         return dict(color=color, lw=1.3, marker="." if FLOOR_SUFFIX not in name else "x", ls="--")
     return dict(color=color, lw=1.6, marker="s", ls="-", alpha=0.85)
@@ -913,7 +918,7 @@ def _distinct(cfg: SweepConfig, budget: int) -> list[tuple[str, str]]:
         if spec in seen:
             continue
         seen.add(spec)
-        same = [n for n in cfg.schedules if n != name and n != AUTO and spec_key(n, budget) == spec]
+        same = [n for n in cfg.schedules if n != name and n not in AUTO_NAMES and spec_key(n, budget) == spec]
         out.append((name, " = ".join([name, *same])))
     return out
 
@@ -973,10 +978,10 @@ def plot_lr_curves(
     budget = budget or cfg.budgets[len(cfg.budgets) // 2]
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
     for name, label in _distinct(cfg, budget):
-        if name == AUTO:
+        if name in AUTO_NAMES:
             if auto_phi is None:
                 continue
-            label = f"uba-auto (phi={auto_phi:.2f})"
+            label = f"{name} (phi={auto_phi:.2f})"
         lrs = scheduler_lrs(name, budget, 1.0, cfg.warmup_fraction, phi=auto_phi)
         style = _style(name)
         style.pop("marker", None)
