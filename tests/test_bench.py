@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from pathlib import Path
 
 import pytest
 
@@ -185,3 +186,51 @@ def test_report_marks_partial_sweeps():
     md = bench.render_markdown(cfg, recs)
     assert "Finished runs: **2 /" in md and "(partial)" in md
     assert "UBA-default (phi=1) beats the best baseline** (`cosine`" in md
+
+
+def test_main_job_setup_matches_the_main_job_recipe():
+    import yaml
+
+    recipe = yaml.safe_load((Path(__file__).parent.parent / "recipes" / "pretrain" / "tiny.yaml").read_text())
+    cfg = bench.main_job_config()
+    assert cfg.model_preset == recipe["model_preset"] and cfg.model_overrides == {}
+    assert (cfg.block_size, cfg.batch_size, cfg.vocab_size) == (
+        recipe["block_size"],
+        recipe["per_device_train_batch_size"],
+        recipe["vocab_size"],
+    )
+    assert cfg.budgets == [recipe["max_steps"]]
+    assert bench.warmup_steps(recipe["max_steps"], cfg.warmup_fraction) == recipe["warmup_steps"]
+    assert (cfg.weight_decay, cfg.adam_beta2, cfg.max_grad_norm) == (
+        recipe["weight_decay"],
+        recipe["adam_beta2"],
+        recipe["max_grad_norm"],
+    )
+    assert recipe["learning_rate"] in cfg.lrs and cfg.train_docs is None
+
+
+def test_report_compares_floored_uba_with_cosine_min10_without_a_default_row():
+    cfg = bench.SweepConfig(schedules=["cosine-min10", "uba-phi1-min10"], budgets=[400], lrs=[0.01], seeds=[0, 1])
+    recs = [
+        {
+            "kind": "run",
+            "schedule": n,
+            "spec": bench.spec_key(n, 400),
+            "budget": 400,
+            "lr": 0.01,
+            "seed": seed,
+            "eval_loss": loss,
+            "train_seconds": 1.0,
+            "seconds_per_update": 0.01,
+            "phi": None,
+        }
+        for n, losses in [("cosine-min10", (5.0, 5.2)), ("uba-phi1-min10", (4.9, 5.0))]
+        for seed, loss in zip((0, 1), losses, strict=True)
+    ]
+    md = bench.render_markdown(cfg, recs)
+    # means 5.1 and 4.95: gap -0.15; spread hypot(0.1414, 0.0707) = 0.1581; paired gaps -0.1, -0.2
+    want = "-0.1500 nats (within the seed spread, 0.1581; per-seed gaps -0.1000, -0.2000)"
+    best = "best `uba-phi1-min10` (4.9500 ± 0.0707, LR 0.01)"
+    assert f"- Same 10% floor as `cosine-min10`: {best} minus `cosine-min10`: {want}." in md
+    assert f"best floored UBA minus `cosine-min10`, per budget: 400: `uba-phi1-min10` {want}." in md
+    assert "Lowest loss of all schedules per budget: 400: `uba-phi1-min10`" in md

@@ -91,7 +91,7 @@ class SweepConfig:
     block_size: int = 64
     batch_size: int = 8
     vocab_size: int = 4096
-    train_docs: int = 400
+    train_docs: int | None = 400  # None: the whole train split
     validation_docs: int | None = None  # None: the whole validation split
     eval_blocks: int = 128
     weight_decay: float = 0.1
@@ -145,6 +145,27 @@ def quick_config(**overrides: Any) -> SweepConfig:
         probe_batch_size=4,
         probe_lanczos_steps=8,
         probe_num_probes=1,
+    )
+    base.update(overrides)
+    return SweepConfig(**base)
+
+
+def main_job_config(**overrides: Any) -> SweepConfig:
+    """The main job's model and data (``recipes/pretrain/tiny.yaml``: the ``tiny`` preset at full width,
+    about 3M parameters, 16 x 128-token blocks per update, 400 updates) for the schedules that matter
+    after the full sweep: the best baseline and UBA with the same floor, fixed and ``"auto"`` phi.
+    A second, larger point, not a grid search: 3 LRs around the recipe's 3e-3, 2 seeds (~45 min)."""
+    base = dict(
+        schedules=["cosine-min10", "uba-phi1-min10", AUTO + FLOOR_SUFFIX],
+        budgets=[400],
+        lrs=[3e-3, 1e-2, 3e-2],
+        seeds=[0, 1],
+        model_overrides={},
+        block_size=128,
+        batch_size=16,
+        vocab_size=8192,
+        train_docs=None,
+        eval_blocks=256,
     )
     base.update(overrides)
     return SweepConfig(**base)
@@ -250,7 +271,8 @@ def prepare_data(cfg: SweepConfig) -> SweepData:
     args = DataArguments(block_size=cfg.block_size, vocab_size=cfg.vocab_size, preprocessing_num_workers=1)
     corpus = load_corpus(args)
     train = corpus["train"].shuffle(seed=0)
-    train = train.select(range(min(cfg.train_docs, len(train))))
+    if cfg.train_docs is not None:
+        train = train.select(range(min(cfg.train_docs, len(train))))
     val = corpus["validation"]
     if cfg.validation_docs is not None:
         val = val.select(range(min(cfg.validation_docs, len(val))))
@@ -733,7 +755,8 @@ def render_markdown(
         f"blocks ({cfg.block_size * cfg.batch_size} tokens/update)."
     )
     lines.append(
-        f"- Data: embedded corpus (this Python's stdlib sources), {cfg.train_docs} training files (fixed shuffle), "
+        f"- Data: embedded corpus (this Python's stdlib sources), "
+        f"{'all' if cfg.train_docs is None else cfg.train_docs} training files (fixed shuffle), "
         f"validation = first {cfg.eval_blocks} blocks of the held-out validation files, evaluated once at the end."
     )
     lines.append(
@@ -816,17 +839,17 @@ def _verdict(cfg: SweepConfig, table: dict[int, dict[str, Best]]) -> list[str]:
     vs_cosine, best_overall, best_phi, floored = [], [], [], []
     for budget in cfg.budgets:
         row = table.get(budget, {})
-        uba = row.get(DEFAULT_NAME)
-        baselines = [row[n] for n in BASELINES if n in row]
-        if uba is None or not baselines:
+        if not row:
             continue
-        base = min(baselines, key=lambda b: b.mean)
-        gap = uba.mean - base.mean
-        (won if gap < 0 else lost).append(f"{budget} ({gap:+.4f} vs `{base.name}`)")
-        if gap > 0 and min(uba.n, base.n) > 1 and gap > math.hypot(uba.std, base.std):
-            lost_clear.append(str(budget))
-        if "cosine" in row:
-            vs_cosine.append(f"{budget}: {uba.mean - row['cosine'].mean:+.4f}")
+        uba = row.get(DEFAULT_NAME)
+        base = _best([row[n] for n in BASELINES if n in row])
+        if uba is not None and base is not None:
+            gap = uba.mean - base.mean
+            (won if gap < 0 else lost).append(f"{budget} ({gap:+.4f} vs `{base.name}`)")
+            if gap > 0 and min(uba.n, base.n) > 1 and gap > math.hypot(uba.std, base.std):
+                lost_clear.append(str(budget))
+            if "cosine" in row:
+                vs_cosine.append(f"{budget}: {uba.mean - row['cosine'].mean:+.4f}")
         top = min(row.values(), key=lambda b: b.mean)
         best_overall.append(f"{budget}: `{top.name}`")
         fixed = _best(_fixed_phi(cfg, row, floored=False))
@@ -835,17 +858,18 @@ def _verdict(cfg: SweepConfig, table: dict[int, dict[str, Best]]) -> list[str]:
         floor_best = _best(_fixed_phi(cfg, row, floored=True))
         if floor_best is not None and "cosine-min10" in row:
             floored.append(f"{budget}: `{floor_best.name}` {_gap_text(floor_best, row['cosine-min10'])}")
-    if not (won or lost):
+    if not best_overall:
         return []
     lines = ["**Reading (computed from the table):**", ""]
-    n = len(won) + len(lost)
-    lines.append(
-        f"- UBA-default (phi={DEFAULT_PHI:g}) beat the best tuned baseline at {len(won)} of {n} budgets"
-        + (f" ({'; '.join(won)})" if won else "")
-        + (f" and **lost at {len(lost)}** ({'; '.join(lost)})" if lost else "")
-        + "."
-        + (f" The loss is larger than the seed spread at budget(s) {', '.join(lost_clear)}." if lost_clear else "")
-    )
+    if won or lost:
+        lines.append(
+            f"- UBA-default (phi={DEFAULT_PHI:g}) beat the best tuned baseline at {len(won)} of "
+            f"{len(won) + len(lost)} budgets"
+            + (f" ({'; '.join(won)})" if won else "")
+            + (f" and **lost at {len(lost)}** ({'; '.join(lost)})" if lost else "")
+            + "."
+            + (f" The loss is larger than the seed spread at budget(s) {', '.join(lost_clear)}." if lost_clear else "")
+        )
     if vs_cosine:
         lines.append(f"- UBA-default minus cosine (UBA's own phi = 2), per budget: {'; '.join(vs_cosine)}.")
     lines.append(f"- Lowest loss of all schedules per budget: {'; '.join(best_overall)}.")
@@ -1044,7 +1068,13 @@ def main(argv: list[str] | None = None) -> int:
         description="Train the same model under several LR schedules, budgets, peak LRs and seeds; "
         "resumable (one JSON line per finished run).",
     )
-    parser.add_argument("--quick", action="store_true", help="a handful of tiny cells (< 60 s): proves the harness")
+    setup = parser.add_mutually_exclusive_group()
+    setup.add_argument("--quick", action="store_true", help="a handful of tiny cells (< 60 s): proves the harness")
+    setup.add_argument(
+        "--main-job",
+        action="store_true",
+        help="the main job's model and data (tiny preset, ~3M parameters), 400 updates -> benchmarks/main_job/",
+    )
     parser.add_argument("--results", default=None, help="results JSONL (default: <out-dir>/budget_sweep.jsonl)")
     parser.add_argument(
         "--out-dir", default=None, help="where the md/png go (default: benchmarks/, quick: out/bench-quick)"
@@ -1075,15 +1105,20 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     try:
-        cfg = quick_config(**overrides) if args.quick else SweepConfig(**overrides)
+        make = quick_config if args.quick else (main_job_config if args.main_job else SweepConfig)
+        cfg = make(**overrides)
     except ValueError as err:
         print(f"budget_sweep: error: {err}", file=sys.stderr)
         return 2
-    out_dir = Path(args.out_dir or ("out/bench-quick" if args.quick else "benchmarks"))
+    out_dir = Path(
+        args.out_dir
+        or ("out/bench-quick" if args.quick else ("benchmarks/main_job" if args.main_job else "benchmarks"))
+    )
     results = Path(args.results or out_dir / "budget_sweep.jsonl")
     command = f"`{command_line()}`"
     if args.report_only and not args.quick:
-        command = f"`nice -n 15 python scripts/budget_sweep.py` (runs or resumes the sweep), then {command}"
+        flag = " --main-job" if args.main_job else ""
+        command = f"`nice -n 15 python scripts/budget_sweep.py{flag}` (runs or resumes the sweep), then {command}"
     if not args.report_only:
         try:
             counts = run_sweep(cfg, results)
@@ -1091,7 +1126,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"budget_sweep: error: {err}", file=sys.stderr)
             return 2
         print(f"[budget-sweep] ran {counts['ran']}, skipped {counts['skipped']} of {counts['total']} cells", flush=True)
-    title = "Budget sweep (--quick: harness check, not a measurement)" if args.quick else "Budget sweep"
+    title = "Budget sweep"
+    if args.quick:
+        title += " (--quick: harness check, not a measurement)"
+    elif args.main_job:
+        title += " at the main job's scale (tiny preset, ~3M parameters)"
     paths = write_outputs(cfg, results, out_dir, command=command, title=title)
     print(f"[budget-sweep] wrote {', '.join(str(p) for p in paths.values())} from {results}", flush=True)
     return 0
