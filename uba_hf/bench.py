@@ -154,7 +154,7 @@ def main_job_config(**overrides: Any) -> SweepConfig:
     """The main job's model and data (``recipes/pretrain/tiny.yaml``: the ``tiny`` preset at full width,
     about 3M parameters, 16 x 128-token blocks per update, 400 updates) for the schedules that matter
     after the full sweep: the best baseline and UBA with the same floor, fixed and ``"auto"`` phi.
-    A second, larger point: 4 LRs around the recipe's 3e-3, 3 seeds (36 runs, ~110 min of one core each)."""
+    A second, larger point: 4 LRs around the recipe's 3e-3, 3 seeds (36 runs of about 3 min on one core)."""
     base = dict(
         schedules=["cosine-min10", "uba-phi1-min10", AUTO + FLOOR_SUFFIX],
         budgets=[400],
