@@ -166,23 +166,25 @@ def test_truncated_last_line_is_ignored(tmp_path):
     assert bench.read_results(path) == [{"kind": "setup"}]
 
 
+def _run_record(name: str, budget: int, lr: float, seed: int, loss: float) -> dict:
+    """A finished-run line of the results file, as run_sweep writes it (fields the report reads)."""
+    return {
+        "kind": "run",
+        "schedule": name,
+        "spec": bench.spec_key(name, budget),
+        "budget": budget,
+        "lr": lr,
+        "seed": seed,
+        "eval_loss": loss,
+        "train_seconds": 1.0,
+        "seconds_per_update": 0.01,
+        "phi": None,
+    }
+
+
 def test_report_marks_partial_sweeps():
     cfg = bench.SweepConfig(budgets=[100, 200, 400], lrs=[0.01, 0.03], seeds=[0, 1])
-    recs = [
-        {
-            "kind": "run",
-            "schedule": n,
-            "spec": bench.spec_key(n, 100),
-            "budget": 100,
-            "lr": 0.01,
-            "seed": 0,
-            "eval_loss": loss,
-            "train_seconds": 1.0,
-            "seconds_per_update": 0.01,
-            "phi": None,
-        }
-        for n, loss in [("uba-default", 5.0), ("cosine", 5.1)]
-    ]
+    recs = [_run_record(n, 100, 0.01, 0, loss) for n, loss in [("uba-default", 5.0), ("cosine", 5.1)]]
     md = bench.render_markdown(cfg, recs)
     assert "Finished runs: **2 /" in md and "(partial)" in md
     assert "UBA-default (phi=1) beats the best baseline** (`cosine`" in md
@@ -212,18 +214,7 @@ def test_main_job_setup_matches_the_main_job_recipe():
 def test_report_compares_floored_uba_with_cosine_min10_without_a_default_row():
     cfg = bench.SweepConfig(schedules=["cosine-min10", "uba-phi1-min10"], budgets=[400], lrs=[0.01], seeds=[0, 1])
     recs = [
-        {
-            "kind": "run",
-            "schedule": n,
-            "spec": bench.spec_key(n, 400),
-            "budget": 400,
-            "lr": 0.01,
-            "seed": seed,
-            "eval_loss": loss,
-            "train_seconds": 1.0,
-            "seconds_per_update": 0.01,
-            "phi": None,
-        }
+        _run_record(n, 400, 0.01, seed, loss)
         for n, losses in [("cosine-min10", (5.0, 5.2)), ("uba-phi1-min10", (4.9, 5.0))]
         for seed, loss in zip((0, 1), losses, strict=True)
     ]
