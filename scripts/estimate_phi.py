@@ -12,9 +12,9 @@ import sys
 
 from transformers import default_data_collator, set_seed
 
-from uba_hf.curvature import estimate_curvature_causal_lm, suggest_phi
-from uba_hf.data import get_tokenizer, load_corpus, tokenize_and_pack
-from uba_hf.pretrain import build_model_for, parse_args
+from uba_hf.phi import probe_phi
+from uba_hf.pretrain.cli import build_model_for, parse_args
+from uba_hf.pretrain.data import get_tokenizer, load_corpus, tokenize_and_pack
 
 
 def main(argv: list[str]) -> None:
@@ -29,22 +29,8 @@ def main(argv: list[str]) -> None:
         default_data_collator([blocks[j] for j in range(i * size, (i + 1) * size)])
         for i in range(uba_args.phi_probe_batches)
     ]
-    est = estimate_curvature_causal_lm(model, batches, lanczos_steps=uba_args.phi_probe_lanczos_steps)
-    kappa = est.condition_number
-    print(
-        json.dumps(
-            {
-                "top_eigenvalue": est.top_eigenvalue,
-                "small_eigenvalue": est.small_eigenvalue,
-                "condition_number": kappa,
-                "condition_number_interval": est.condition_number_interval,
-                "num_hvps": est.num_hvps,
-                "seconds": round(est.seconds, 2),
-                "suggested_phi": suggest_phi(kappa) if kappa == kappa and kappa >= 1 else None,
-            },
-            indent=2,
-        )
-    )
+    probe = probe_phi(model, batches, lanczos_steps=uba_args.phi_probe_lanczos_steps, num_probes=3)
+    print(json.dumps(probe.to_dict(), indent=2))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Sample from a model saved by the pretraining run.
 
-    python scripts/generate.py out/tiny --prompt "def main(" --max_new_tokens 64
+python scripts/generate.py out/tiny --prompt "def main(" --max_new_tokens 64
 """
 
 import argparse

@@ -9,8 +9,9 @@ import os
 from pathlib import Path
 
 import pytest
+import uba_bench as bench
 
-from uba_hf import DEFAULT_PHI, bench
+from uba_hf import DEFAULT_PHI
 
 PEAK = 0.01
 
@@ -28,7 +29,7 @@ def closed_form(name: str, s: int, budget: int, warmup: int, phi: float | None =
         if phi is None:
             phi = {"uba-default": DEFAULT_PHI, "cosine": 2.0}.get(name) or float(name[len("uba-phi") :])
         c = 2 * cos_u
-        return floor + (1 - floor) * 2 * c / (2 * phi + (2 - phi) * c)  # docs/uba.md
+        return floor + (1 - floor) * 2 * c / (2 * phi + (2 - phi) * c)  # docs/schedule.md
     if name == "cosine-min10":
         return 0.1 + 0.9 * cos_u
     if name == "linear":

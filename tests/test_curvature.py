@@ -1,4 +1,5 @@
-"""Tests of the curvature probe (``uba_hf.curvature``) and of the package's ``suggest_phi`` rule.
+"""Tests of the curvature probe (``uba_hf.curvature``) and of the package's ``suggest_phi`` rule
+(``uba_hf.phi``).
 
 Tolerances (also stated in docs/phi.md):
 * full Krylov space (``lanczos_steps >= dimension``, float64): top eigenvalue and condition number
@@ -18,14 +19,8 @@ import torch
 from conftest import VOCAB, tiny_olmo2
 from torch import nn
 
-from uba_hf.curvature import (
-    PHI_RULE_KAPPA_MAX,
-    CurvatureEstimate,
-    estimate_curvature,
-    estimate_curvature_causal_lm,
-    hvp_budget,
-    suggest_phi,
-)
+from uba_hf.curvature import CurvatureEstimate, estimate_curvature, estimate_curvature_causal_lm, hvp_budget
+from uba_hf.phi import PHI_RULE_KAPPA_MAX, suggest_phi
 
 FULL_KRYLOV_RTOL = 1e-6
 PARTIAL_KRYLOV_KAPPA_RTOL = 0.02

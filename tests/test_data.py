@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from uba_hf.data import (
+from uba_hf.pretrain.data import (
     DataArguments,
     embedded_corpus,
     get_tokenizer,

@@ -3,7 +3,7 @@
 Every run is a real launcher (``accelerate launch`` with a shipped recipe) starting two processes
 of tests/dist_scripts/train_tiny.py (the tiny OLMo-2 preset, 10 updates) or of the pretrain CLI.
 Each process reports what it saw in ``rank{R}.json``; the tests compare those reports with a
-single-process run and with the closed form of docs/uba.md.
+single-process run and with the closed form of docs/schedule.md.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_schedule import closed_form
+from conftest import closed_form
 
 pytestmark = pytest.mark.slow
 
@@ -172,7 +172,7 @@ def test_lr_at_every_update_equals_single_process_and_closed_form(ddp, reference
     assert reference["lrs"] == pytest.approx(want, rel=1e-12, abs=1e-18)
     for rec in recs:
         assert rec["lrs"] == reference["lrs"]  # bit for bit
-        assert rec["scheduler_is_uba"] and rec["scheduler_class"] == "LambdaLR"
+        assert rec["scheduler_is_uba"] and rec["scheduler_class"] == "UBASchedule"
         assert rec["scheduler_kwargs"]["num_training_steps"] == BUDGET  # budget = updates, not micro-batches
         # DDP averages the two ranks' gradients: same updates as one process on the whole batch.
         assert losses(rec) == pytest.approx(losses(reference), rel=1e-4)
@@ -224,6 +224,9 @@ def test_pretrain_cli_under_accelerate_two_processes(tmp_path):
     assert sorted(logged) == list(range(steps))
     for s, got in logged.items():
         assert got == pytest.approx(lr * closed_form(s, warmup, steps, 1.0, ratio), rel=1e-9, abs=1e-15), s
+    # A CPU has no known peak FLOP/s: tokens/s only, and the log says why there is no MFU.
+    assert all("tokens_per_second" in h and "mfu" not in h for h in history if "loss" in h)
+    assert "MFU unknown" in proc.stdout
     for step in (3, 6):
         assert json.loads((out / f"checkpoint-{step}" / "uba_schedule.json").read_text())["num_training_steps"] == 6
 
@@ -249,7 +252,7 @@ def test_deepspeed_engine_trains_with_the_shipped_config_and_steps_uba(zero):
         assert rec["inner_optimizer_class"] == "AdamW"  # the Trainer's torch AdamW, wrapped by ZeRO
         assert not rec["ds_config_has_scheduler"] and rec["engine_lr_scheduler"] == "NoneType"
         # The one scheduler that moves the LR is UBA, over the budget in optimizer updates.
-        assert rec["scheduler_class"] == "LambdaLR" and rec["scheduler_is_uba"]
+        assert rec["scheduler_class"] == "UBASchedule" and rec["scheduler_is_uba"]
         assert rec["scheduler_kwargs"] == {
             "num_warmup_steps": WARMUP,
             "num_training_steps": BUDGET,
@@ -307,7 +310,7 @@ def test_deepspeed_config_with_a_scheduler_block_fails_clearly(tmp_path):
     path.write_text(json.dumps(config))
     proc = run([sys.executable, SCRIPT, str(tmp_path / "out"), "--use_cpu", "true", "--deepspeed", str(path)])
     assert proc.returncode != 0
-    assert "ValueError: The DeepSpeed config has a 'scheduler' block (WarmupDecayLR)" in proc.stdout
+    assert "UBAConfigError: The DeepSpeed config has a 'scheduler' block (WarmupDecayLR)" in proc.stdout
     assert "would replace the UBA schedule" in proc.stdout
     assert not (tmp_path / "out" / "rank0.json").exists()  # failed before any training
 

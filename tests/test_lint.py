@@ -11,5 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is installed by the test extra")
 def test_ruff_clean():
-    proc = subprocess.run(["ruff", "check", "uba_hf", "scripts", "tests"], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["ruff", "check", "uba_hf", "scripts", "tests", "benchmarks"], cwd=ROOT, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
-from uba_hf.models import PRESETS, build_model, count_parameters, flops_per_token, preset_config
+from uba_hf.pretrain.models import (
+    PRESETS,
+    build_model,
+    count_parameters,
+    flops_per_token,
+    known_peak_flops,
+    preset_config,
+)
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -38,3 +46,23 @@ def test_overrides_and_errors():
         preset_config("olmo2-3b")
     with pytest.raises(ValueError, match=r"Unknown Olmo2Config field\(s\).*\['num_layers'\]"):
         preset_config("tiny", num_layers=3)
+
+
+@pytest.mark.parametrize(
+    "name,peak",
+    [
+        ("NVIDIA H100 80GB HBM3", 989e12),
+        ("NVIDIA H100 PCIe", 756e12),
+        ("NVIDIA H200", 989e12),
+        ("NVIDIA A100-SXM4-80GB", 312e12),
+        ("NVIDIA L40S", 362e12),
+        ("Tesla T4", None),  # not in the table: no made-up peak
+    ],
+)
+def test_known_peak_flops_by_device_name(monkeypatch, name, peak):
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: name)
+    assert known_peak_flops(torch.device("cuda", 0)) == peak
+
+
+def test_cpu_has_no_known_peak():
+    assert known_peak_flops(torch.device("cpu")) is None

@@ -21,8 +21,8 @@ import pytest
 import yaml
 from conftest import tiny_olmo2
 
-from uba_hf.models import PRESETS
-from uba_hf.pretrain import parse_args
+from uba_hf.pretrain.cli import parse_args
+from uba_hf.pretrain.models import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAIN = sorted((ROOT / "recipes" / "pretrain").glob("olmo2-*.yaml"))

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import LRRecorder, TokenDataset, tiny_olmo2
+from conftest import LRRecorder, TokenDataset, closed_form, tiny_olmo2
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_schedule import closed_form
 from transformers import TrainingArguments
 
 from uba_hf import UBATrainer, uba_lr_lambda
@@ -215,7 +214,7 @@ def test_checkpoint_files_load_without_executing_code(tmp_path):
 
 
 def test_yaml_recipe_cannot_run_code(tmp_path, capsys):
-    from uba_hf.pretrain import main
+    from uba_hf.pretrain.cli import main
 
     marker = tmp_path / "pwned"
     recipe = tmp_path / "evil.yaml"

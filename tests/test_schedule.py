@@ -1,4 +1,4 @@
-"""The UBA multiplier against the closed form of docs/uba.md, pinned values, and bad input."""
+"""The UBA multiplier against the closed form of docs/schedule.md, pinned values, and bad input."""
 
 from __future__ import annotations
 
@@ -7,20 +7,11 @@ import pickle
 
 import pytest
 import torch
+from conftest import closed_form
+from torch.optim.lr_scheduler import LambdaLR
 from transformers import get_cosine_schedule_with_warmup, get_cosine_with_min_lr_schedule_with_warmup
 
-from uba_hf import DEFAULT_PHI, get_uba_schedule_with_warmup, uba_factor, uba_lr_lambda
-
-
-def closed_form(s: int, W: int, N: int, phi: float, r: float) -> float:
-    """docs/uba.md, written independently of the implementation."""
-    if s < W:
-        return s / max(1, W)
-    if s >= N:
-        return r
-    t, T = s - W, N - W
-    c = 1 + math.cos(math.pi * t / T)
-    return r + (1 - r) * 2 * c / (2 * phi + (2 - phi) * c)
+from uba_hf import DEFAULT_PHI, UBAConfigError, UBASchedule, get_uba_schedule_with_warmup, uba_factor, uba_lr_lambda
 
 
 def make_optimizer(lr: float = 1.0, groups: tuple[float, ...] = ()) -> torch.optim.Optimizer:
@@ -146,6 +137,38 @@ def test_pickle_and_state_dict_round_trip():
     fresh = get_uba_schedule_with_warmup(make_optimizer(1.0), 2, 20, phi=0.7, min_lr_ratio=0.2)
     fresh.load_state_dict(torch.load(buf, weights_only=True))
     assert run_lrs(fresh, 15) == run_lrs(sched, 15)
+
+
+def test_state_records_the_schedule_and_refuses_another_one():
+    sched = get_uba_schedule_with_warmup(make_optimizer(1.0), 2, 20, phi=0.7, min_lr_ratio=0.2)
+    run_lrs(sched, 5)
+    state = sched.state_dict()
+    assert isinstance(sched, LambdaLR) and isinstance(sched, UBASchedule)
+    assert state["uba"] == {"num_training_steps": 20, "num_warmup_steps": 2, "phi": 0.7, "min_lr_ratio": 0.2}
+    other = get_uba_schedule_with_warmup(make_optimizer(1.0), 3, 30, phi=0.7, min_lr_ratio=0.1)
+    with pytest.raises(UBAConfigError) as err:
+        other.load_state_dict(state)
+    message = str(err.value)
+    for diff in (
+        "num_training_steps: checkpoint 20 vs now 30",
+        "num_warmup_steps: checkpoint 2 vs now 3",
+        "min_lr_ratio: checkpoint 0.2 vs now 0.1",
+    ):
+        assert diff in message
+    assert "phi:" not in message  # only the values that differ
+    assert "new run from the checkpoint's weights" in message
+    assert other.last_epoch == 0  # nothing was loaded
+
+
+def test_state_without_a_schedule_record_loads_with_a_warning(caplog):
+    plain = LambdaLR(make_optimizer(1.0), lambda s: 1.0)
+    plain.step()
+    state = plain.state_dict()
+    sched = get_uba_schedule_with_warmup(make_optimizer(1.0), 2, 20, phi=1.0)
+    with caplog.at_level("WARNING", logger="uba_hf"):
+        sched.load_state_dict(state)
+    assert "no UBA schedule record" in caplog.text
+    assert sched.last_epoch == 1 and sched.uba["num_training_steps"] == 20
 
 
 def test_default_phi_is_documented_value():

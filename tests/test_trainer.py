@@ -7,13 +7,12 @@ import logging
 import os
 
 import pytest
-from conftest import LRRecorder, TokenDataset, tiny_olmo2
-from test_schedule import closed_form
+from conftest import LRRecorder, TokenDataset, closed_form, tiny_olmo2
 from transformers import Trainer, TrainingArguments
 from transformers.trainer_utils import SchedulerType
 
 from uba_hf import DEFAULT_PHI, UBAArguments, UBATrainer
-from uba_hf.trainer import SCHEDULE_RECORD_NAME
+from uba_hf.checkpoints import SCHEDULE_RECORD_NAME
 
 LR = 1e-2
 
@@ -152,6 +151,17 @@ def test_resume_gives_identical_lr_and_loss_curve(tmp_path):
     assert [losses[s] for s in range(6, 13)] == pytest.approx([full_losses[s] for s in range(6, 13)], rel=1e-5)
 
 
+def test_stock_trainer_resume_with_another_budget_is_refused_and_same_budget_is_exact(tmp_path):
+    kwargs = dict(lr_scheduler_type="uba", lr_scheduler_kwargs={"phi": 1.0}, save_strategy="steps", save_steps=5)
+    _, full_rec, _ = train(Trainer, make_args(tmp_path, **kwargs))
+    ckpt = os.path.join(tmp_path, "out", "checkpoint-5")
+    for max_steps in (20, 8):  # longer and shorter: the LR would jump up or down mid-decay
+        with pytest.raises(ValueError, match=rf"num_training_steps: checkpoint 12 vs now {max_steps}"):
+            train(Trainer, make_args(tmp_path, max_steps=max_steps, **kwargs), resume=ckpt)
+    _, rec, _ = train(Trainer, make_args(tmp_path, **kwargs), resume=ckpt)
+    assert rec.lrs == full_rec.lrs[5:]
+
+
 def test_resume_with_another_budget_is_refused_naming_both(tmp_path):
     args = make_args(tmp_path, save_strategy="steps", save_steps=5)
     train(UBATrainer, args)
@@ -174,7 +184,7 @@ def test_phi_auto_probes_once_logs_stores_and_reuses_on_resume(tmp_path, caplog)
         trainer, rec, losses = train(UBATrainer, args, uba_args=uba)
     probe = trainer.phi_probe
     phi = trainer.uba_kwargs["phi"]
-    assert isinstance(phi, float) and phi == probe["suggested_phi"] and 0.5 <= phi <= 4.0
+    assert isinstance(phi, float) and phi == probe["phi"] and probe["fallback"] is False and 0.5 <= phi <= 4.0
     assert probe["num_hvps"] == 6 * 2 and probe["condition_number"] >= 1
     assert "phi='auto': curvature probe kappa=" in caplog.text
     assert rec.lrs == pytest.approx(expected(12, 3, phi, 0.0), rel=1e-12)

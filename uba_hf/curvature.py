@@ -1,4 +1,6 @@
-"""Curvature probe (Hessian spectrum by Lanczos) and ``suggest_phi``, the package's phi rule.
+"""Curvature probe: the extreme Hessian spectrum of a training loss, by Lanczos on HVPs.
+
+``uba_hf.phi`` turns the result into a phi (``suggest_phi``, ``probe_phi``).
 
 The probe estimates the extreme curvature of a training loss at the model's *current* parameters,
 from a few fixed batches, without changing anything the training loop can see.
@@ -48,9 +50,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
-import random
 import statistics
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -59,15 +59,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from .errors import UBAConfigError
+from .rng import preserve_rng
+
 __all__ = [
     "CurvatureEstimate",
-    "PHI_RULE_KAPPA_MAX",
-    "PHI_RULE_MAX",
-    "PHI_RULE_MIN",
     "estimate_curvature",
     "estimate_curvature_causal_lm",
     "hvp_budget",
-    "suggest_phi",
 ]
 
 LossFn = Callable[[nn.Module, Any], torch.Tensor]
@@ -124,26 +123,6 @@ def hvp_budget(num_params: int, num_batches: int, *, lanczos_steps: int = 20, nu
 
 
 @contextlib.contextmanager
-def _preserve_global_rng() -> Iterator[None]:
-    cpu_state = torch.get_rng_state()
-    cuda_states = None
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        cuda_states = torch.cuda.get_rng_state_all()
-    py_state = random.getstate()
-    np_module = sys.modules.get("numpy")
-    np_state = np_module.random.get_state() if np_module is not None else None
-    try:
-        yield
-    finally:
-        torch.set_rng_state(cpu_state)
-        if cuda_states is not None:
-            torch.cuda.set_rng_state_all(cuda_states)
-        random.setstate(py_state)
-        if np_state is not None:
-            np_module.random.set_state(np_state)
-
-
-@contextlib.contextmanager
 def _preserve_module_state(model: nn.Module, eval_mode: bool) -> Iterator[None]:
     modes = [(module, module.training) for module in model.modules()]
     saved_buffers = [] if eval_mode else [(buf, buf.detach().clone()) for buf in model.buffers()]
@@ -190,9 +169,9 @@ def _make_hvp(
             with torch.enable_grad():
                 loss = loss_fn(model, batch)
                 if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-                    raise ValueError(f"`loss_fn` must return a scalar tensor; got {type(loss).__name__}.")
+                    raise UBAConfigError(f"`loss_fn` must return a scalar tensor; got {type(loss).__name__}.")
                 if not loss.requires_grad:
-                    raise ValueError("`loss_fn` returned a loss that does not depend on any trainable parameter.")
+                    raise UBAConfigError("`loss_fn` returned a loss that does not depend on any trainable parameter.")
                 grads = torch.autograd.grad(loss.reshape(()), params, create_graph=True, allow_unused=True)
                 terms = [(g * v).sum() for g, v in zip(grads, pieces, strict=True) if g is not None and g.requires_grad]
                 if not terms:  # gradient constant in the parameters: zero Hessian for this batch
@@ -269,7 +248,7 @@ def _lanczos(
 
 def _check_int(value: Any, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}; got {value!r}.")
+        raise UBAConfigError(f"`{name}` must be an integer >= {minimum}; got {value!r}.")
     return int(value)
 
 
@@ -322,16 +301,16 @@ def estimate_curvature(
     num_probes = _check_int(num_probes, "num_probes", 1)
     seed = _check_int(seed, "seed", 0)
     if not isinstance(model, nn.Module):
-        raise ValueError(f"`model` must be a torch.nn.Module; got {type(model).__name__}.")
+        raise UBAConfigError(f"`model` must be a torch.nn.Module; got {type(model).__name__}.")
     if not callable(loss_fn):
-        raise ValueError("`loss_fn` must be callable as loss_fn(model, batch) -> scalar tensor.")
+        raise UBAConfigError("`loss_fn` must be callable as loss_fn(model, batch) -> scalar tensor.")
     if isinstance(batches, (str, bytes)) or not isinstance(batches, Sequence) or len(batches) == 0:
-        raise ValueError("`batches` must be a non-empty sequence (list/tuple) of batches.")
+        raise UBAConfigError("`batches` must be a non-empty sequence (list/tuple) of batches.")
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
-        raise ValueError("`model` has no parameters with requires_grad=True.")
+        raise UBAConfigError("`model` has no parameters with requires_grad=True.")
     if not all(p.is_floating_point() for p in params):
-        raise ValueError("All trainable parameters must be floating point.")
+        raise UBAConfigError("All trainable parameters must be floating point.")
     if rel_threshold is None:
         eps = max(torch.finfo(p.dtype).eps for p in params)
         rel_threshold = max(1e-6, 10.0 * eps)
@@ -340,7 +319,7 @@ def estimate_curvature(
         or not isinstance(rel_threshold, numbers.Real)
         or not (0.0 < float(rel_threshold) < 1.0)
     ):
-        raise ValueError(f"`rel_threshold` must be a number in (0, 1); got {rel_threshold!r}.")
+        raise UBAConfigError(f"`rel_threshold` must be a number in (0, 1); got {rel_threshold!r}.")
     rel_threshold = float(rel_threshold)
 
     n = sum(p.numel() for p in params)
@@ -351,7 +330,7 @@ def estimate_curvature(
     generator = torch.Generator(device="cpu")
     generator.manual_seed(seed)
     ritz_runs: list[list[float]] = []
-    with _preserve_global_rng(), _preserve_module_state(model, eval_mode), _math_attention_context(math_attention):
+    with preserve_rng(), _preserve_module_state(model, eval_mode), _math_attention_context(math_attention):
         hvp = _make_hvp(model, loss_fn, batches, params, dtype, device)
         for _ in range(num_probes):
             ritz_runs.append(_lanczos(hvp, n, k, generator, dtype, device))
@@ -397,7 +376,7 @@ def _causal_lm_loss(model: nn.Module, batch: Mapping[str, Any]) -> torch.Tensor:
     inputs.setdefault("use_cache", False)
     loss = model(**inputs).loss
     if loss is None:
-        raise ValueError("The model returned no loss; does the batch contain `labels`?")
+        raise UBAConfigError("The model returned no loss; does the batch contain `labels`?")
     return loss
 
 
@@ -412,72 +391,10 @@ def estimate_curvature_causal_lm(
     must be off (it does not support double-backward).
     """
     if isinstance(batches, Mapping):
-        raise ValueError("`batches` must be a list of batch dicts, not a single dict; wrap it in a list.")
+        raise UBAConfigError("`batches` must be a list of batch dicts, not a single dict; wrap it in a list.")
     if isinstance(batches, (str, bytes)) or not isinstance(batches, Sequence) or len(batches) == 0:
-        raise ValueError("`batches` must be a non-empty list of dicts with `input_ids` and `labels`.")
+        raise UBAConfigError("`batches` must be a non-empty list of dicts with `input_ids` and `labels`.")
     for i, batch in enumerate(batches):
         if not isinstance(batch, Mapping) or "input_ids" not in batch or "labels" not in batch:
-            raise ValueError(f"`batches[{i}]` must be a dict with `input_ids` and `labels`.")
+            raise UBAConfigError(f"`batches[{i}]` must be a dict with `input_ids` and `labels`.")
     return estimate_curvature(model, _causal_lm_loss, batches, **kwargs)
-
-
-# --------------------------------------------------------------------------------------------------
-# phi from the condition number: the PACKAGE's rule (not the paper's)
-# --------------------------------------------------------------------------------------------------
-
-PHI_RULE_MAX = 4.0  # phi at kappa = 1
-PHI_RULE_MIN = 0.5  # phi at kappa >= PHI_RULE_KAPPA_MAX
-PHI_RULE_KAPPA_MAX = 1e6  # largest condition number a float32 probe resolves (rel_threshold ~ 1e-6)
-
-
-def _check_finite(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-        raise ValueError(f"`{name}` must be a finite number; got {value!r}.")
-    return float(value)
-
-
-def suggest_phi(
-    condition_number: float,
-    *,
-    phi_min: float = PHI_RULE_MIN,
-    phi_max: float = PHI_RULE_MAX,
-    kappa_max: float = PHI_RULE_KAPPA_MAX,
-) -> float:
-    """Suggest the UBA ``phi`` for a condition number. **This is uba-hf's heuristic, not the paper's.**
-
-    The paper (Tang et al., arXiv 2505.24452) states that it connects phi to the condition number,
-    but its relation could not be retrieved when this was written, so this function does not claim
-    to implement it. The package's rule: ``log(phi)`` falls linearly in ``log10(kappa)`` from
-    ``phi_max`` at ``kappa = 1`` to ``phi_min`` at ``kappa = kappa_max``, and stays at ``phi_min``
-    above::
-
-        phi = phi_max * (phi_min / phi_max) ** min(1, log10(kappa) / log10(kappa_max))
-
-    With the defaults (4, 0.5, 1e6) phi halves every two decades: kappa 1 -> 4, 100 -> 2 (cosine),
-    1e4 -> 1, 1e6 and above -> 0.5. Rationale (docs/phi.md): the mean LR factor of UBA is
-    ``1 / (1 + sqrt(phi / 2))``, so a smaller phi spends more of the budget at high LR, which is
-    what the low-curvature directions of an ill-conditioned problem need; and ``log(phi / 2)`` is
-    the shift UBA applies to the log-odds of the cosine factor, so a log-scale map is the natural one.
-
-    Raises:
-        ValueError: ``condition_number`` not a finite number >= 1, or invalid bounds
-            (``0 < phi_min <= phi_max`` finite, ``kappa_max > 1`` finite).
-    """
-    if (
-        isinstance(condition_number, bool)
-        or not isinstance(condition_number, numbers.Real)
-        or not math.isfinite(float(condition_number))
-        or float(condition_number) < 1.0
-    ):
-        raise ValueError(f"`condition_number` must be a finite number >= 1; got {condition_number!r}.")
-    kappa = float(condition_number)
-    phi_min = _check_finite(phi_min, "phi_min")
-    phi_max = _check_finite(phi_max, "phi_max")
-    kappa_max = _check_finite(kappa_max, "kappa_max")
-    if not (0.0 < phi_min <= phi_max):
-        raise ValueError(f"`phi_min` and `phi_max` must satisfy 0 < phi_min <= phi_max; got {phi_min}, {phi_max}.")
-    if kappa_max <= 1.0:
-        raise ValueError(f"`kappa_max` must be > 1; got {kappa_max}.")
-    x = min(1.0, math.log10(kappa) / math.log10(kappa_max))
-    phi = phi_max * (phi_min / phi_max) ** x
-    return min(phi_max, max(phi_min, phi))

@@ -20,6 +20,7 @@ from __future__ import annotations
 from transformers import optimization
 from transformers.trainer_utils import SchedulerType
 
+from .errors import UBAConfigError
 from .schedule import DEFAULT_PHI, get_uba_schedule_with_warmup
 
 UBA_SCHEDULER_NAME = "uba"
@@ -46,7 +47,7 @@ def check_uba_kwargs(kwargs: dict | None, where: str = "lr_scheduler_kwargs") ->
         hint = ""
         if "min_lr" in unknown or "min_lr_rate" in unknown:
             hint = " Express the floor as `min_lr_ratio` (eta_min / eta_max), applied to each param group's own LR."
-        raise ValueError(
+        raise UBAConfigError(
             f"`{where}` for lr_scheduler_type 'uba' accepts only {list(UBA_KWARGS)}; got unknown {unknown}.{hint}"
         )
     return kwargs
@@ -57,7 +58,7 @@ def _uba_from_get_scheduler(optimizer, num_warmup_steps: int, num_training_steps
     ``scheduler_specific_kwargs`` straight through, so unknown keys get a clear error here."""
     kwargs = check_uba_kwargs(kwargs, "scheduler_specific_kwargs / lr_scheduler_kwargs")
     if isinstance(kwargs.get("phi"), str) and kwargs["phi"].strip().lower() == "auto":
-        raise ValueError(
+        raise UBAConfigError(
             "`phi='auto'` needs uba_hf.UBATrainer, which runs the curvature probe before the first update; "
             "with the stock Trainer or get_scheduler give a number > 0 (e.g. 1.0)."
         )

@@ -10,18 +10,22 @@ budget of ``T`` optimizer updates as
 with one knob ``phi > 0``: ``phi = 2`` is cosine annealing, ``phi < 2`` holds the LR high for longer
 (WSD-like as phi -> 0), ``phi > 2`` decays earlier.
 
-This module imports only ``math``, ``functools`` and ``torch.optim.lr_scheduler`` so the math stays
-testable without Transformers. Like Transformers' ``optimization.py``, the multiplier is a
-module-level function bound with ``functools.partial``: the resulting ``LambdaLR`` pickles, and its
-``state_dict()`` round-trips.
+This module imports nothing from Transformers, so the math stays testable on its own. Like
+Transformers' ``optimization.py``, the multiplier is a module-level function bound with
+``functools.partial``: the scheduler pickles, and its ``state_dict()`` round-trips. The
+specification is docs/schedule.md.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from functools import partial
+from typing import Any
 
 from torch.optim.lr_scheduler import LambdaLR
+
+from .errors import UBAConfigError
 
 # Where the default comes from: the paper (arXiv 2505.24452) gives phi-selection guidelines for LM
 # pretraining, but its text was not available to us, so we do not quote it. phi = 1 keeps the LR above
@@ -31,6 +35,7 @@ DEFAULT_PHI = 1.0
 
 __all__ = [
     "DEFAULT_PHI",
+    "UBASchedule",
     "get_uba_schedule_with_warmup",
     "uba_factor",
     "uba_lr_lambda",
@@ -42,23 +47,20 @@ __all__ = [
 def validate_phi(phi: float, name: str = "phi") -> float:
     """Return ``phi`` as a float, or raise ``ValueError`` if it is not a finite number > 0."""
     if isinstance(phi, bool) or not isinstance(phi, (int, float)):
-        raise ValueError(f"`{name}` must be a finite number > 0 (e.g. 1.0); got {phi!r}.")
+        raise UBAConfigError(f"`{name}` must be a finite number > 0 (e.g. 1.0); got {phi!r}.")
     phi = float(phi)
     if not math.isfinite(phi) or phi <= 0.0:
-        raise ValueError(
+        raise UBAConfigError(
             f"`{name}` must be a finite number > 0 (phi=2 is cosine, phi<2 keeps the LR high longer); got {phi!r}."
         )
     return phi
 
 
 def _validate_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise ValueError(f"`{name}` must be an integer number of optimizer updates >= {minimum}; got {value!r}.")
-    if value < minimum:
-        raise ValueError(f"`{name}` must be an integer number of optimizer updates >= {minimum}; got {value!r}.")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UBAConfigError(f"`{name}` must be an integer number of optimizer updates >= {minimum}; got {value!r}.")
     return value
 
 
@@ -72,16 +74,16 @@ def validate_schedule_args(
     num_training_steps = _validate_int(num_training_steps, "num_training_steps", 1)
     num_warmup_steps = _validate_int(num_warmup_steps, "num_warmup_steps", 0)
     if num_warmup_steps > num_training_steps:
-        raise ValueError(
+        raise UBAConfigError(
             f"`num_warmup_steps` ({num_warmup_steps}) must be <= `num_training_steps` ({num_training_steps}): "
             "the warmup is part of the budget. Shorten the warmup or raise the budget."
         )
     phi = validate_phi(phi)
     if isinstance(min_lr_ratio, bool) or not isinstance(min_lr_ratio, (int, float)):
-        raise ValueError(f"`min_lr_ratio` must be a number in [0, 1) (eta_min / eta_max); got {min_lr_ratio!r}.")
+        raise UBAConfigError(f"`min_lr_ratio` must be a number in [0, 1) (eta_min / eta_max); got {min_lr_ratio!r}.")
     min_lr_ratio = float(min_lr_ratio)
     if not (0.0 <= min_lr_ratio < 1.0):  # also rejects NaN
-        raise ValueError(f"`min_lr_ratio` must be in [0, 1) (eta_min / eta_max); got {min_lr_ratio!r}.")
+        raise UBAConfigError(f"`min_lr_ratio` must be in [0, 1) (eta_min / eta_max); got {min_lr_ratio!r}.")
     return num_warmup_steps, num_training_steps, phi, min_lr_ratio
 
 
@@ -115,6 +117,84 @@ def uba_lr_lambda(
     return factor * (1.0 - min_lr_ratio) + min_lr_ratio
 
 
+SCHEDULE_STATE_KEY = "uba"
+SCHEDULE_FIELDS = ("num_training_steps", "num_warmup_steps", "phi", "min_lr_ratio")
+
+
+def schedule_mismatch(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``"key: checkpoint X vs now Y"`` for every schedule field that differs (floats up to rounding)."""
+    diffs = []
+    for key in SCHEDULE_FIELDS:
+        old, new = saved.get(key), current.get(key)
+        same = (
+            math.isclose(float(old), float(new), rel_tol=1e-12, abs_tol=0.0)
+            if isinstance(old, (int, float)) and isinstance(new, (int, float))
+            else old == new
+        )
+        if not same:
+            diffs.append(f"{key}: checkpoint {old!r} vs now {new!r}")
+    return diffs
+
+
+def mismatch_message(diffs: list[str], where: str = "this checkpoint") -> str:
+    """The one message for a resume whose schedule differs (UBATrainer, the stock Trainer, DeepSpeed)."""
+    return (
+        f"Cannot resume from {where}: the UBA schedule differs ({'; '.join(diffs)}). The LR would jump to "
+        "another curve mid-decay. Ways forward: resume with the checkpoint's values (max_steps, warmup_steps, "
+        "phi, min_lr_ratio); or start a new run from the checkpoint's weights (e.g. --model_name_or_path "
+        "CHECKPOINT) with the new budget."
+    )
+
+
+class UBASchedule(LambdaLR):
+    """The UBA ``LambdaLR``: its ``state_dict()`` also records the schedule, and ``load_state_dict()``
+    refuses a state recorded with another one.
+
+    ``LambdaLR`` checkpoints only its step counter, so a run resumed with another ``max_steps``
+    (or warmup, phi, floor) would silently continue on another curve. The guard lives here, in the
+    scheduler, so it holds on every path that restores one: ``UBATrainer``, the stock ``Trainer``
+    (``scheduler.pt``), Accelerate's wrapped scheduler and DeepSpeed's engine checkpoint. A state
+    without the record (an older checkpoint, a plain ``LambdaLR``) loads with a warning.
+    """
+
+    def __init__(
+        self,
+        optimizer,
+        *,
+        num_warmup_steps: int,
+        num_training_steps: int,
+        phi: float,
+        min_lr_ratio: float,
+        last_epoch: int = -1,
+    ) -> None:
+        num_warmup_steps, num_training_steps, phi, min_lr_ratio = validate_schedule_args(
+            num_warmup_steps, num_training_steps, phi, min_lr_ratio
+        )
+        # In __dict__, so LambdaLR.state_dict() saves it with the step counter.
+        self.uba = {
+            "num_training_steps": num_training_steps,
+            "num_warmup_steps": num_warmup_steps,
+            "phi": phi,
+            "min_lr_ratio": min_lr_ratio,
+        }
+        super().__init__(optimizer, partial(uba_lr_lambda, **self.uba), last_epoch)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        saved = state_dict.get(SCHEDULE_STATE_KEY)
+        if saved is None:
+            logging.getLogger("uba_hf").warning(
+                "The scheduler state has no UBA schedule record (an older checkpoint, or not a UBA schedule): "
+                "cannot check that its budget matches this run's %s.",
+                self.uba,
+            )
+            state_dict = {**state_dict, SCHEDULE_STATE_KEY: self.uba}
+        else:
+            diffs = schedule_mismatch(saved, self.uba)
+            if diffs:
+                raise UBAConfigError(mismatch_message(diffs))
+        super().load_state_dict(state_dict)
+
+
 def get_uba_schedule_with_warmup(
     optimizer,
     num_warmup_steps: int,
@@ -140,20 +220,18 @@ def get_uba_schedule_with_warmup(
         last_epoch: index of the last scheduler step when resuming, as in ``LambdaLR``.
 
     Returns:
-        ``torch.optim.lr_scheduler.LambdaLR``.
+        :class:`UBASchedule`, a ``torch.optim.lr_scheduler.LambdaLR`` whose state carries the budget
+        and refuses to load a state with another one.
 
     Raises:
-        ValueError: for a non-positive/NaN/inf ``phi``, ``min_lr_ratio`` outside [0, 1), a warmup
-            longer than the budget, or non-integer budgets.
+        UBAConfigError (a ``ValueError``): for a non-positive/NaN/inf ``phi``, ``min_lr_ratio`` outside
+            [0, 1), a warmup longer than the budget, or non-integer budgets.
     """
-    num_warmup_steps, num_training_steps, phi, min_lr_ratio = validate_schedule_args(
-        num_warmup_steps, num_training_steps, phi, min_lr_ratio
-    )
-    lr_lambda = partial(
-        uba_lr_lambda,
+    return UBASchedule(
+        optimizer,
         num_warmup_steps=num_warmup_steps,
         num_training_steps=num_training_steps,
         phi=phi,
         min_lr_ratio=min_lr_ratio,
+        last_epoch=last_epoch,
     )
-    return LambdaLR(optimizer, lr_lambda, last_epoch)

@@ -23,9 +23,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 from transformers import HfArgumentParser, TrainerCallback, TrainingArguments  # noqa: E402
 
-from uba_hf.models import build_model, preset_config  # noqa: E402
+from uba_hf import UBAArguments, UBATrainer  # noqa: E402
+from uba_hf.pretrain.models import build_model, preset_config  # noqa: E402
 from uba_hf.schedule import uba_lr_lambda  # noqa: E402
-from uba_hf.trainer import UBAArguments, UBATrainer  # noqa: E402
 
 VOCAB = 256
 SEQ = 32

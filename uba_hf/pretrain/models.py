@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from transformers import Olmo2Config, Olmo2ForCausalLM
 
+from ..errors import UBAConfigError
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -41,7 +43,7 @@ PRESETS: dict[str, Preset] = {
 def preset_config(name: str, vocab_size: int | None = None, **overrides: Any) -> Olmo2Config:
     """An ``Olmo2Config`` for a preset; ``overrides`` replace any config field (validated by name)."""
     if name not in PRESETS:
-        raise ValueError(f"Unknown model preset {name!r}; valid presets: {', '.join(PRESETS)}.")
+        raise UBAConfigError(f"Unknown model preset {name!r}; valid presets: {', '.join(PRESETS)}.")
     p = PRESETS[name]
     fields = dict(
         hidden_size=p.hidden_size,
@@ -59,7 +61,7 @@ def preset_config(name: str, vocab_size: int | None = None, **overrides: Any) ->
     known = set(Olmo2Config().to_dict()) | set(fields)
     unknown = sorted(set(overrides) - known)
     if unknown:
-        raise ValueError(f"Unknown Olmo2Config field(s) in model overrides: {unknown}.")
+        raise UBAConfigError(f"Unknown Olmo2Config field(s) in model overrides: {unknown}.")
     fields.update(overrides)
     return Olmo2Config(**fields)
 
@@ -105,24 +107,25 @@ def flops_per_token(config: Olmo2Config, seq_len: int) -> float:
     return 6.0 * matmul_params + 12.0 * L * d * seq_len
 
 
-# bf16 dense peak FLOP/s per device, for MFU. CPU: a rough AVX2-FMA fp32 figure per core.
+# Dense bf16 peak FLOP/s per device, from the vendors' data sheets (without sparsity), for MFU. The
+# first name that appears in torch.cuda.get_device_name() wins, so specific names come first. A device
+# not listed here (and every CPU) has no known peak: MFU is then not logged unless --peak_flops is given.
 PEAK_FLOPS = {
+    "H100 PCIe": 756e12,
+    "H100 NVL": 835e12,
+    "H100": 989e12,  # SXM
     "H200": 989e12,
-    "H100": 989e12,
+    "B200": 2250e12,
     "A100": 312e12,
-    "A10G": 125e12,
+    "L40S": 362e12,
     "L4": 121e12,
-    "V100": 125e12,
+    "MI300X": 1307e12,
 }
-CPU_FLOPS_PER_CORE = 2.5e9 * 32
 
 
-def default_peak_flops(device: torch.device) -> float:
-    """Peak FLOP/s of one device, from its name; a rough per-core figure on CPU."""
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-        for key, value in PEAK_FLOPS.items():
-            if key in name:
-                return value
-        return 312e12
-    return CPU_FLOPS_PER_CORE * max(1, torch.get_num_threads())
+def known_peak_flops(device: torch.device) -> float | None:
+    """Dense bf16 peak FLOP/s of one accelerator, from :data:`PEAK_FLOPS` by name; None when unknown."""
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((value for key, value in PEAK_FLOPS.items() if key in name), None)

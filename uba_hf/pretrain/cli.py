@@ -22,11 +22,15 @@ from typing import Any
 import yaml
 from transformers import AutoModelForCausalLM, HfArgumentParser, TrainingArguments, default_data_collator, set_seed
 
-from .checkpoints import PreemptionCallback, resolve_resume_checkpoint
+from ..arguments import UBAArguments, validate_uba_args
+from ..callbacks import LRTraceCallback, PreemptionCallback
+from ..checkpoints import resolve_resume_checkpoint
+from ..errors import UBAConfigError
+from ..registry import UBA_SCHEDULER_NAME
+from ..trainer import UBATrainer
 from .data import DataArguments, get_tokenizer, load_corpus, tokenize_and_pack
-from .models import PRESETS, build_model, count_parameters, default_peak_flops, flops_per_token, preset_config
+from .models import PRESETS, build_model, count_parameters, flops_per_token, known_peak_flops, preset_config
 from .plotting import plot_lr_schedule
-from .trainer import LRTraceCallback, UBAArguments, UBATrainer, validate_uba_args
 
 logger = logging.getLogger("uba_hf")
 
@@ -54,21 +58,21 @@ class RunArguments:
         default=False, metadata={"help": "Allow writing into an output_dir that already holds a run."}
     )
     peak_flops: float | None = field(
-        default=None, metadata={"help": "Peak FLOP/s per device for MFU (default: from the device name)."}
+        default=None,
+        metadata={
+            "help": "Peak FLOP/s per device for MFU (default: the dense bf16 peak of a known GPU; "
+            "unknown devices and CPUs log tokens/s only)."
+        },
     )
 
 
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, UBAArguments, RunArguments, TrainingArguments)
 
 
-class CLIError(ValueError):
-    """A user error worth one line, no traceback."""
-
-
 def _recipe_to_argv(recipe: dict[str, Any], known: set[str], path: str) -> list[str]:
     unknown = sorted(set(recipe) - known)
     if unknown:
-        raise CLIError(f"{path}: unknown key(s) {unknown}; see `uba-pretrain --help` for valid arguments.")
+        raise UBAConfigError(f"{path}: unknown key(s) {unknown}; see `uba-pretrain --help` for valid arguments.")
     argv: list[str] = []
     for key, value in recipe.items():
         if value is None:
@@ -88,36 +92,39 @@ class _Parser(HfArgumentParser):
     """argparse prints the full usage (hundreds of TrainingArguments flags) before an error; one line is enough."""
 
     def error(self, message: str):
-        raise CLIError(f"{message} (see `uba-pretrain --help`)")
+        raise UBAConfigError(f"{message} (see `uba-pretrain --help`)")
 
 
 def parse_args(argv: list[str]) -> tuple[Any, ...]:
     """Recipe YAML (optional first argument) then ``--key value`` overrides; the overrides win."""
     parser = _Parser(ARGUMENT_CLASSES, prog="uba-pretrain")
+    # The job's schedule is UBA unless the user names another, so an explicit "linear" means linear.
+    parser.set_defaults(lr_scheduler_type=UBA_SCHEDULER_NAME)
     if argv and argv[0].endswith((".yaml", ".yml")):
         path, argv = argv[0], argv[1:]
         if not os.path.isfile(path):
-            raise CLIError(f"Recipe {path!r} does not exist.")
+            raise UBAConfigError(f"Recipe {path!r} does not exist.")
         try:
             with open(path, encoding="utf-8") as f:
                 recipe = yaml.safe_load(f) or {}  # safe_load: a recipe can never construct objects or run code
         except (yaml.YAMLError, UnicodeDecodeError) as err:
-            raise CLIError(f"{path}: not a valid YAML recipe: {' '.join(str(err).split())}") from None
+            raise UBAConfigError(f"{path}: not a valid YAML recipe: {' '.join(str(err).split())}") from None
         if not isinstance(recipe, dict):
-            raise CLIError(f"{path}: a recipe must be a mapping of argument names to values.")
+            raise UBAConfigError(f"{path}: a recipe must be a mapping of argument names to values.")
         known = {action.dest for action in parser._actions}
         argv = _recipe_to_argv(recipe, known, path) + argv
     *parsed, remaining = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
     if remaining:
-        raise CLIError(f"unrecognized arguments: {' '.join(remaining)} (see `uba-pretrain --help`)")
+        raise UBAConfigError(f"unrecognized arguments: {' '.join(remaining)} (see `uba-pretrain --help`)")
     return tuple(parsed)
 
 
 class PretrainTrainer(UBATrainer):
-    """UBATrainer that adds tokens/s and MFU to every training log (packed blocks: no padding)."""
+    """UBATrainer that adds tokens/s (and MFU where the peak is known) to every training log (packed
+    blocks: no padding)."""
 
-    def __init__(self, *args: Any, tokens_per_update: int, flops_per_token: float, peak_flops: float, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, tokens_per_update: int, flops_per_token: float, peak_flops: float | None, **kwargs):
+        super().__init__(*args, default_to_uba=False, **kwargs)
         self.tokens_per_update = tokens_per_update
         self.model_flops_per_token = flops_per_token
         self.peak_flops = peak_flops
@@ -129,9 +136,10 @@ class PretrainTrainer(UBATrainer):
         if "loss" in logs and step > last_step:
             tokens_per_second = (step - last_step) * self.tokens_per_update / max(now - last_time, 1e-9)
             logs["tokens_per_second"] = round(tokens_per_second, 1)
-            logs["mfu"] = round(
-                tokens_per_second * self.model_flops_per_token / (self.peak_flops * self.args.world_size), 5
-            )
+            if self.peak_flops:
+                logs["mfu"] = round(
+                    tokens_per_second * self.model_flops_per_token / (self.peak_flops * self.args.world_size), 5
+                )
             logs["tokens_seen"] = step * self.tokens_per_update
             self._last_log = (now, step)
         super().log(logs, start_time)
@@ -141,7 +149,7 @@ def _check_output_dir(training: TrainingArguments, run: RunArguments) -> None:
     out = Path(training.output_dir)
     resuming = training.resume_from_checkpoint is not None
     if out.is_dir() and any(out.iterdir()) and not resuming and not run.overwrite_output_dir:
-        raise CLIError(
+        raise UBAConfigError(
             f"output_dir {str(out)!r} already holds files. Pass --resume_from_checkpoint to continue it, "
             "--overwrite_output_dir to train over it, or another --output_dir."
         )
@@ -155,7 +163,7 @@ def build_model_for(model_args: ModelArguments, tokenizer, block_size: int):
     try:
         overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
     except json.JSONDecodeError as err:
-        raise CLIError(f"--config_overrides is not valid JSON: {err}.") from None
+        raise UBAConfigError(f"--config_overrides is not valid JSON: {err}.") from None
     preset_positions = PRESETS[model_args.model_preset].max_position_embeddings
     overrides.setdefault("max_position_embeddings", max(block_size, preset_positions))
     config = preset_config(
@@ -175,9 +183,13 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     resume = resolve_resume_checkpoint(training.resume_from_checkpoint, training.output_dir)
     _check_output_dir(training, run_args)
     if model_args.model_name_or_path is None and model_args.model_preset not in PRESETS:
-        raise CLIError(f"Unknown --model_preset {model_args.model_preset!r}; valid presets: {', '.join(PRESETS)}.")
+        raise UBAConfigError(
+            f"Unknown --model_preset {model_args.model_preset!r}; valid presets: {', '.join(PRESETS)}."
+        )
     if data_args.streaming and training.max_steps <= 0:
-        raise CLIError("--streaming needs --max_steps: a streamed corpus has no length to derive the budget from.")
+        raise UBAConfigError(
+            "--streaming needs --max_steps: a streamed corpus has no length to derive the budget from."
+        )
     if training.max_steps > 0:
         # Fail before any data or model work when the budget is known up front.
         validate_uba_args(
@@ -199,7 +211,9 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         if hasattr(model.config, "intermediate_size")
         else (6.0 * params["total"])
     )
-    peak = run_args.peak_flops or default_peak_flops(training.device)
+    peak = run_args.peak_flops or known_peak_flops(training.device)
+    if peak is None:
+        logger.info("MFU unknown: no peak FLOP/s is known for %s; pass --peak_flops to log it.", training.device)
     tokens_per_update = (
         training.per_device_train_batch_size * training.gradient_accumulation_steps * training.world_size
     ) * data_args.block_size
@@ -307,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
         metrics = run(*args)
-    except (CLIError, ValueError, FileNotFoundError) as err:
+    except UBAConfigError as err:
         if os.environ.get("UBA_HF_DEBUG"):
             raise
         print(f"uba-pretrain: error: {err}", file=sys.stderr)

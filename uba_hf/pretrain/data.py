@@ -24,6 +24,8 @@ from pathlib import Path
 import datasets
 from datasets import Dataset, DatasetDict, IterableDataset, IterableDatasetDict
 
+from ..errors import UBAConfigError
+
 logger = logging.getLogger("uba_hf")
 
 EOS_TOKEN = "<|endoftext|>"
@@ -69,11 +71,11 @@ class DataArguments:
 
     def __post_init__(self) -> None:
         if self.block_size < 2:
-            raise ValueError(f"`block_size` must be >= 2 tokens; got {self.block_size}.")
+            raise UBAConfigError(f"`block_size` must be >= 2 tokens; got {self.block_size}.")
         if not 0.0 < self.validation_fraction < 1.0:
-            raise ValueError(f"`validation_fraction` must be in (0, 1); got {self.validation_fraction}.")
+            raise UBAConfigError(f"`validation_fraction` must be in (0, 1); got {self.validation_fraction}.")
         if self.vocab_size < 300:
-            raise ValueError(f"`vocab_size` must be >= 300 (256 bytes + merges); got {self.vocab_size}.")
+            raise UBAConfigError(f"`vocab_size` must be >= 300 (256 bytes + merges); got {self.vocab_size}.")
 
 
 # --------------------------------------------------------------------------------------------- corpus
@@ -90,7 +92,7 @@ def embedded_corpus(validation_fraction: float = 0.05, seed: int = 0) -> Dataset
     """The embedded default corpus, split into train and validation *by file* with a fixed seed."""
     files = stdlib_source_files()
     if not files:
-        raise ValueError("The embedded corpus is empty: no standard-library sources found next to this Python.")
+        raise UBAConfigError("The embedded corpus is empty: no standard-library sources found next to this Python.")
     rng = random.Random(seed)
     order = list(range(len(files)))
     rng.shuffle(order)
@@ -110,15 +112,15 @@ def embedded_corpus(validation_fraction: float = 0.05, seed: int = 0) -> Dataset
 def _local_files(path: Path) -> tuple[str, list[str]]:
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in _BUILDERS)
     if not files:
-        raise ValueError(f"No .txt/.jsonl/.json/.parquet files under `dataset_name` {str(path)!r}.")
+        raise UBAConfigError(f"No .txt/.jsonl/.json/.parquet files under `dataset_name` {str(path)!r}.")
     builders = {_BUILDERS.get(p.suffix) for p in files}
     if None in builders:
-        raise ValueError(f"Unsupported file type {files[0].suffix!r} for `dataset_name`; use {sorted(_BUILDERS)}.")
+        raise UBAConfigError(f"Unsupported file type {files[0].suffix!r} for `dataset_name`; use {sorted(_BUILDERS)}.")
     if len(builders) > 1:
-        raise ValueError(f"`dataset_name` {str(path)!r} mixes file types {sorted(builders)}; use one kind.")
+        raise UBAConfigError(f"`dataset_name` {str(path)!r} mixes file types {sorted(builders)}; use one kind.")
     empty = [str(p) for p in files if p.stat().st_size == 0]
     if empty:
-        raise ValueError(f"Empty data file(s): {empty[:3]}.")
+        raise UBAConfigError(f"Empty data file(s): {empty[:3]}.")
     builder = builders.pop()
     if builder in ("text", "json"):
         for p in files:
@@ -137,7 +139,7 @@ def _check_utf8(path: Path, chunk: int = 1 << 20) -> None:
             try:
                 decoder.decode(block)
             except UnicodeDecodeError as err:
-                raise ValueError(
+                raise UBAConfigError(
                     f"{str(path)!r} is not UTF-8 text (invalid byte at offset {offset + err.start}); "
                     "re-encode it as UTF-8 (e.g. `iconv -t utf-8`)."
                 ) from None
@@ -145,7 +147,9 @@ def _check_utf8(path: Path, chunk: int = 1 << 20) -> None:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            raise ValueError(f"{str(path)!r} is not UTF-8 text (truncated multi-byte character at the end).") from None
+            raise UBAConfigError(
+                f"{str(path)!r} is not UTF-8 text (truncated multi-byte character at the end)."
+            ) from None
 
 
 def load_corpus(args: DataArguments) -> DatasetDict | IterableDatasetDict:
@@ -162,15 +166,15 @@ def load_corpus(args: DataArguments) -> DatasetDict | IterableDatasetDict:
         kwargs = {"sample_by": "document"} if builder == "text" else {}
         raw = datasets.load_dataset(builder, data_files={"train": files}, streaming=args.streaming, **kwargs)
     elif args.dataset_name.startswith((".", "/", "~")) or Path(args.dataset_name).suffix in _BUILDERS:
-        raise ValueError(f"`dataset_name` {args.dataset_name!r}: no such file or folder.")
+        raise UBAConfigError(f"`dataset_name` {args.dataset_name!r}: no such file or folder.")
     else:
         raw = datasets.load_dataset(args.dataset_name, args.dataset_config_name, streaming=args.streaming)
 
     if args.train_split not in raw:
-        raise ValueError(f"`train_split` {args.train_split!r} not in the dataset's splits {list(raw)}.")
+        raise UBAConfigError(f"`train_split` {args.train_split!r} not in the dataset's splits {list(raw)}.")
     val_name = args.validation_split or ("validation" if "validation" in raw else None)
     if val_name is not None and val_name not in raw:
-        raise ValueError(f"`validation_split` {val_name!r} not in the dataset's splits {list(raw)}.")
+        raise UBAConfigError(f"`validation_split` {val_name!r} not in the dataset's splits {list(raw)}.")
     train = raw[args.train_split]
     if val_name is not None:
         corpus = {"train": train, "validation": raw[val_name]}
@@ -183,7 +187,7 @@ def load_corpus(args: DataArguments) -> DatasetDict | IterableDatasetDict:
         }
     else:
         if len(train) < 2:
-            raise ValueError(f"The corpus has {len(train)} document(s); need at least 2 to hold out validation.")
+            raise UBAConfigError(f"The corpus has {len(train)} document(s); need at least 2 to hold out validation.")
         split = train.train_test_split(test_size=args.validation_fraction, seed=args.split_seed, shuffle=True)
         corpus = {"train": split["train"], "validation": split["test"]}
     kind = IterableDatasetDict if isinstance(train, IterableDataset) else DatasetDict
@@ -194,7 +198,7 @@ def _check_text_column(corpus, column: str):
     for name, split in corpus.items():
         columns = split.column_names
         if columns is not None and column not in columns:
-            raise ValueError(f"`text_column` {column!r} is not a column of the {name} split; columns: {columns}.")
+            raise UBAConfigError(f"`text_column` {column!r} is not a column of the {name} split; columns: {columns}.")
     return corpus
 
 
@@ -272,7 +276,7 @@ def get_tokenizer(args: DataArguments, corpus, output_dir: str | None = None, tr
                 os.replace(tmp, cached)
             tokenizer.trained_now = True
     if tokenizer.eos_token_id is None:
-        raise ValueError(
+        raise UBAConfigError(
             f"Tokenizer {args.tokenizer_name!r} has no EOS token, which packing needs between documents; "
             "pick a tokenizer with one (or leave --tokenizer_name unset to train one)."
         )
@@ -353,7 +357,7 @@ def tokenize_and_pack(
         blocks = None
     if blocks is None or len(blocks) == 0:
         n_tokens = sum(len(ids) + 1 for ids in tokenized["input_ids"])
-        raise ValueError(
+        raise UBAConfigError(
             f"The corpus is too small for one block: {n_tokens} tokens < --block_size {args.block_size}. "
             "Use more text or a smaller --block_size."
         )

@@ -1,14 +1,14 @@
 #!/usr/bin/env python
 """Plot the LR shapes of the budget sweep's schedules (built by `transformers.get_scheduler`).
 
-    python scripts/plot_schedules.py [--budget 200] [--auto-phi 1.3] [--out benchmarks/lr_curves.png]
+    python benchmarks/plot_schedules.py [--budget 200] [--auto-phi 1.3] [--out benchmarks/lr_curves.png]
 
-`scripts/budget_sweep.py` writes the same figure (with uba-auto's probed phi) next to its tables.
+`benchmarks/budget_sweep.py` writes the same figure (with uba-auto's probed phi) next to its tables.
 """
 
 import argparse
 
-from uba_hf.bench import SweepConfig, plot_lr_curves
+from uba_bench import SweepConfig, plot_lr_curves
 
 
 def main() -> int:

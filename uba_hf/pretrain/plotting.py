@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .schedule import uba_lr_lambda
+from ..schedule import uba_lr_lambda
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed); imported only when a figure is drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -26,7 +27,7 @@ def plot_lr_schedule(
     min_lr_ratio: float,
 ) -> None:
     """The LR actually used per update over the UBA curve and, for reference, cosine at the same budget."""
-    plt = _pyplot()
+    plt = pyplot()
     steps = list(range(num_training_steps + 1))
 
     def curve(p: float) -> list[float]:

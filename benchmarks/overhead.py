@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Overhead of UBA: the schedule itself and a short training run. Writes benchmarks/overhead.md.
 
-    python scripts/overhead_bench.py                 # defaults: ~2-3 min on 2 CPU cores
-    python scripts/overhead_bench.py --quick         # seconds; numbers too noisy to publish
+    python benchmarks/overhead.py                 # defaults: ~2-3 min on 2 CPU cores
+    python benchmarks/overhead.py --quick         # seconds; numbers too noisy to publish
 
 1. ``scheduler.step()`` in ns: UBA (``get_uba_schedule_with_warmup``) vs Transformers'
    ``get_cosine_schedule_with_warmup``, and the bare multipliers, alternating A/B over many repeats
@@ -36,7 +36,7 @@ from transformers.trainer_callback import PrinterCallback  # noqa: E402
 
 import uba_hf  # noqa: E402
 from uba_hf import UBATrainer, get_uba_schedule_with_warmup, uba_lr_lambda  # noqa: E402
-from uba_hf.models import build_model, preset_config  # noqa: E402
+from uba_hf.pretrain.models import build_model, preset_config  # noqa: E402
 
 
 def time_scheduler_steps(make, steps: int) -> float:
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# Overhead of the UBA schedule",
         "",
-        f"Command: `python scripts/overhead_bench.py{' --quick' if args.quick else ''}` "
+        f"Command: `python benchmarks/overhead.py{' --quick' if args.quick else ''}` "
         f"(torch threads {args.threads}; {wall:.0f} s wall).",
         "",
         "## `scheduler.step()`",

@@ -1,0 +1,142 @@
+"""What a sweep is: schedule names, :class:`SweepConfig` and its presets (full, quick, main job)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+logger = logging.getLogger("uba_hf")
+
+BASELINES = ("cosine", "cosine-min10", "linear", "wsd", "constant")
+AUTO = "uba-auto"
+DEFAULT_NAME = "uba-default"
+FIXED_PHIS = (0.5, 1.0, 2.0, 4.0)
+WSD_DECAY_FRACTION = 0.2
+COSINE_MIN_LR_RATE = 0.1
+# UBA with the same 10% floor as ``cosine-min10`` (phi = 2 with that floor *is* cosine-min10): the
+# like-for-like comparison with the floored baseline. Named ``uba-phi<phi>-min10``.
+FLOORED_PHIS = (0.5, 1.0)
+FLOOR_SUFFIX = "-min10"
+AUTO_NAMES = (AUTO, AUTO + FLOOR_SUFFIX)  # phi from the probe, without and with the 10% floor
+SCHEMA = 1
+
+
+def all_schedule_names() -> list[str]:
+    return [
+        DEFAULT_NAME,
+        *(f"uba-phi{p:g}" for p in FIXED_PHIS),
+        *(f"uba-phi{p:g}{FLOOR_SUFFIX}" for p in FLOORED_PHIS),
+        *BASELINES,
+        *AUTO_NAMES,
+    ]
+
+
+def parse_uba_name(name: str) -> tuple[float, float] | None:
+    """``(phi, min_lr_ratio)`` of a fixed-phi UBA name (``uba-phi1``, ``uba-phi0.5-min10``), else None."""
+    if not name.startswith("uba-phi"):
+        return None
+    body, floor = name[len("uba-phi") :], 0.0
+    if body.endswith(FLOOR_SUFFIX):
+        body, floor = body[: -len(FLOOR_SUFFIX)], COSINE_MIN_LR_RATE
+    return float(body), floor
+
+
+@dataclass
+class SweepConfig:
+    """Everything that defines a sweep. The defaults are the full sweep (about 90 min on 2 CPU cores)."""
+
+    schedules: list[str] = field(default_factory=all_schedule_names)
+    budgets: list[int] = field(default_factory=lambda: [100, 200, 400])
+    lrs: list[float] = field(default_factory=lambda: [1e-2, 3e-2, 5e-2, 1e-1, 2e-1, 3e-1, 1.0])
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    warmup_fraction: float = 0.1
+    # Model: OLMo-2 "tiny" preset shrunk to 2 layers of width 64.
+    model_preset: str = "tiny"
+    model_overrides: dict[str, Any] = field(
+        default_factory=lambda: dict(
+            hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4, intermediate_size=256
+        )
+    )
+    # Data: a fixed subset of the embedded corpus (stdlib sources), split by file.
+    block_size: int = 64
+    batch_size: int = 8
+    vocab_size: int = 4096
+    train_docs: int | None = 400  # None: the whole train split
+    validation_docs: int | None = None  # None: the whole validation split
+    eval_blocks: int = 128
+    weight_decay: float = 0.1
+    max_grad_norm: float = 1.0
+    adam_beta2: float = 0.95
+    # uba-auto probe: fixed settings (the probe's kappa depends on lanczos_steps).
+    probe_batches: int = 2
+    probe_batch_size: int = 8
+    probe_lanczos_steps: int = 20
+    probe_num_probes: int = 3
+    probe_seed: int = 0
+    # One thread: on a shared 2-core machine two threads stall on each other when a core is taken away.
+    threads: int | None = 1
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.schedules) - set(all_schedule_names()))
+        if unknown:
+            raise ValueError(f"Unknown schedule name(s) {unknown}; valid: {all_schedule_names()}.")
+        if not self.budgets or not self.lrs or not self.seeds or not self.schedules:
+            raise ValueError("A sweep needs at least one schedule, budget, LR and seed.")
+        if any(int(b) < 10 for b in self.budgets):
+            raise ValueError(f"Budgets must be >= 10 updates; got {self.budgets}.")
+        if not 0.0 <= self.warmup_fraction < 1.0:
+            raise ValueError(f"`warmup_fraction` must be in [0, 1); got {self.warmup_fraction}.")
+
+    def setup_key(self) -> dict[str, Any]:
+        """The fields every run of the sweep shares; a results file must not mix two setups."""
+        d = asdict(self)
+        for k in ("schedules", "budgets", "lrs", "seeds", "threads"):
+            d.pop(k)
+        return d
+
+
+def quick_config(**overrides: Any) -> SweepConfig:
+    """A handful of tiny cells (well under a minute on a laptop CPU): proves the harness, measures nothing."""
+    base = dict(
+        schedules=[DEFAULT_NAME, "uba-phi1", "uba-phi2", "cosine", "wsd", AUTO],
+        budgets=[10, 20],
+        lrs=[3e-3],
+        seeds=[0],
+        model_overrides=dict(
+            hidden_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2, intermediate_size=64
+        ),
+        block_size=32,
+        batch_size=4,
+        vocab_size=512,
+        train_docs=30,
+        validation_docs=10,
+        eval_blocks=16,
+        probe_batches=1,
+        probe_batch_size=4,
+        probe_lanczos_steps=8,
+        probe_num_probes=1,
+    )
+    base.update(overrides)
+    return SweepConfig(**base)
+
+
+def main_job_config(**overrides: Any) -> SweepConfig:
+    """The main job's model and data (``recipes/pretrain/tiny.yaml``: the ``tiny`` preset at full width,
+    about 3M parameters, 16 x 128-token blocks per update, 400 updates) for the schedules that matter
+    after the full sweep: the best baseline and UBA with the same floor, fixed and ``"auto"`` phi.
+    A second, larger point: 4 LRs around the recipe's 3e-3, 3 seeds (36 runs of about 3 min on one core)."""
+    base = dict(
+        schedules=["cosine-min10", "uba-phi1-min10", AUTO + FLOOR_SUFFIX],
+        budgets=[400],
+        lrs=[1e-3, 3e-3, 1e-2, 3e-2],
+        seeds=[0, 1, 2],
+        model_overrides={},
+        block_size=128,
+        batch_size=16,
+        vocab_size=8192,
+        train_docs=None,
+        eval_blocks=256,
+    )
+    base.update(overrides)
+    return SweepConfig(**base)

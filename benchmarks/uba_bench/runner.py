@@ -1,0 +1,297 @@
+"""Running cells: data, model, the probe, one stock-Trainer run per cell, the resumable results file."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from uba_hf import register_uba_scheduler
+from uba_hf.callbacks import LRTraceCallback
+
+from .config import (
+    AUTO_NAMES,
+    BASELINES,
+    SCHEMA,
+    SweepConfig,
+)
+from .schedules import (
+    cell_key,
+    lr_sample_steps,
+    schedule_spec,
+    spec_key,
+    warmup_steps,
+)
+
+logger = logging.getLogger("uba_hf")
+
+
+@dataclass
+class SweepData:
+    train: Any
+    eval: Any
+    vocab_size: int
+    eos_token_id: int
+    pad_token_id: int
+
+
+def prepare_data(cfg: SweepConfig) -> SweepData:
+    """A fixed subset of the embedded corpus's train files, the validation files, a BPE trained on the subset."""
+    from datasets import DatasetDict
+
+    from uba_hf.pretrain.data import DataArguments, get_tokenizer, load_corpus, tokenize_and_pack
+
+    args = DataArguments(block_size=cfg.block_size, vocab_size=cfg.vocab_size, preprocessing_num_workers=1)
+    corpus = load_corpus(args)
+    train = corpus["train"].shuffle(seed=0)
+    if cfg.train_docs is not None:
+        train = train.select(range(min(cfg.train_docs, len(train))))
+    val = corpus["validation"]
+    if cfg.validation_docs is not None:
+        val = val.select(range(min(cfg.validation_docs, len(val))))
+    corpus = DatasetDict(train=train, validation=val)
+    tokenizer = get_tokenizer(args, corpus)
+    train_blocks = tokenize_and_pack(corpus["train"], tokenizer, args)
+    eval_blocks = tokenize_and_pack(corpus["validation"], tokenizer, args, max_blocks=cfg.eval_blocks)
+    return SweepData(train_blocks, eval_blocks, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id)
+
+
+def make_model(cfg: SweepConfig, data: SweepData, seed: int):
+    from transformers import set_seed
+
+    from uba_hf.pretrain.models import build_model, preset_config
+
+    set_seed(seed)
+    config = preset_config(
+        cfg.model_preset,
+        vocab_size=data.vocab_size,
+        eos_token_id=data.eos_token_id,
+        pad_token_id=data.pad_token_id,
+        bos_token_id=data.eos_token_id,
+        max_position_embeddings=max(cfg.block_size, 64),
+        **cfg.model_overrides,
+    )
+    return build_model(config)
+
+
+def probe_seed_phi(cfg: SweepConfig, data: SweepData, seed: int) -> dict[str, Any]:
+    """``uba_hf.phi.probe_phi`` on the initial model of ``seed``, on the first blocks of the train split."""
+    from uba_hf.phi import probe_phi
+
+    model = make_model(cfg, data, seed)
+    n = cfg.probe_batch_size
+    batches = []
+    for b in range(cfg.probe_batches):
+        rows = data.train[b * n : (b + 1) * n]
+        batches.append({"input_ids": rows["input_ids"], "labels": rows["labels"]})
+    probe = probe_phi(
+        model, batches, lanczos_steps=cfg.probe_lanczos_steps, num_probes=cfg.probe_num_probes, seed=cfg.probe_seed
+    )
+    return {
+        "kind": "probe",
+        "seed": seed,
+        "kappa": probe.condition_number,
+        "kappa_interval": list(probe.condition_number_interval),
+        "top_eigenvalue": probe.top_eigenvalue,
+        "phi": probe.phi,
+        "fallback": probe.fallback,
+        "probe_seconds": probe.seconds,
+        "num_hvps": probe.num_hvps,
+        "lanczos_steps": probe.lanczos_steps,
+        "num_probes": probe.num_probes,
+        "num_batches": probe.num_batches,
+    }
+
+
+def train_cell(
+    cfg: SweepConfig, data: SweepData, name: str, budget: int, lr: float, seed: int, phi: float | None = None
+) -> dict[str, Any]:
+    """One run with the stock ``transformers.Trainer``; returns its JSONL record."""
+    from transformers import Trainer, TrainingArguments, default_data_collator
+    from transformers.trainer_callback import PrinterCallback
+
+    register_uba_scheduler()
+    kind, kwargs = schedule_spec(name, budget, phi)
+    warmup = warmup_steps(budget, cfg.warmup_fraction)
+    model = make_model(cfg, data, seed)
+    with tempfile.TemporaryDirectory(prefix="uba-bench-") as out:
+        args = TrainingArguments(
+            output_dir=out,
+            max_steps=budget,
+            per_device_train_batch_size=cfg.batch_size,
+            per_device_eval_batch_size=32,
+            learning_rate=lr,
+            lr_scheduler_type=kind,
+            lr_scheduler_kwargs=dict(kwargs),
+            warmup_steps=warmup,
+            weight_decay=cfg.weight_decay,
+            adam_beta2=cfg.adam_beta2,
+            max_grad_norm=cfg.max_grad_norm,
+            seed=seed,
+            data_seed=seed,
+            logging_steps=max(1, budget // 10),
+            save_strategy="no",
+            eval_strategy="no",
+            report_to=[],
+            disable_tqdm=True,
+            use_cpu=True,
+            dataloader_num_workers=0,
+        )
+        trace = LRTraceCallback()
+        trainer = Trainer(
+            model=model,
+            args=args,
+            train_dataset=data.train,
+            eval_dataset=data.eval,
+            data_collator=default_data_collator,
+            callbacks=[trace],
+        )
+        trainer.remove_callback(PrinterCallback)
+        start = time.perf_counter()
+        out_train = trainer.train()
+        train_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        eval_loss = trainer.evaluate()["eval_loss"]
+        eval_seconds = time.perf_counter() - start
+    used = dict(trace.trace)
+    train_losses = [(h["step"], h["loss"]) for h in trainer.state.log_history if "loss" in h]
+    return {
+        "kind": "run",
+        "schema": SCHEMA,
+        "schedule": name,
+        "spec": spec_key(name, budget),
+        "lr_scheduler_type": kind,
+        "lr_scheduler_kwargs": kwargs,
+        "phi": kwargs.get("phi"),
+        "budget": int(budget),
+        "warmup_steps": warmup,
+        "lr": float(lr),
+        "seed": int(seed),
+        "eval_loss": float(eval_loss),
+        "train_loss": float(out_train.training_loss),
+        "final_train_loss": train_losses[-1][1] if train_losses else None,
+        "global_step": trainer.state.global_step,
+        "lr_samples": {str(s): used[s] for s in lr_sample_steps(budget, warmup) if s in used},
+        "train_seconds": train_seconds,
+        "seconds_per_update": train_seconds / max(1, budget),
+        "eval_seconds": eval_seconds,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
+def read_results(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Records of a results file; a truncated last line (killed mid-write) is ignored."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            logger.warning("Skipping an unreadable line of %s (interrupted write?)", path)
+    return records
+
+
+def _append(path: Path, record: dict[str, Any]) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(record, sort_keys=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def planned_cells(cfg: SweepConfig) -> list[tuple[str, int, float, int]]:
+    """``(name, budget, lr, seed)`` for every distinct run (names that resolve to the same schedule share it)."""
+    seen, cells = set(), []
+    # Seeds outermost: an interrupted sweep still has complete tables for the first seed(s).
+    for seed in cfg.seeds:
+        for budget in cfg.budgets:
+            for name in cfg.schedules:
+                spec = spec_key(name, budget)
+                for lr in cfg.lrs:
+                    key = cell_key(spec, budget, lr, seed)
+                    if key not in seen:
+                        seen.add(key)
+                        run_name = next((b for b in BASELINES if spec_key(b, budget) == spec), name)
+                        cells.append((run_name, int(budget), float(lr), int(seed)))
+    return cells
+
+
+def run_sweep(cfg: SweepConfig, results: str | os.PathLike, log=print) -> dict[str, int]:
+    """Run every missing cell of ``cfg``, appending to ``results``. Returns counts (ran, skipped, total)."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    results = Path(results)
+    results.parent.mkdir(parents=True, exist_ok=True)
+    records = read_results(results)
+    setup = cfg.setup_key()
+    header = next((r for r in records if r.get("kind") == "setup"), None)
+    if header is None:
+        _append(results, {"kind": "setup", "schema": SCHEMA, "setup": setup, "environment": environment()})
+    elif header["setup"] != setup:
+        raise ValueError(
+            f"{results} holds a sweep with another setup ({header['setup']}); use another results file or delete it."
+        )
+    done = {cell_key(r["spec"], r["budget"], r["lr"], r["seed"]) for r in records if r.get("kind") == "run"}
+    probes = {r["seed"]: r for r in records if r.get("kind") == "probe"}
+    cells = planned_cells(cfg)
+    todo = [c for c in cells if cell_key(spec_key(c[0], c[1]), *c[1:]) not in done]
+    log(f"[budget-sweep] {len(cells)} cells, {len(cells) - len(todo)} already in {results}, {len(todo)} to run")
+    if not todo:
+        return {"ran": 0, "skipped": len(cells), "total": len(cells)}
+    data = prepare_data(cfg)
+    start = time.perf_counter()
+    for i, (name, budget, lr, seed) in enumerate(todo):
+        phi = None
+        if name in AUTO_NAMES:
+            if seed not in probes:
+                probes[seed] = probe_seed_phi(cfg, data, seed)
+                _append(results, probes[seed])
+                p = probes[seed]
+                log(
+                    f"[budget-sweep] probe seed {seed}: kappa={p['kappa']:.4g} -> phi={p['phi']:.3g}"
+                    f" ({p['probe_seconds']:.1f}s)"
+                )
+            phi = probes[seed]["phi"]
+        record = train_cell(cfg, data, name, budget, lr, seed, phi=phi)
+        if name in AUTO_NAMES:
+            p = probes[seed]
+            record.update(kappa=p["kappa"], probe_seconds=p["probe_seconds"])
+        _append(results, record)
+        elapsed = time.perf_counter() - start
+        log(
+            f"[budget-sweep] {i + 1}/{len(todo)} {name} budget={budget} lr={lr:g} seed={seed}: "
+            f"eval_loss={record['eval_loss']:.4f} ({record['train_seconds']:.1f}s; {elapsed / 60:.1f} min elapsed)"
+        )
+    return {"ran": len(todo), "skipped": len(cells) - len(todo), "total": len(cells)}
+
+
+def environment() -> dict[str, str]:
+    import accelerate
+    import datasets
+    import transformers
+
+    from uba_hf import __version__
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "accelerate": accelerate.__version__,
+        "datasets": datasets.__version__,
+        "uba_hf": __version__,
+        "platform": platform.platform(),
+        "cpu_count": str(os.cpu_count()),
+        "torch_threads": str(torch.get_num_threads()),
+    }

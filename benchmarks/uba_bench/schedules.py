@@ -1,0 +1,101 @@
+"""Schedule names -> what a user passes to ``TrainingArguments``, and the LR each update gets."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import torch
+
+from uba_hf import register_uba_scheduler
+from uba_hf.schedule import DEFAULT_PHI
+
+from .config import (
+    AUTO_NAMES,
+    COSINE_MIN_LR_RATE,
+    DEFAULT_NAME,
+    FLOOR_SUFFIX,
+    WSD_DECAY_FRACTION,
+    parse_uba_name,
+)
+
+logger = logging.getLogger("uba_hf")
+
+
+def warmup_steps(budget: int, fraction: float) -> int:
+    return int(round(budget * fraction))
+
+
+def schedule_spec(name: str, budget: int, phi: float | None = None) -> tuple[str, dict[str, Any]]:
+    """``(lr_scheduler_type, lr_scheduler_kwargs)`` that a user would pass to ``TrainingArguments``."""
+    if name == DEFAULT_NAME:
+        return "uba", {"phi": float(DEFAULT_PHI)}
+    parsed = parse_uba_name(name)
+    if parsed is None and name in AUTO_NAMES:
+        if phi is None:
+            raise ValueError(f"{name} needs the probed phi.")
+        parsed = float(phi), (COSINE_MIN_LR_RATE if name.endswith(FLOOR_SUFFIX) else 0.0)
+    if parsed is not None:
+        phi, floor = parsed
+        return "uba", ({"phi": phi, "min_lr_ratio": floor} if floor else {"phi": phi})
+    if name == "cosine":
+        return "cosine", {}
+    if name == "cosine-min10":
+        return "cosine_with_min_lr", {"min_lr_rate": COSINE_MIN_LR_RATE}
+    if name == "linear":
+        return "linear", {}
+    if name == "wsd":
+        return "warmup_stable_decay", {"num_decay_steps": int(round(WSD_DECAY_FRACTION * budget))}
+    if name == "constant":
+        return "constant_with_warmup", {}
+    raise ValueError(f"Unknown schedule {name!r}.")
+
+
+def spec_key(name: str, budget: int) -> str:
+    """Identity of what runs. ``uba-auto`` (and ``-min10``) is its own key (its phi differs per seed).
+
+    UBA with phi = 2 *is* Transformers' cosine (same LR at every step; pinned by tests/test_bench.py),
+    so ``uba-phi2`` shares the ``cosine`` runs and ``uba-phi2-min10`` the ``cosine-min10`` runs.
+    """
+    if name in AUTO_NAMES:
+        return name
+    parsed = parse_uba_name(name)
+    if parsed is not None and parsed[0] == 2.0:
+        name = "cosine-min10" if parsed[1] else "cosine"
+    kind, kwargs = schedule_spec(name, budget)
+    return json.dumps([kind, kwargs], sort_keys=True)
+
+
+def cell_key(spec: str, budget: int, lr: float, seed: int) -> str:
+    return json.dumps([spec, int(budget), float(lr), int(seed)])
+
+
+def scheduler_lrs(
+    name: str, budget: int, peak_lr: float, warmup_fraction: float, phi: float | None = None
+) -> list[float]:
+    """The LR of every update ``0..budget-1`` of a schedule, built by ``transformers.get_scheduler``."""
+    from transformers import get_scheduler
+
+    register_uba_scheduler()
+    kind, kwargs = schedule_spec(name, budget, phi)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=peak_lr)
+    sched = get_scheduler(
+        kind,
+        opt,
+        num_warmup_steps=warmup_steps(budget, warmup_fraction),
+        num_training_steps=budget,
+        scheduler_specific_kwargs=kwargs,
+    )
+    lrs = []
+    for _ in range(budget):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return lrs
+
+
+def lr_sample_steps(budget: int, warmup: int) -> list[int]:
+    """Update indices at which every run records the LR it used (checked against closed forms in tests)."""
+    steps = {0, max(0, warmup // 2), warmup, (warmup + budget) // 2, budget - budget // 10, budget - 1}
+    return sorted(s for s in steps if 0 <= s < budget)

@@ -1,0 +1,90 @@
+"""``UBAArguments``: the schedule's own arguments, as an ``HfArgumentParser`` dataclass.
+
+The budget is not here on purpose: it is ``TrainingArguments.max_steps`` (or the number of updates
+the Trainer derives from ``num_train_epochs``), counted in optimizer updates; warmup is
+``TrainingArguments.warmup_steps`` (a count, or a ratio of the budget when < 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import UBAConfigError
+from .registry import check_uba_kwargs
+from .schedule import DEFAULT_PHI, validate_phi, validate_schedule_args
+
+__all__ = ["PHI_AUTO", "UBAArguments", "parse_phi", "resolve_uba_kwargs", "validate_uba_args"]
+
+PHI_AUTO = "auto"
+
+
+def parse_phi(value: Any) -> float | str:
+    """``phi`` as given on a command line, in a recipe or in Python: a number > 0, or ``"auto"``."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == PHI_AUTO:
+            return PHI_AUTO
+        try:
+            value = float(text)
+        except ValueError:
+            raise UBAConfigError(f"`phi` must be a finite number > 0 or '{PHI_AUTO}'; got {value!r}.") from None
+    return validate_phi(value)
+
+
+def validate_uba_args(
+    phi: float | str, min_lr_ratio: float, num_warmup_steps: int = 0, num_training_steps: int = 1
+) -> None:
+    """The schedule's own checks (the budget part only when given); ``"auto"`` is resolved later by the probe."""
+    validate_schedule_args(num_warmup_steps, num_training_steps, DEFAULT_PHI if phi == PHI_AUTO else phi, min_lr_ratio)
+
+
+@dataclass
+class UBAArguments:
+    """Arguments of the UBA schedule, parseable by ``HfArgumentParser``."""
+
+    phi: str = field(
+        default=str(DEFAULT_PHI),
+        metadata={
+            "help": "UBA shape parameter, a number > 0 (2 = cosine; < 2 keeps the LR high longer; > 2 decays "
+            f"earlier), or '{PHI_AUTO}' (curvature probe, see docs/phi.md). "
+            f"Default {DEFAULT_PHI}: best fixed phi in our sweep."
+        },
+    )
+    min_lr_ratio: float = field(
+        default=0.0, metadata={"help": "Final LR as a fraction of each param group's peak LR, in [0, 1)."}
+    )
+    phi_probe_batches: int = field(
+        default=4, metadata={"help": f"phi='{PHI_AUTO}': training batches the curvature probe averages over."}
+    )
+    phi_probe_lanczos_steps: int = field(
+        default=20, metadata={"help": f"phi='{PHI_AUTO}': Lanczos steps per probe vector (HVPs = steps x batches)."}
+    )
+
+    def __post_init__(self) -> None:
+        self.phi = parse_phi(self.phi)
+        validate_uba_args(self.phi, self.min_lr_ratio)
+        if self.phi_probe_batches < 1 or self.phi_probe_lanczos_steps < 2:
+            raise UBAConfigError("`phi_probe_batches` must be >= 1 and `phi_probe_lanczos_steps` >= 2.")
+
+    def to_scheduler_kwargs(self) -> dict[str, float | str]:
+        return {"phi": self.phi, "min_lr_ratio": self.min_lr_ratio}
+
+
+def resolve_uba_kwargs(lr_scheduler_kwargs: dict | None, uba_args: UBAArguments | None) -> dict[str, Any]:
+    """Merge ``uba_args`` with ``TrainingArguments.lr_scheduler_kwargs``; a conflict between the two is an error.
+
+    Validated now (the budget-independent parts) rather than at the first training step.
+    """
+    from_training_args = check_uba_kwargs(lr_scheduler_kwargs)
+    resolved = uba_args.to_scheduler_kwargs() if uba_args is not None else {"phi": DEFAULT_PHI, "min_lr_ratio": 0.0}
+    for key, value in from_training_args.items():
+        value = parse_phi(value) if key == "phi" else float(value)
+        if uba_args is not None and value != resolved[key]:
+            raise UBAConfigError(
+                f"UBA `{key}` is given twice with different values: lr_scheduler_kwargs has {value!r}, "
+                f"UBAArguments has {resolved[key]!r}. Give it in one place."
+            )
+        resolved[key] = value
+    validate_uba_args(resolved["phi"], resolved["min_lr_ratio"])
+    return resolved

@@ -1,0 +1,16 @@
+"""The one user-error type of the package.
+
+A :class:`UBAConfigError` is a configuration or data mistake the user can fix (a bad argument, a
+budget that does not match the checkpoint, a corpus too small to split). It subclasses
+``ValueError``, so ``except ValueError`` keeps working, and the command-line entry points catch it
+alone and print one line (exit code 2). Anything else is a bug or an environment failure and keeps
+its traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = ["UBAConfigError"]
+
+
+class UBAConfigError(ValueError):
+    """A configuration or data mistake, reported as one line that names the argument and the fix."""
