@@ -78,6 +78,10 @@ def test_help_exits_0_and_the_console_script_is_the_module(capsys):
     assert "uba-run = uba_hf.run:main" in (ROOT / "setup.cfg").read_text()
     (ep,) = entry_points(group="console_scripts", name="uba-run")
     assert ep.value == "uba_hf.run:main"
+
+
+@pytest.mark.slow
+def test_installed_uba_run_help_exits_0():
     exe = shutil.which("uba-run")
     assert exe, "uba-run is not on PATH: pip install -e ."
     proc = subprocess.run([exe, "--help"], capture_output=True, text=True, env=launcher_env(), timeout=120)
@@ -103,6 +107,18 @@ def test_launcher_local_rank_before_the_script_is_passed_to_the_script(target, l
     record = ran(target)
     assert record["argv"] == [str(target), *script_argv, "--output_dir", "o", "--local_rank=7"]
     assert record["uba"]
+
+
+@pytest.mark.slow
+def test_legacy_torch_distributed_launch_through_uba_run(tmp_path):
+    """``python -m torch.distributed.launch ... -m uba_hf.run SCRIPT``: the launcher puts
+    ``--local-rank=0`` before the script (once a FileNotFoundError); the script receives it first."""
+    script = tmp_path / "target.py"
+    script.write_text(TARGET)
+    cmd = [sys.executable, "-m", "torch.distributed.launch", "--nproc_per_node", "1"]
+    proc = run_launcher([*cmd, "--master_port", str(free_port()), "-m", "uba_hf.run", str(script), "--x", "1"])
+    assert proc.returncode == 0, excerpt(proc.stdout)
+    assert ran(script) == {"argv": [str(script), "--local-rank=0", "--x", "1"], "uba": True}
 
 
 def test_module_target_and_local_rank(tmp_path, target, monkeypatch):
@@ -207,6 +223,7 @@ def test_deepspeed_config_with_a_scheduler_block_is_refused_before_the_script_st
     assert ran(target) is not None
 
 
+@pytest.mark.slow
 def test_run_py_as_a_file_uses_absolute_imports_and_does_not_shadow_deepspeed(tmp_path):
     """``python uba_hf/run.py``: uba_hf/deepspeed.py must not become the target's ``import deepspeed``."""
     script = tmp_path / "probe.py"
@@ -259,7 +276,7 @@ def client_args(out: Path, *extra: str) -> list[str]:
         *("--lr_scheduler_kwargs", json.dumps({"phi": PHI, "min_lr_ratio": RATIO})),
         *("--max_steps", str(N), "--warmup_steps", str(W), "--learning_rate", str(LR)),
         *("--per_device_train_batch_size", "4", "--save_steps", str(SAVE), "--logging_steps", "1"),
-        *("--report_to", "none", "--disable_tqdm", "true", "--use_cpu", "true", "--seed", "0"),
+        *("--report_to", "none", "--disable_tqdm", "true", "--seed", "0"),
         *extra,
     ]
 
@@ -277,19 +294,23 @@ def reports(out: Path, n: int) -> list[dict]:
     return recs
 
 
+CPU = ("--use_cpu", "true")
+
+
 def one_process(out: Path, *extra: str) -> list[str]:
-    return [*WRAP, CLIENT, *client_args(out, *extra)]
+    return [*WRAP, CLIENT, *client_args(out, *CPU, *extra)]
 
 
 def torchrun(out: Path, *extra: str) -> list[str]:
     return [
         *(sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port())),
-        *("-m", "uba_hf.run", CLIENT, *client_args(out, *extra)),
+        *("-m", "uba_hf.run", CLIENT, *client_args(out, *CPU, *extra)),
     ]
 
 
 def accelerate(out: Path, *extra: str) -> list[str]:
-    """The command README's compatibility table documents (with ACCELERATE_USE_CPU=1, see run_launcher)."""
+    """The command of multi_cpu.yaml's header and README's compatibility table, run with
+    ACCELERATE_USE_CPU=1 in the environment and without the script's own ``--use_cpu``."""
     return [
         *(sys.executable, "-m", "accelerate.commands.launch", "--config_file"),
         *(str(ROOT / "recipes" / "accelerate" / "multi_cpu.yaml"), "--main_process_port", str(free_port())),
@@ -303,7 +324,8 @@ LAUNCHERS = {"one_process": (one_process, 1), "torchrun": (torchrun, 2), "accele
 def launch(name: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
     build, _ = LAUNCHERS[name]
     # Accelerate does not pass the recipe's use_cpu to the processes it starts (see multi_cpu.yaml).
-    return run_launcher(build(out, *extra), timeout=300, ACCELERATE_USE_CPU="1")
+    env = {"ACCELERATE_USE_CPU": "1"} if name == "accelerate" else {}
+    return run_launcher(build(out, *extra), timeout=300, **env)
 
 
 @pytest.fixture(scope="module", params=list(LAUNCHERS))
@@ -330,6 +352,9 @@ def test_stock_trainer_through_uba_run_lr_exact_at_every_update(stock_run):
         assert rec["lrs"] == pytest.approx(expected(range(N)), rel=1e-12, abs=1e-18)
     if len(recs) == 2:
         assert recs[0]["lrs"] == recs[1]["lrs"]
+    if name == "accelerate":  # what ran is what the recipe tells a user to run
+        header = (ROOT / "recipes" / "accelerate" / "multi_cpu.yaml").read_text().split("compute_environment")[0]
+        assert "ACCELERATE_USE_CPU=1 accelerate launch --config_file recipes/accelerate/multi_cpu.yaml" in header
 
 
 @pytest.mark.slow
@@ -357,13 +382,17 @@ def test_stock_trainer_resume_with_the_same_max_steps_is_exact(stock_run, tmp_pa
 @pytest.mark.slow
 def test_deepspeed_launcher_zero2_through_uba_run_steps_uba_on_the_engine(tmp_path):
     """``deepspeed --module uba_hf.run`` puts ``--local_rank=N`` before the script; ZeRO-2 from the
-    shipped JSON on 2 CPU processes; the LR read from the DeepSpeed engine is the closed form."""
+    shipped JSON on 2 CPU processes; the LR read from the DeepSpeed engine is the closed form, and
+    the engine's checkpoint refuses a resume with another budget (the scheduler's own state)."""
+
+    def deepspeed(out: Path, *extra: str) -> list[str]:
+        return [
+            *(sys.executable, "-m", "deepspeed.launcher.runner", "--num_gpus", "2", "--master_port", str(free_port())),
+            *("--module", "uba_hf.run", CLIENT, *client_args(out, *CPU, "--deepspeed", str(ZERO2), *extra)),
+        ]
+
     out = tmp_path / "zero2"
-    cmd = [
-        *(sys.executable, "-m", "deepspeed.launcher.runner", "--num_gpus", "2", "--master_port", str(free_port())),
-        *("--module", "uba_hf.run", CLIENT, *client_args(out, "--deepspeed", str(ZERO2))),
-    ]
-    proc = run_launcher(cmd, timeout=300)
+    proc = run_launcher(deepspeed(out), timeout=300)
     assert_clean(proc)
     assert "'uba_hf.run', '--local_rank=0'" in proc.stdout  # the launcher's own log of what it started
     for rec in reports(out, 2):
@@ -371,6 +400,11 @@ def test_deepspeed_launcher_zero2_through_uba_run_steps_uba_on_the_engine(tmp_pa
         assert rec["engine_class"] == "DeepSpeedEngine" and rec["zero_stage"] == 2
         assert not rec["ds_config_has_scheduler"] and rec["scheduler_class"] == "UBASchedule"
         assert rec["lrs"] == pytest.approx(expected(range(N)), rel=1e-12, abs=1e-18)
+    other = tmp_path / "other"
+    proc = run_launcher(deepspeed(other, "--max_steps", "12", "--resume_from_checkpoint", str(out / "checkpoint-4")))
+    assert proc.returncode != 0
+    assert "Cannot resume from" in proc.stdout and "num_training_steps: checkpoint 8 vs now 12" in proc.stdout
+    assert not list(other.glob("rank*.json"))
 
 
 @pytest.mark.slow
