@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import LRRecorder, assert_clean, closed_form, excerpt, free_port, launcher_env, run_launcher, tiny_olmo2
 
 import uba_hf.run as uba_run
@@ -50,6 +51,7 @@ def target(tmp_path, monkeypatch):
     path.write_text(TARGET)
     monkeypatch.setattr(sys, "argv", list(sys.argv))
     monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("PYTHONPATH", os.environ.get("PYTHONPATH", ""))  # main() adds uba_hf/_children
     return path
 
 
@@ -107,6 +109,8 @@ def test_launcher_local_rank_before_the_script_is_passed_to_the_script(target, l
     record = ran(target)
     assert record["argv"] == [str(target), *script_argv, "--output_dir", "o", "--local_rank=7"]
     assert record["uba"]
+    # What the target starts registers "uba" too (tested in test_child_processes_register_uba...).
+    assert os.environ["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT / "uba_hf" / "_children")
 
 
 @pytest.mark.slow
@@ -140,17 +144,6 @@ def test_console_script_found_on_path(tmp_path, target, monkeypatch):
     uba_run.main(["my-train", "--x", "1"])
     record = json.loads((tmp_path / "exe.ran").read_text())
     assert record["argv"] == [str(exe), "--x", "1"] and record["uba"]  # argv[0] as the shell would give it
-
-
-@pytest.mark.slow
-def test_installed_console_script_by_name_sees_uba():
-    """``uba-run trl sft --help``: TRL's own CLI (an entry point) lists "uba" among its schedulers."""
-    proc = subprocess.run(
-        [*WRAP, "trl", "sft", "--help"], capture_output=True, text=True, env=launcher_env(), timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    choices = next(line for line in proc.stdout.splitlines() if "--lr_scheduler_type" in line)
-    assert ",uba}" in choices or ",uba," in choices, choices
 
 
 BAD = [
@@ -470,6 +463,46 @@ def test_trl_sft_trainer_with_uba_lr_exact(tmp_path):
     assert recorder.lrs == pytest.approx(list(expected(range(N)).values()), rel=1e-12, abs=1e-18)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     assert len(losses) == N
+
+
+@pytest.mark.slow
+def test_trl_cli_through_uba_run_trains_with_uba(tmp_path):
+    """``uba-run trl sft ...``: TRL's console script, found by name, re-launches its training script
+    through ``accelerate launch`` in a new process, which registers "uba" at start-up (uba_hf/_children)."""
+    tokenizer, texts = _offline_tokenizer()
+    model_dir, data_dir, out = tmp_path / "model", tmp_path / "data", tmp_path / "out"
+    tiny_olmo2(vocab_size=len(tokenizer), seq_len=16, pad_token_id=tokenizer.pad_token_id).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    data_dir.mkdir()
+    (data_dir / "train.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    cmd = [
+        *(*WRAP, "trl", "sft", "--model_name_or_path", str(model_dir), "--dataset_name", str(data_dir)),
+        *("--max_length", "16", "--save_steps", str(N)),
+        *client_args(out, *CPU),
+    ]
+    proc = run_launcher(cmd, timeout=300)
+    assert_clean(proc)
+    state = torch.load(out / f"checkpoint-{N}" / "scheduler.pt", weights_only=True)
+    assert state["uba"] == {"num_training_steps": N, "num_warmup_steps": W, "phi": PHI, "min_lr_ratio": RATIO}
+    history = json.loads((out / f"checkpoint-{N}" / "trainer_state.json").read_text())["log_history"]
+    logged = {h["step"] - 1: h["learning_rate"] for h in history if "learning_rate" in h}  # as test_distributed
+    assert logged == pytest.approx(expected(range(N)), rel=1e-12, abs=1e-18)
+
+
+@pytest.mark.slow
+def test_child_processes_register_uba_and_run_the_sitecustomize_they_shadow(tmp_path):
+    other = tmp_path / "other_site"
+    other.mkdir()
+    (other / "sitecustomize.py").write_text("import os\nos.environ['OTHER_SITECUSTOMIZE_RAN'] = '1'\n")
+    children = ROOT / "uba_hf" / "_children"
+    code = (
+        "import os\nfrom transformers.trainer_utils import SchedulerType\n"
+        "print(os.environ.get('OTHER_SITECUSTOMIZE_RAN'), 'uba' in [s.value for s in SchedulerType])"
+    )
+    env = launcher_env(PYTHONPATH=os.pathsep.join([str(children), str(other), str(ROOT)]))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["1", "True"]
 
 
 # ------------------------------------------------------------------------------ a dead rank

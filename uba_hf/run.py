@@ -160,6 +160,15 @@ def check_uba_arguments(args: list[str]) -> None:
         check_no_scheduler_block(load_deepspeed_config(values["deepspeed"]))
 
 
+def register_in_child_processes() -> None:
+    """Put ``uba_hf/_children`` first on ``PYTHONPATH`` so that the Python processes the target starts
+    register ``"uba"`` at start-up too (``trl sft`` re-launches its script through ``accelerate launch``)."""
+    children = str(Path(__file__).resolve().parent / "_children")
+    current = os.environ.get("PYTHONPATH", "")
+    if children not in current.split(os.pathsep):
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (children, current) if p)
+
+
 def _console_script(name: str):
     """The installed console script ``name``: its entry point, else a Python script of that name on PATH."""
     from importlib.metadata import entry_points
@@ -204,6 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     except UBAConfigError as e:
         _fail(str(e))
     register_uba_scheduler()
+    register_in_child_processes()
 
     if argv[0] == "-m":
         sys.argv = [target, *rest]
