@@ -216,6 +216,40 @@ def test_deepspeed_config_with_a_scheduler_block_is_refused_before_the_script_st
     assert ran(target) is not None
 
 
+needs_cpu_only = pytest.mark.skipif(torch.accelerator.is_available(), reason="the check is for machines without GPUs")
+
+
+@needs_cpu_only
+def test_processes_that_would_each_run_alone_are_refused(capsys, target, monkeypatch):
+    """WORLD_SIZE=2 (set by torchrun / accelerate launch) on a machine without GPUs, nothing says CPU."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.delenv("ACCELERATE_USE_CPU", raising=False)
+    uba = ["--lr_scheduler_type", "uba"]
+    message = refused([str(target), *uba], capsys)
+    assert "each would train alone as rank 0. Set ACCELERATE_USE_CPU=1" in message and ran(target) is None
+    for told in (["--use_cpu", "true"], ["--use_cpu"], ["--use-cpu=True"], ["--deepspeed", str(ZERO2)]):
+        uba_run.main([str(target), *uba, *told])
+        assert ran(target) is not None, told
+        Path(str(target) + ".ran").unlink()
+    monkeypatch.setenv("ACCELERATE_USE_CPU", "1")
+    uba_run.main([str(target), *uba])
+    assert ran(target) is not None
+
+
+@pytest.mark.slow
+@needs_cpu_only
+def test_multi_cpu_recipe_without_the_cpu_flag_is_refused_not_split(tmp_path):
+    """What happened before: two rank-0 runs in one output_dir, exit 0. Through uba-run: exit 2 on each rank."""
+    out = tmp_path / "split"
+    cmd = accelerate(out)
+    proc = run_launcher(cmd, timeout=300)  # no ACCELERATE_USE_CPU, no --use_cpu
+    assert proc.returncode != 0
+    assert proc.stdout.count("uba-run: error: 2 processes were launched on a machine without GPUs") == 2, excerpt(
+        proc.stdout
+    )
+    assert not out.exists()
+
+
 @pytest.mark.slow
 def test_run_py_as_a_file_uses_absolute_imports_and_does_not_shadow_deepspeed(tmp_path):
     """``python uba_hf/run.py``: uba_hf/deepspeed.py must not become the target's ``import deepspeed``."""

@@ -13,8 +13,9 @@ registration must happen before the script runs; this wrapper registers, then ru
 Before the target runs (before it loads data or a model) the wrapper reads the UBA-relevant
 arguments from the command line (and from a JSON / YAML config file given as an argument) and
 refuses, in one line with exit code 2, what would otherwise fail or go wrong later: bad
-``lr_scheduler_kwargs``, a warmup longer than ``max_steps``, and a DeepSpeed config with its own
-``scheduler`` block (which would silently replace UBA).
+``lr_scheduler_kwargs``, a warmup longer than ``max_steps``, a DeepSpeed config with its own
+``scheduler`` block (which would silently replace UBA), and several processes on a machine without
+GPUs that are not told to use the CPU (each would train alone as rank 0).
 
 Launchers that pass ``--local_rank=N`` / ``--local-rank N`` (``deepspeed``, the legacy
 ``torch.distributed.launch``) put it before the script; it is moved to the front of the script's own
@@ -54,7 +55,8 @@ target runs. --local_rank=N / --local-rank N given before TARGET (by a launcher)
 
 LOCAL_RANK_FLAGS = ("--local_rank", "--local-rank")
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
-CHECKED_KEYS = ("lr_scheduler_type", "lr_scheduler_kwargs", "deepspeed", "max_steps", "warmup_steps")
+CHECKED_KEYS = ("lr_scheduler_type", "lr_scheduler_kwargs", "deepspeed", "max_steps", "warmup_steps", "use_cpu")
+TRUE = ("1", "true", "yes")
 
 
 def split_local_rank(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -83,8 +85,10 @@ def _cli_values(args: list[str]) -> dict[str, str]:
             continue
         if eq:
             found[name] = value
-        elif i + 1 < len(args):
+        elif i + 1 < len(args) and not args[i + 1].startswith("--"):
             found[name] = args[i + 1]
+        else:
+            found[name] = "true"  # a bare boolean flag (`--use_cpu`)
     return found
 
 
@@ -158,6 +162,24 @@ def check_uba_arguments(args: list[str]) -> None:
         validate_uba_args(phi, min_lr_ratio, warmup, max_steps)
     if values.get("deepspeed"):
         check_no_scheduler_block(load_deepspeed_config(values["deepspeed"]))
+    else:
+        _check_processes_will_join(str(values.get("use_cpu", "false")).strip().lower() in TRUE)
+
+
+def _check_processes_will_join(use_cpu: bool) -> None:
+    """A launcher started several processes on a machine without an accelerator, and nothing tells the
+    Trainer to run on the CPU: each process would then train alone as rank 0, all writing the same
+    output_dir, and exit 0 (Accelerate does not pass a config's ``use_cpu`` to the processes it starts)."""
+    import torch
+
+    world_size = int(os.environ.get("WORLD_SIZE") or 1)
+    cpu_asked = use_cpu or os.environ.get("ACCELERATE_USE_CPU", "").strip().lower() in TRUE
+    if world_size > 1 and not cpu_asked and not torch.accelerator.is_available():
+        raise UBAConfigError(
+            f"{world_size} processes were launched on a machine without GPUs, but the Trainer is not told to "
+            "use the CPU, so each would train alone as rank 0. Set ACCELERATE_USE_CPU=1 in the environment "
+            "(or pass --use_cpu true)."
+        )
 
 
 def register_in_child_processes() -> None:
