@@ -1,10 +1,14 @@
 """Shared fixtures: the closed form of the schedule, a tiny randomly initialised OLMo-2 model and token
-data, all offline. Test modules import from here, never from each other."""
+data, all offline; and the launcher helpers of the multi-process tests (environment, rendezvous
+port, a run that cannot hang). Test modules import from here, never from each other."""
 
 from __future__ import annotations
 
 import math
 import os
+import signal
+import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -88,3 +92,79 @@ class LRRecorder(LRTraceCallback):
 @pytest.fixture
 def token_dataset() -> TokenDataset:
     return TokenDataset()
+
+
+# --------------------------------------------------------------------------------- launchers
+
+ABORT_SIGNS = ("terminate called", "Fatal Python error", "Traceback (most recent call last)", "SIGABRT")
+PORT_TAKEN = ("EADDRINUSE", "Address already in use", "address already in use")
+PORT_FLAGS = ("--main_process_port", "--master_port", "--master-port")
+
+
+def launcher_env(**extra: str) -> dict[str, str]:
+    """Offline, CPU-only (DeepSpeed's CPU accelerator), one thread per process."""
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "DS_ACCELERATOR": "cpu",  # DeepSpeed's CPU accelerator (no CUDA here)
+        "DS_BUILD_OPS": "0",  # no ahead-of-time op builds; DeepSpeed JIT-builds the one it needs
+        "OMP_NUM_THREADS": "1",
+        "ACCELERATE_DISABLE_RICH": "1",
+        **extra,
+    }
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_launcher(cmd: list[str], timeout: float = 240, **env: str) -> subprocess.CompletedProcess:
+    """Run a launcher; retry once, on a fresh port, only if the rendezvous port was taken meanwhile
+    (free_port() cannot reserve it, and other jobs on the machine may launch too)."""
+    proc = _run_once(cmd, timeout, env)
+    flag = next((f for f in PORT_FLAGS if f in cmd), None)
+    if proc.returncode != 0 and any(sign in proc.stdout for sign in PORT_TAKEN) and flag:
+        cmd = list(cmd)
+        cmd[cmd.index(flag) + 1] = str(free_port())
+        proc = _run_once(cmd, timeout, env)
+    return proc
+
+
+def _run_once(cmd: list[str], timeout: float, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run in its own process group; on timeout kill the whole group (a hang fails the test)."""
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=launcher_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        pytest.fail(f"{' '.join(cmd[:6])} ... hung for {timeout}s:\n{out[-4000:]}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, "")
+
+
+def assert_clean(proc: subprocess.CompletedProcess) -> None:
+    """Exit status 0 and no abort / traceback from any process (clean shutdown included)."""
+    assert proc.returncode == 0, excerpt(proc.stdout)
+    for sign in ABORT_SIGNS:
+        assert sign not in proc.stdout, excerpt(proc.stdout)
+
+
+def excerpt(out: str) -> str:
+    """Errors first (which process failed, and how), then the tail; progress bars dropped."""
+    lines = [line for line in out.splitlines() if "it/s]" not in line]
+    errors = [line for line in lines if any(k in line for k in ("rror", "terminate", "exitcode", "Signal", "FAILED"))]
+    return "\n".join(errors[:40] + ["----- tail -----"] + lines[-60:])

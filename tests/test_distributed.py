@@ -9,15 +9,13 @@ single-process run and with the closed form of docs/schedule.md.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import closed_form
+from conftest import assert_clean, closed_form, free_port
+from conftest import run_launcher as run
 
 pytestmark = pytest.mark.slow
 
@@ -25,63 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = str(ROOT / "tests" / "dist_scripts" / "train_tiny.py")
 RECIPES = ROOT / "recipes" / "accelerate"
 LR, WARMUP, BUDGET, PHI = 1e-3, 2, 10, 1.0  # train_tiny.py's defaults
-ABORT_SIGNS = ("terminate called", "Fatal Python error", "Traceback (most recent call last)", "SIGABRT")
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "HF_DATASETS_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-        "DS_ACCELERATOR": "cpu",  # DeepSpeed's CPU accelerator (no CUDA here)
-        "DS_BUILD_OPS": "0",  # no ahead-of-time op builds; DeepSpeed JIT-builds the one it needs
-        "OMP_NUM_THREADS": "1",
-        "ACCELERATE_DISABLE_RICH": "1",
-        **extra,
-    }
-    env.pop("CUDA_VISIBLE_DEVICES", None)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-PORT_TAKEN = ("EADDRINUSE", "Address already in use", "address already in use")
-
-
-def run(cmd: list[str], timeout: float = 240, **env: str) -> subprocess.CompletedProcess:
-    """Run a launcher; retry once, on a fresh port, only if the rendezvous port was taken meanwhile
-    (free_port() cannot reserve it, and other jobs on the machine may launch too)."""
-    proc = _run_once(cmd, timeout, env)
-    if proc.returncode != 0 and any(sign in proc.stdout for sign in PORT_TAKEN) and "--main_process_port" in cmd:
-        cmd = list(cmd)
-        cmd[cmd.index("--main_process_port") + 1] = str(free_port())
-        proc = _run_once(cmd, timeout, env)
-    return proc
-
-
-def _run_once(cmd: list[str], timeout: float, env: dict[str, str]) -> subprocess.CompletedProcess:
-    """Run in its own process group; on timeout kill the whole group (a hang fails the test)."""
-    proc = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        env=_env(**env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        pytest.fail(f"{' '.join(cmd[:6])} ... hung for {timeout}s:\n{out[-4000:]}")
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, "")
 
 
 def accelerate(config: str, *args: str, num_processes: int = 2, launcher_args: tuple[str, ...] = ()) -> list[str]:
@@ -93,20 +34,6 @@ def accelerate(config: str, *args: str, num_processes: int = 2, launcher_args: t
         *launcher_args,
         *args,
     ]  # fmt: skip
-
-
-def assert_clean(proc: subprocess.CompletedProcess) -> None:
-    """Exit status 0 and no abort / traceback from any process (clean shutdown included)."""
-    assert proc.returncode == 0, _excerpt(proc.stdout)
-    for sign in ABORT_SIGNS:
-        assert sign not in proc.stdout, _excerpt(proc.stdout)
-
-
-def _excerpt(out: str) -> str:
-    """Errors first (which process failed, and how), then the tail; progress bars dropped."""
-    lines = [line for line in out.splitlines() if "it/s]" not in line]
-    errors = [line for line in lines if any(k in line for k in ("rror", "terminate", "exitcode", "Signal", "FAILED"))]
-    return "\n".join(errors[:40] + ["----- tail -----"] + lines[-60:])
 
 
 def records(out: Path, n: int = 2) -> list[dict]:
