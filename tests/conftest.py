@@ -168,3 +168,15 @@ def excerpt(out: str) -> str:
     lines = [line for line in out.splitlines() if "it/s]" not in line]
     errors = [line for line in lines if any(k in line for k in ("rror", "terminate", "exitcode", "Signal", "FAILED"))]
     return "\n".join(errors[:40] + ["----- tail -----"] + lines[-60:])
+
+
+needs_cpu_only = pytest.mark.skipif(torch.accelerator.is_available(), reason="the check is for machines without GPUs")
+
+
+def ds_config_with_scheduler_block() -> dict:
+    """recipes/deepspeed/zero2.json plus the ``scheduler`` block that would replace UBA."""
+    import json
+
+    config = json.loads((ROOT / "recipes" / "deepspeed" / "zero2.json").read_text())
+    config["scheduler"] = {"type": "WarmupDecayLR", "params": {"total_num_steps": "auto", "warmup_num_steps": "auto"}}
+    return config

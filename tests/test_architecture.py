@@ -15,12 +15,26 @@ LIBRARY = ROOT / "uba_hf"
 FORBIDDEN_IN_LIBRARY = ("uba_hf.pretrain", "uba_bench", "benchmarks", "datasets", "tokenizers", "matplotlib", "yaml")
 
 
+def _optional(tree: ast.AST) -> set[int]:
+    """ids of import nodes inside ``try: ... except ImportError``: optional, the code works without them."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(
+            isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError") for h in node.handlers
+        ):
+            found.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    return found
+
+
 def _imports(path: Path) -> set[str]:
-    """Absolute module names a file imports (relative imports resolved against the uba_hf package)."""
+    """Absolute module names a file needs (relative imports resolved against the uba_hf package)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    optional = _optional(tree)
     names = set()
     for node in ast.walk(tree):
+        if id(node) in optional:
+            continue
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import assert_clean, closed_form, free_port
+from conftest import assert_clean, closed_form, ds_config_with_scheduler_block, free_port
 from conftest import run_launcher as run
 
 pytestmark = pytest.mark.slow
@@ -231,8 +231,7 @@ def test_deepspeed_resume_with_another_budget_is_refused(zero, tmp_path):
 
 
 def test_deepspeed_config_with_a_scheduler_block_fails_clearly(tmp_path):
-    config = json.loads((ROOT / "recipes" / "deepspeed" / "zero2.json").read_text())
-    config["scheduler"] = {"type": "WarmupDecayLR", "params": {"total_num_steps": "auto", "warmup_num_steps": "auto"}}
+    config = ds_config_with_scheduler_block()
     path = tmp_path / "with_scheduler.json"
     path.write_text(json.dumps(config))
     proc = run([sys.executable, SCRIPT, str(tmp_path / "out"), "--use_cpu", "true", "--deepspeed", str(path)])
