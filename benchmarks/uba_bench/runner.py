@@ -20,10 +20,14 @@ from uba_hf.callbacks import LRTraceCallback
 from .config import (
     AUTO_NAMES,
     BASELINES,
+    BASELINES_V2,
+    SCHEDULE_FREE,
     SCHEMA,
     SweepConfig,
 )
+from .grid import grid_extensions
 from .schedules import (
+    OPTIMIZERS,
     cell_key,
     lr_sample_steps,
     schedule_spec,
@@ -111,6 +115,40 @@ def probe_seed_phi(cfg: SweepConfig, data: SweepData, seed: int) -> dict[str, An
     }
 
 
+def model_stats(cfg: SweepConfig, data: SweepData) -> dict[str, Any]:
+    """Sizes the report needs for tokens per parameter and epochs (non-embedding = without the input
+    embedding and the output head)."""
+    model = make_model(cfg, data, 0)
+    total = sum(p.numel() for p in model.parameters())
+    emb = {id(model.get_input_embeddings().weight): model.get_input_embeddings().weight.numel()}
+    emb[id(model.get_output_embeddings().weight)] = model.get_output_embeddings().weight.numel()
+    return {
+        "kind": "stats",
+        "total_params": total,
+        "non_embedding_params": total - sum(emb.values()),
+        "train_blocks": len(data.train),
+        "train_tokens": len(data.train) * cfg.block_size,
+        "tokens_per_update": cfg.block_size * cfg.batch_size,
+    }
+
+
+class _ScheduleFreeLRTrace:
+    """The LR each ``schedule_free_adamw`` update used (its ``scheduled_lr``: own warmup, then flat),
+    read after the step that set it; the scheduler's LR (``LRTraceCallback``) is only the flat peak."""
+
+    def __new__(cls):
+        from transformers import TrainerCallback
+
+        class Trace(TrainerCallback):
+            def __init__(self) -> None:
+                self.trace: list[float] = []
+
+            def on_optimizer_step(self, args, state, control, optimizer=None, **kwargs):
+                self.trace.append(float(optimizer.param_groups[0]["scheduled_lr"]))
+
+        return Trace()
+
+
 def train_cell(
     cfg: SweepConfig, data: SweepData, name: str, budget: int, lr: float, seed: int, phi: float | None = None
 ) -> dict[str, Any]:
@@ -144,8 +182,9 @@ def train_cell(
             disable_tqdm=True,
             use_cpu=True,
             dataloader_num_workers=0,
+            **({"optim": OPTIMIZERS[name]} if name in OPTIMIZERS else {}),
         )
-        trace = LRTraceCallback()
+        trace = LRTraceCallback() if name != SCHEDULE_FREE else _ScheduleFreeLRTrace()
         trainer = Trainer(
             model=model,
             args=args,
@@ -161,7 +200,10 @@ def train_cell(
         start = time.perf_counter()
         eval_loss = trainer.evaluate()["eval_loss"]
         eval_seconds = time.perf_counter() - start
-    used = dict(trace.trace)
+        if name == SCHEDULE_FREE and trainer.optimizer.param_groups[0]["train_mode"]:
+            # Trainer.evaluate switches a schedule-free optimizer to eval mode (the averaged weights x).
+            raise RuntimeError("schedule-free was evaluated in train mode (at y, not the averaged weights x)")
+    used = dict(trace.trace) if name != SCHEDULE_FREE else dict(enumerate(trace.trace))
     train_losses = [(h["step"], h["loss"]) for h in trainer.state.log_history if "loss" in h]
     return {
         "kind": "run",
@@ -170,6 +212,7 @@ def train_cell(
         "spec": spec_key(name, budget),
         "lr_scheduler_type": kind,
         "lr_scheduler_kwargs": kwargs,
+        "optim": OPTIMIZERS.get(name),
         "phi": kwargs.get("phi"),
         "budget": int(budget),
         "warmup_steps": warmup,
@@ -219,11 +262,12 @@ def planned_cells(cfg: SweepConfig) -> list[tuple[str, int, float, int]]:
         for budget in cfg.budgets:
             for name in cfg.schedules:
                 spec = spec_key(name, budget)
-                for lr in cfg.lrs:
+                for lr in cfg.lrs_for(name, budget):
                     key = cell_key(spec, budget, lr, seed)
                     if key not in seen:
                         seen.add(key)
-                        run_name = next((b for b in BASELINES if spec_key(b, budget) == spec), name)
+                        names = BASELINES + tuple(n for n in BASELINES_V2 if n not in BASELINES)
+                        run_name = next((b for b in names if spec_key(b, budget) == spec), name)
                         cells.append((run_name, int(budget), float(lr), int(seed)))
     return cells
 
@@ -245,13 +289,31 @@ def run_sweep(cfg: SweepConfig, results: str | os.PathLike, log=print) -> dict[s
         )
     done = {cell_key(r["spec"], r["budget"], r["lr"], r["seed"]) for r in records if r.get("kind") == "run"}
     probes = {r["seed"]: r for r in records if r.get("kind") == "probe"}
-    cells = planned_cells(cfg)
+    cells = planned_cells(cfg) + (grid_extensions(cfg, records) if cfg.extend_grid else [])
     todo = [c for c in cells if cell_key(spec_key(c[0], c[1]), *c[1:]) not in done]
     log(f"[budget-sweep] {len(cells)} cells, {len(cells) - len(todo)} already in {results}, {len(todo)} to run")
+    counts = {"ran": 0, "skipped": len(cells) - len(todo), "total": len(cells)}
     if not todo:
-        return {"ran": 0, "skipped": len(cells), "total": len(cells)}
+        return counts
     data = prepare_data(cfg)
+    if not any(r.get("kind") == "stats" for r in records):
+        _append(results, model_stats(cfg, data))
     start = time.perf_counter()
+    while todo:
+        counts["ran"] += _run_cells(cfg, data, todo, results, probes, start, log)
+        if not cfg.extend_grid:
+            break
+        # Best LR at a grid edge: the next point outward, for every seed (decided on complete seeds only).
+        records = read_results(results)
+        done = {cell_key(r["spec"], r["budget"], r["lr"], r["seed"]) for r in records if r.get("kind") == "run"}
+        todo = [c for c in grid_extensions(cfg, records) if cell_key(spec_key(c[0], c[1]), *c[1:]) not in done]
+        counts["total"] += len(todo)
+        for name, budget, lr, _ in todo[:: len(cfg.seeds)]:
+            log(f"[budget-sweep] grid edge: {name} budget={budget}: extending its LR grid with {lr:g}")
+    return counts
+
+
+def _run_cells(cfg, data, todo, results: Path, probes: dict, start: float, log) -> int:
     for i, (name, budget, lr, seed) in enumerate(todo):
         phi = None
         if name in AUTO_NAMES:
@@ -274,7 +336,7 @@ def run_sweep(cfg: SweepConfig, results: str | os.PathLike, log=print) -> dict[s
             f"[budget-sweep] {i + 1}/{len(todo)} {name} budget={budget} lr={lr:g} seed={seed}: "
             f"eval_loss={record['eval_loss']:.4f} ({record['train_seconds']:.1f}s; {elapsed / 60:.1f} min elapsed)"
         )
-    return {"ran": len(todo), "skipped": len(cells) - len(todo), "total": len(cells)}
+    return len(todo)
 
 
 def environment() -> dict[str, str]:
