@@ -149,11 +149,41 @@ class _ScheduleFreeLRTrace:
         return Trace()
 
 
+def training_arguments(cfg: SweepConfig, name: str, budget: int, lr: float, seed: int, output_dir: str, phi=None):
+    """The ``TrainingArguments`` of one cell: what a user passes to select the schedule (and optimizer)."""
+    from transformers import TrainingArguments
+
+    kind, kwargs = schedule_spec(name, budget, phi)
+    return TrainingArguments(
+        output_dir=output_dir,
+        max_steps=budget,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=32,
+        learning_rate=lr,
+        lr_scheduler_type=kind,
+        lr_scheduler_kwargs=dict(kwargs),
+        warmup_steps=warmup_steps(budget, cfg.warmup_fraction),
+        weight_decay=cfg.weight_decay,
+        adam_beta2=cfg.adam_beta2,
+        max_grad_norm=cfg.max_grad_norm,
+        seed=seed,
+        data_seed=seed,
+        logging_steps=max(1, budget // 10),
+        save_strategy="no",
+        eval_strategy="no",
+        report_to=[],
+        disable_tqdm=True,
+        use_cpu=True,
+        dataloader_num_workers=0,
+        **({"optim": OPTIMIZERS[name]} if name in OPTIMIZERS else {}),
+    )
+
+
 def train_cell(
     cfg: SweepConfig, data: SweepData, name: str, budget: int, lr: float, seed: int, phi: float | None = None
 ) -> dict[str, Any]:
     """One run with the stock ``transformers.Trainer``; returns its JSONL record."""
-    from transformers import Trainer, TrainingArguments, default_data_collator
+    from transformers import Trainer, default_data_collator
     from transformers.trainer_callback import PrinterCallback
 
     register_uba_scheduler()
@@ -161,29 +191,7 @@ def train_cell(
     warmup = warmup_steps(budget, cfg.warmup_fraction)
     model = make_model(cfg, data, seed)
     with tempfile.TemporaryDirectory(prefix="uba-bench-") as out:
-        args = TrainingArguments(
-            output_dir=out,
-            max_steps=budget,
-            per_device_train_batch_size=cfg.batch_size,
-            per_device_eval_batch_size=32,
-            learning_rate=lr,
-            lr_scheduler_type=kind,
-            lr_scheduler_kwargs=dict(kwargs),
-            warmup_steps=warmup,
-            weight_decay=cfg.weight_decay,
-            adam_beta2=cfg.adam_beta2,
-            max_grad_norm=cfg.max_grad_norm,
-            seed=seed,
-            data_seed=seed,
-            logging_steps=max(1, budget // 10),
-            save_strategy="no",
-            eval_strategy="no",
-            report_to=[],
-            disable_tqdm=True,
-            use_cpu=True,
-            dataloader_num_workers=0,
-            **({"optim": OPTIMIZERS[name]} if name in OPTIMIZERS else {}),
-        )
+        args = training_arguments(cfg, name, budget, lr, seed, out, phi)
         trace = LRTraceCallback() if name != SCHEDULE_FREE else _ScheduleFreeLRTrace()
         trainer = Trainer(
             model=model,
@@ -248,8 +256,15 @@ def read_results(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 def _append(path: Path, record: dict[str, Any]) -> None:
+    """One whole line per record; after a write torn by a kill, start on a fresh line (else the next record
+    would be glued to the torn one and lost)."""
+    torn = False
+    if path.is_file() and path.stat().st_size > 0:
+        with open(path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            torn = f.read(1) != b"\n"
     with open(path, "a") as f:
-        f.write(json.dumps(record, sort_keys=True) + "\n")
+        f.write(("\n" if torn else "") + json.dumps(record, sort_keys=True) + "\n")
         f.flush()
         os.fsync(f.fileno())
 

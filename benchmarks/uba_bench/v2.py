@@ -173,7 +173,7 @@ def quick_v2_config(**overrides: Any) -> SweepConfig:
     """The CI check of the v2 harness (not a measurement): v2 baselines incl. schedule-free, UBA, paired
     seeds, and an LR grid whose best sits at an edge so the extension runs."""
     base = dict(
-        schedules=[DEFAULT_NAME, "linear", "wsd-1sqrt", SCHEDULE_FREE],
+        schedules=[DEFAULT_NAME, "wsd-1sqrt", SCHEDULE_FREE],
         budgets=[10, 20],
         lrs=[1e-4, 3e-4],
         seeds=[0, 1],
