@@ -12,7 +12,7 @@ import pytest
 import torch
 import uba_bench as bench
 
-from uba_hf import DEFAULT_PHI
+from uba_hf import DEFAULT_PHI, UBAArguments
 
 PEAK = 0.01
 
@@ -381,6 +381,11 @@ def test_v2_plan_meets_the_issue():
     for s in v2.SETUPS:
         cfg = s.config()
         assert len(cfg.seeds) >= 3 and cfg.extend_grid
+        # uba-auto as users run it: UBATrainer at the package's probe defaults.
+        assert cfg.auto_with_uba_trainer and (cfg.probe_batches, cfg.probe_lanczos_steps) == (
+            UBAArguments().phi_probe_batches,
+            UBAArguments().phi_probe_lanczos_steps,
+        )
         assert all(len(cfg.lrs_for(n, b)) >= 4 for n in cfg.schedules for b in cfg.budgets)
         cells = bench.planned_cells(cfg)
         order = [(c[3], cfg.budgets.index(c[1])) for c in cells]

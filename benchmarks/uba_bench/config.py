@@ -20,6 +20,8 @@ FLOORED_PHIS = (0.5, 1.0)
 FLOOR_SUFFIX = "-min10"
 AUTO_NAMES = (AUTO, AUTO + FLOOR_SUFFIX)  # phi from the probe, without and with the 10% floor
 SCHEMA = 1
+# Setup fields added after v1: part of a setup's identity only when not at these defaults.
+ADDED_AFTER_V1 = {"auto_with_uba_trainer": False}
 
 # Benchmark v2 (issue 15): the schedules LLM practitioners use today, each a stock Transformers schedule or
 # optimizer. ``linear`` decays to 0 (Bergsma et al. 2025, "Straight to Zero"); ``wsd-1sqrt`` is
@@ -114,6 +116,10 @@ class SweepConfig:
     # ``grid_ratio``) for every seed, until the best is inside (at most ``max_grid_extensions`` points).
     extend_grid: bool = False
     max_grid_extensions: int = 3
+    # v2: ``uba-auto`` runs the way users run it, ``UBATrainer`` with ``phi="auto"`` (a probe per run, on the
+    # first training rows, at ``probe_batches`` / ``probe_lanczos_steps``; its cost counts in the run's time).
+    # False (v1): one probe per seed on the first blocks of the train split, stock Trainer at the probed phi.
+    auto_with_uba_trainer: bool = False
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.schedules) - set(valid_schedule_names()))
@@ -135,6 +141,9 @@ class SweepConfig:
         for k in ("schedules", "budgets", "lrs", "seeds", "threads", "lr_overrides", "lrs_by_budget", "extend_grid"):
             d.pop(k)
         d.pop("max_grid_extensions")
+        for key, default in ADDED_AFTER_V1.items():  # so that v1 results files stay resumable
+            if d[key] == default:
+                d.pop(key)
         return d
 
     def lrs_for(self, name: str, budget: int) -> list[float]:

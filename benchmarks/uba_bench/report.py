@@ -224,7 +224,10 @@ def render_markdown(
             if best_base is not None:
                 parts.append(f"{auto.mean - best_base.mean:+.4f} vs the best baseline")
             train_s = statistics.fmean(r["train_seconds"] for r in auto_runs)
-            probe_s = statistics.fmean(p["probe_seconds"] for p in probes.values()) if probes else math.nan
+            secs = [p["probe_seconds"] for p in probes.values()] or [
+                r["probe_seconds"] for r in auto_runs if "probe_seconds" in r
+            ]  # v1: one probe per seed; v2: UBATrainer probes in every run (its time is in train_seconds)
+            probe_s = statistics.fmean(secs) if secs else math.nan
             parts.append(
                 f"probe cost {probe_s:.1f}s = {probe_s / train_s:.1%} of one {budget}-update training run "
                 f"({train_s:.1f}s)"

@@ -187,13 +187,28 @@ def train_cell(
     from transformers.trainer_callback import PrinterCallback
 
     register_uba_scheduler()
-    kind, kwargs = schedule_spec(name, budget, phi)
+    in_trainer = name in AUTO_NAMES and cfg.auto_with_uba_trainer
+    kind, kwargs = schedule_spec(name, budget, 1.0 if in_trainer else phi)
     warmup = warmup_steps(budget, cfg.warmup_fraction)
     model = make_model(cfg, data, seed)
     with tempfile.TemporaryDirectory(prefix="uba-bench-") as out:
-        args = training_arguments(cfg, name, budget, lr, seed, out, phi)
+        args = training_arguments(cfg, name, budget, lr, seed, out, 1.0 if in_trainer else phi)
         trace = LRTraceCallback() if name != SCHEDULE_FREE else _ScheduleFreeLRTrace()
-        trainer = Trainer(
+        trainer_cls = Trainer
+        if in_trainer:  # phi="auto" as users run it: UBATrainer probes before the first update
+            from functools import partial
+
+            from uba_hf import UBAArguments, UBATrainer
+
+            uba = UBAArguments(
+                phi="auto",
+                min_lr_ratio=kwargs.get("min_lr_ratio", 0.0),
+                phi_probe_batches=cfg.probe_batches,
+                phi_probe_lanczos_steps=cfg.probe_lanczos_steps,
+            )
+            args.lr_scheduler_kwargs = {}
+            trainer_cls = partial(UBATrainer, uba_args=uba)
+        trainer = trainer_cls(
             model=model,
             args=args,
             train_dataset=data.train,
@@ -212,6 +227,11 @@ def train_cell(
             # Trainer.evaluate switches a schedule-free optimizer to eval mode (the averaged weights x).
             raise RuntimeError("schedule-free was evaluated in train mode (at y, not the averaged weights x)")
     used = dict(trace.trace) if name != SCHEDULE_FREE else dict(enumerate(trace.trace))
+    extra: dict[str, Any] = {}
+    if in_trainer:
+        probe = trainer.phi_probe
+        kwargs = {k: v for k, v in trainer.uba_kwargs.items() if k == "phi" or v}
+        extra = {"kappa": probe["condition_number"], "probe_seconds": probe["seconds"], "probe": probe}
     train_losses = [(h["step"], h["loss"]) for h in trainer.state.log_history if "loss" in h]
     return {
         "kind": "run",
@@ -235,6 +255,7 @@ def train_cell(
         "seconds_per_update": train_seconds / max(1, budget),
         "eval_seconds": eval_seconds,
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        **extra,
     }
 
 
@@ -331,7 +352,7 @@ def run_sweep(cfg: SweepConfig, results: str | os.PathLike, log=print) -> dict[s
 def _run_cells(cfg, data, todo, results: Path, probes: dict, start: float, log) -> int:
     for i, (name, budget, lr, seed) in enumerate(todo):
         phi = None
-        if name in AUTO_NAMES:
+        if name in AUTO_NAMES and not cfg.auto_with_uba_trainer:
             if seed not in probes:
                 probes[seed] = probe_seed_phi(cfg, data, seed)
                 _append(results, probes[seed])
@@ -342,7 +363,7 @@ def _run_cells(cfg, data, todo, results: Path, probes: dict, start: float, log) 
                 )
             phi = probes[seed]["phi"]
         record = train_cell(cfg, data, name, budget, lr, seed, phi=phi)
-        if name in AUTO_NAMES:
+        if name in AUTO_NAMES and not cfg.auto_with_uba_trainer:
             p = probes[seed]
             record.update(kappa=p["kappa"], probe_seconds=p["probe_seconds"])
         _append(results, record)

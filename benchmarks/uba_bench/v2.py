@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from uba_hf.arguments import UBAArguments
+from uba_hf.phi import PROBE_ROWS
+
 from .config import (
     AUTO,
     DEFAULT_NAME,
@@ -31,6 +34,15 @@ from .config import (
     uba_name,
 )
 from .schedules import spec_key
+
+# uba-auto in v2 is UBATrainer with phi="auto" at the package's probe defaults (the probe in every auto run).
+_DEFAULT_PROBE = dict(
+    auto_with_uba_trainer=True,
+    probe_batches=UBAArguments().phi_probe_batches,
+    probe_batch_size=PROBE_ROWS,
+    probe_lanczos_steps=UBAArguments().phi_probe_lanczos_steps,
+    probe_num_probes=1,
+)
 
 V2_DIR = Path("benchmarks/v2")
 SWEEP_BUDGETS = [325, 1300, 5200]
@@ -54,7 +66,7 @@ RUN_OVERHEAD_S = {"sweep": 3.0, "main-job": 12.0}  # model build + final evaluat
 
 def _sweep(**kw: Any) -> SweepConfig:
     lrs = {325: [0.03, 0.06, 0.12, 0.24], 1300: [0.015, 0.03, 0.06, 0.12], 5200: [0.0075, 0.015, 0.03, 0.06]}
-    base = dict(train_docs=None, seeds=SEEDS, extend_grid=True, lrs=lrs[325])
+    base = dict(train_docs=None, seeds=SEEDS, extend_grid=True, lrs=lrs[325], **_DEFAULT_PROBE)
     base.update(kw)
     base["lrs_by_budget"] = {b: lrs[b] for b in base["budgets"]}
     return SweepConfig(**base)
@@ -63,7 +75,7 @@ def _sweep(**kw: Any) -> SweepConfig:
 def _main(**kw: Any) -> SweepConfig:
     # 400: v1's main-job grid, so v1's cosine-min10 runs (same setup) are imported, not rerun.
     lrs = {100: [3e-3, 1e-2, 3e-2, 1e-1], 400: [1e-3, 3e-3, 1e-2, 3e-2]}
-    base = dict(budgets=MAIN_BUDGETS, seeds=SEEDS, extend_grid=True)
+    base = dict(budgets=MAIN_BUDGETS, seeds=SEEDS, extend_grid=True, **_DEFAULT_PROBE)
     base.update(kw)
     base["lrs_by_budget"] = {b: lrs[b] for b in base["budgets"]}
     base["lrs"] = base["lrs_by_budget"][base["budgets"][0]]
@@ -173,12 +185,13 @@ def quick_v2_config(**overrides: Any) -> SweepConfig:
     """The CI check of the v2 harness (not a measurement): v2 baselines incl. schedule-free, UBA, paired
     seeds, and an LR grid whose best sits at an edge so the extension runs."""
     base = dict(
-        schedules=[DEFAULT_NAME, "wsd-1sqrt", SCHEDULE_FREE],
+        schedules=[DEFAULT_NAME, "wsd-1sqrt", SCHEDULE_FREE, AUTO],
         budgets=[10, 20],
         lrs=[1e-4, 3e-4],
         seeds=[0, 1],
         extend_grid=True,
         max_grid_extensions=1,
+        **{**_DEFAULT_PROBE, "probe_lanczos_steps": 4},
     )
     base.update(overrides)
     return quick_config(**base)
