@@ -355,7 +355,9 @@ def test_v2_report_compares_the_default_with_the_three_strongest_baselines(tmp_p
     assert (
         "| `linear` | 5.1000 ± 0.1414 (n=2, LR 0.02, **grid edge**) | -0.1500 | 0.1581 | 0: -0.1000, 1: -0.2000 |" in md
     )
-    assert "`cosine-min10`" in md and "`schedule-free`" not in md.split("## toy")[1]  # 3 strongest only
+    table = md.split("## toy")[1].split("Best LR still at a grid edge")[0]
+    assert "`cosine-min10`" in table and "`schedule-free`" not in table  # the 3 strongest only
+    assert "Best LR still at a grid edge (provisional; the sweep extends these): `uba-default` at 100 (LR 0.02)" in md
     assert "## toy (**partial: 20 / 40 cells finished**)" in md
     assert "| 400 | 40.00 | 2.000 | 0/20 (partial) | no runs yet |" in md
     bench.plot_gap_vs_tokens({"sweep": ("toy", cfg, _records(cells))}, tmp_path / "g.png")
@@ -432,3 +434,19 @@ def test_v2_quick_runs_end_to_end(tmp_path):
             assert lr == pytest.approx(want, rel=1e-9), (r["schedule"], s)
     md = (tmp_path / "report.md").read_text()
     assert "| 10 |" in md and "| 20 |" in md and "paired gaps" in md
+
+
+def test_v2_report_flags_a_best_phi_at_the_low_edge_of_the_phi_grid():
+    from uba_bench.report_v2 import phi_lines
+
+    names = ["uba-default", "cosine", "uba-phi0.1", "uba-phi0.5", "uba-auto", "cosine-min10", "uba-phi0.1-min10"]
+    cfg = bench.SweepConfig(schedules=names, budgets=[100], lrs=[0.01], seeds=[0])
+    loss = {"uba-default": 5.0, "cosine": 5.2, "uba-phi0.1": 4.8, "uba-phi0.5": 4.9, "uba-auto": 4.95}
+    loss |= {"cosine-min10": 4.7, "uba-phi0.1-min10": 4.75}
+    lines = phi_lines(cfg, _records({(n, 100, 0.01): [v] for n, v in loss.items()}))
+    assert lines == [
+        "- 100 updates, floor 0: 0.1: 4.8000 (n=1), 0.5: 4.9000 (n=1), 1: 5.0000 (n=1), 2: 5.2000 (n=1); best phi "
+        "**0.1** (**low edge of the phi grid: extend it downward**); "
+        "`uba-auto` 4.9500 (+0.1500 vs the best fixed phi).",
+        "- 100 updates, floor 0.1: 0.1: 4.7500 (n=1), 2: 4.7000 (n=1); best phi **2**.",
+    ]

@@ -15,7 +15,7 @@ from typing import Any
 
 from uba_hf.schedule import DEFAULT_PHI
 
-from .config import DEFAULT_NAME, SweepConfig, is_baseline
+from .config import AUTO_NAMES, COSINE_MIN_LR_RATE, DEFAULT_NAME, SweepConfig, is_baseline, parse_uba_name
 from .report import Best, render_markdown, summarize
 from .runner import planned_cells
 from .schedules import cell_key, spec_key
@@ -87,6 +87,37 @@ def compare_default(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[dic
     return out
 
 
+def phi_of(name: str) -> tuple[float, float] | None:
+    """``(phi, floor)`` of a fixed-phi UBA schedule, including the baselines that *are* UBA (cosine = phi 2)."""
+    if name == DEFAULT_NAME:
+        return float(DEFAULT_PHI), 0.0
+    return {"cosine": (2.0, 0.0), "cosine-min10": (2.0, COSINE_MIN_LR_RATE)}.get(name) or parse_uba_name(name)
+
+
+def phi_lines(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[str]:
+    """Per budget and floor: the loss of every fixed phi (best LR), the best phi, a best phi at the low end of
+    the phi grid (extend the grid downward), and uba-auto against the best fixed phi."""
+    table = summarize(cfg, records)
+    lines = []
+    for budget in cfg.budgets:
+        row = table.get(budget, {})
+        for floor in sorted({f for n in cfg.schedules if (pf := phi_of(n)) for f in [pf[1]]}):
+            by_phi = {phi_of(n)[0]: b for n, b in row.items() if phi_of(n) and phi_of(n)[1] == floor}
+            if len(by_phi) < 2:
+                continue
+            best = min(by_phi, key=lambda k: by_phi[k].mean)
+            grid = sorted({phi_of(n)[0] for n in cfg.schedules if phi_of(n) and phi_of(n)[1] == floor})
+            cells = ", ".join(f"{k:g}: {by_phi[k].mean:.4f} (n={by_phi[k].n})" for k in sorted(by_phi))
+            text = f"- {budget} updates, floor {floor:g}: {cells}; best phi **{best:g}**"
+            if best == grid[0]:
+                text += " (**low edge of the phi grid: extend it downward**)"
+            auto = next((row[n] for n in AUTO_NAMES if n in row and (n != AUTO_NAMES[0]) == bool(floor)), None)
+            if auto is not None:
+                text += f"; `{auto.name}` {auto.mean:.4f} ({auto.mean - by_phi[best].mean:+.4f} vs the best fixed phi)"
+            lines.append(text + ".")
+    return lines
+
+
 def _best_text(b: Best) -> str:
     edge = ", **grid edge**" if b.edge else ""
     return f"{b.mean:.4f} ± {b.std:.4f} (n={b.n}, LR {b.lr:g}{edge})"
@@ -132,6 +163,17 @@ def render_v2(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]], 
                     f"{_best_text(c['baseline'])} | {c['gap']:+.4f} | {spread} | {paired} |"
                 )
         lines.append("")
+        phis = phi_lines(cfg, records)
+        if phis:
+            lines += ["Fixed phi (each at its best LR; mean final loss, n seeds):", "", *phis, ""]
+        edges = [
+            f"`{b.name}` at {budget} (LR {b.lr:g})"
+            for budget, row in summarize(cfg, records).items()
+            for b in row.values()
+            if b.edge
+        ]
+        if edges:
+            lines += [f"Best LR still at a grid edge (provisional; the sweep extends these): {', '.join(edges)}.", ""]
     lines.append("`gap_vs_tokens.png`: the gap to each of the three strongest baselines against tokens per parameter.")
     if command:
         lines += ["", f"Command: {command}"]
@@ -146,9 +188,11 @@ def plot_gap_vs_tokens(groups: dict[str, tuple[str, SweepConfig, list[dict[str, 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
     markers = {"sweep": "o", "main-job": "s"}
+    partial = False
     for group, (_title, cfg, records) in groups.items():
         series: dict[str, list[tuple[float, float, float, str]]] = {}
         for r in compare_default(cfg, records):
+            partial |= r["cells_done"] < r["cells_planned"]
             if r["regime"] is None:
                 continue
             for rank, c in enumerate(r["comparisons"]):
@@ -165,7 +209,10 @@ def plot_gap_vs_tokens(groups: dict[str, tuple[str, SweepConfig, list[dict[str, 
     ax.set_xscale("log")
     ax.set_xlabel("tokens per non-embedding parameter")
     ax.set_ylabel("UBA-default minus baseline (nats; < 0 = UBA better)")
-    ax.set_title("UBA-default vs the three strongest baselines (each at its best LR)")
+    ax.set_title(
+        "UBA-default vs the three strongest baselines (each at its best LR)"
+        + ("\nPARTIAL: not every cell finished (see report.md)" if partial else "")
+    )
     ax.grid(alpha=0.3, which="both")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
