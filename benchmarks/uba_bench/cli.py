@@ -178,6 +178,13 @@ def v2_main(args, overrides: dict[str, Any]) -> int:
             total, left = total + t, left + rest
             print(f"{s.name:16s} {t / 3600:5.2f} h ({rest / 3600:5.2f} h left): {s.why}")
         print(f"{'all':16s} {total / 3600:5.2f} h ({left / 3600:5.2f} h left)")
+        from .v2 import SECONDS_PER_UPDATE, group_records
+
+        for group, spu in SECONDS_PER_UPDATE.items():
+            runs = [r for r in group_records(group, root) if r.get("kind") == "run" and "imported_from" not in r]
+            if runs:
+                measured = statistics.median(r["seconds_per_update"] for r in runs)
+                print(f"{group}: estimate at {spu} s/update; measured {measured:.3f} s/update ({len(runs)} runs)")
         return 0
     if args.v2 != "all" and args.v2 not in SETUP_BY_NAME:
         print(
