@@ -267,6 +267,12 @@ def test_v2_baselines_are_what_users_select():
         assert f"uba-phi{phi:g}" in names and f"uba-phi{phi:g}-min10" in names
     assert bench.spec_key("uba-phi2", 100) == bench.spec_key("cosine", 100)
     assert bench.spec_key(bench.SCHEDULE_FREE, 100) != bench.spec_key("constant", 100)
+    # The phi grid can be extended downward by name; malformed names are refused.
+    assert bench.SweepConfig(schedules=["uba-phi0.05", "uba-phi0.05-min10"]).schedules
+    assert bench.schedule_spec("uba-phi0.05-min10", 100) == ("uba", {"phi": 0.05, "min_lr_ratio": 0.1})
+    for bad in ("uba-phix", "uba-phi-1", "uba-phi0.50"):
+        with pytest.raises(ValueError, match="Unknown schedule"):
+            bench.SweepConfig(schedules=[bad])
 
 
 def test_schedule_free_is_evaluated_at_its_averaged_weights(tmp_path):

@@ -49,6 +49,14 @@ def valid_schedule_names() -> list[str]:
     return list(dict.fromkeys([*all_schedule_names(), *v2_schedule_names(), *AUTO_NAMES]))
 
 
+def _is_fixed_phi(name: str) -> bool:
+    try:
+        parsed = parse_uba_name(name)
+    except ValueError:
+        return False
+    return parsed is not None and parsed[0] > 0 and name == uba_name(*parsed)
+
+
 def is_baseline(name: str) -> bool:
     """A schedule that is not UBA (v1's ``wsd``/``constant`` included)."""
     return not name.startswith("uba")
@@ -122,7 +130,8 @@ class SweepConfig:
     auto_with_uba_trainer: bool = False
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.schedules) - set(valid_schedule_names()))
+        # Any fixed phi is allowed (the v2 phi grid is extended downward when its best phi sits at the edge).
+        unknown = sorted(n for n in set(self.schedules) - set(valid_schedule_names()) if not _is_fixed_phi(n))
         if unknown:
             raise ValueError(f"Unknown schedule name(s) {unknown}; valid: {valid_schedule_names()}.")
         unknown = sorted(set(self.lr_overrides) - set(self.schedules))
