@@ -9,9 +9,10 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 import uba_bench as bench
 
-from uba_hf import DEFAULT_PHI
+from uba_hf import DEFAULT_PHI, UBAArguments
 
 PEAK = 0.01
 
@@ -36,16 +37,29 @@ def closed_form(name: str, s: int, budget: int, warmup: int, phi: float | None =
         return (budget - s) / T
     if name == "constant":
         return 1.0
-    if name == "wsd":
+    if name.startswith("wsd"):
         decay = round(0.2 * budget)
         start = budget - decay
         if s < start:
             return 1.0
-        return 0.5 * (1 + math.cos(math.pi * (s - start) / decay))
+        progress = (s - start) / decay
+        shape = {"wsd": 0.5 * (1 + math.cos(math.pi * progress)), "wsd-1sqrt": 1 - math.sqrt(progress)}
+        return shape.get(name, 1 - progress)  # wsd-linear
     raise AssertionError(name)
 
 
-SCHEDULES = [n for n in bench.all_schedule_names() if n not in bench.AUTO_NAMES]
+def schedule_free_lr(s: int, warmup: int) -> float:
+    """LR / peak of update ``s`` of AdamWScheduleFree (Defazio et al. 2024): linear warmup (s+1)/W, then flat."""
+    return min(1.0, (s + 1) / warmup) if warmup else 1.0
+
+
+def lr_of(name: str, s: int, budget: int, warmup: int, phi: float | None = None) -> float:
+    if name == bench.SCHEDULE_FREE:
+        return schedule_free_lr(s, warmup)
+    return closed_form(name, s, budget, warmup, phi)
+
+
+SCHEDULES = [n for n in dict.fromkeys(bench.all_schedule_names() + bench.v2_schedule_names()) if "auto" not in n]
 
 
 @pytest.mark.parametrize("name", SCHEDULES)
@@ -53,8 +67,10 @@ SCHEDULES = [n for n in bench.all_schedule_names() if n not in bench.AUTO_NAMES]
 def test_sweep_schedules_are_the_real_ones(name, budget):
     warmup = bench.warmup_steps(budget, 0.1)
     lrs = bench.scheduler_lrs(name, budget, PEAK, 0.1)
-    for s in [0, warmup // 2, warmup, warmup + 1, (warmup + budget) // 2, budget - budget // 5, budget - 1]:
-        assert lrs[s] == pytest.approx(PEAK * closed_form(name, s, budget, warmup), rel=1e-9, abs=1e-12), (name, s)
+    steps = [0, warmup // 2, warmup, warmup + 1, (warmup + budget) // 2, budget - budget // 5]
+    steps += [budget - budget // 10, budget - 1]
+    for s in steps:
+        assert lrs[s] == pytest.approx(PEAK * lr_of(name, s, budget, warmup), rel=1e-9, abs=1e-12), (name, s)
 
 
 @pytest.mark.parametrize("name", bench.AUTO_NAMES)
@@ -136,7 +152,7 @@ def test_the_trainer_used_the_closed_form_lrs(quick_sweep):
     checked = 0
     for r in runs:
         for s, lr in r["lr_samples"].items():
-            want = r["lr"] * closed_form(r["schedule"], int(s), r["budget"], r["warmup_steps"], phi=r["phi"])
+            want = r["lr"] * lr_of(r["schedule"], int(s), r["budget"], r["warmup_steps"], phi=r["phi"])
             assert lr == pytest.approx(want, rel=1e-9, abs=1e-12), (r["schedule"], s)
             checked += 1
     assert checked >= 3 * len(runs)
@@ -226,3 +242,217 @@ def test_report_compares_floored_uba_with_cosine_min10_without_a_default_row():
     assert f"- Same 10% floor as `cosine-min10`: {best} minus `cosine-min10`: {want}." in md
     assert f"best floored UBA minus `cosine-min10`, per budget: 400: `uba-phi1-min10` {want}." in md
     assert "Lowest loss of all schedules per budget: 400: `uba-phi1-min10`" in md
+
+
+# --------------------------------------------------------------------------------------------------
+# Benchmark v2 (issue 15)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_v2_baselines_are_what_users_select():
+    """Each v2 baseline is a stock Transformers schedule / optimizer, selected by name and kwargs."""
+    assert bench.schedule_spec("linear", 100) == ("linear", {})
+    assert bench.schedule_spec("wsd-1sqrt", 100) == (
+        "warmup_stable_decay",
+        {"num_decay_steps": 20, "decay_type": "1-sqrt", "min_lr_ratio": 0.0},
+    )
+    assert bench.schedule_spec("wsd-linear", 100)[1]["decay_type"] == "linear"
+    assert bench.schedule_spec("cosine-min10", 100) == ("cosine_with_min_lr", {"min_lr_rate": 0.1})
+    args = bench.training_arguments(bench.quick_config(), bench.SCHEDULE_FREE, 20, 1e-3, 0, "/tmp/unused")
+    assert (args.optim, args.lr_scheduler_type, args.warmup_steps) == ("schedule_free_adamw", "constant", 2)
+    assert set(bench.BASELINES_V2) == {"linear", "wsd-1sqrt", "wsd-linear", "cosine-min10", "cosine", "schedule-free"}
+    # The phi x floor grid; phi 2 (with and without the floor) *is* cosine(-min10): one run, two names.
+    names = bench.v2_schedule_names()
+    for phi in (0.1, 0.25, 0.5, 1, 2):
+        assert f"uba-phi{phi:g}" in names and f"uba-phi{phi:g}-min10" in names
+    assert bench.spec_key("uba-phi2", 100) == bench.spec_key("cosine", 100)
+    assert bench.spec_key(bench.SCHEDULE_FREE, 100) != bench.spec_key("constant", 100)
+    # The phi grid can be extended downward by name; malformed names are refused.
+    assert bench.SweepConfig(schedules=["uba-phi0.05", "uba-phi0.05-min10"]).schedules
+    assert bench.schedule_spec("uba-phi0.05-min10", 100) == ("uba", {"phi": 0.05, "min_lr_ratio": 0.1})
+    for bad in ("uba-phix", "uba-phi-1", "uba-phi0.50"):
+        with pytest.raises(ValueError, match="Unknown schedule"):
+            bench.SweepConfig(schedules=[bad])
+
+
+def test_schedule_free_is_evaluated_at_its_averaged_weights(tmp_path):
+    """Trainer.evaluate switches AdamWScheduleFree to eval mode: the reported loss is the loss at the averaged
+    point x = (y - (1 - beta1) z) / beta1 (Defazio et al. 2024), not at the gradient point y it trains at."""
+    from conftest import TokenDataset, tiny_olmo2
+    from transformers import Trainer
+
+    cfg = bench.quick_config(batch_size=8, adam_beta2=0.95)
+    args = bench.training_arguments(cfg, bench.SCHEDULE_FREE, 12, 3e-2, 0, str(tmp_path))
+    model = tiny_olmo2()
+    evalset = TokenDataset(n=32, seed=1)
+    trainer = Trainer(model=model, args=args, train_dataset=TokenDataset(n=64), eval_dataset=evalset)
+    trainer.train()
+    opt = trainer.optimizer
+    beta1 = opt.param_groups[0]["betas"][0]
+    opt.train()  # make sure the parameters hold y
+    y = {n: p.detach().clone() for n, p in model.named_parameters()}
+    z = {n: opt.state[p]["z"].detach().clone() for n, p in model.named_parameters()}
+    reported = trainer.evaluate()["eval_loss"]
+    assert not opt.param_groups[0]["train_mode"]
+
+    def loss_at(weights):
+        clone = tiny_olmo2()
+        assert not clone.load_state_dict(weights, strict=False).unexpected_keys
+        clone.eval()
+        batch = torch.stack([evalset[i]["input_ids"] for i in range(len(evalset))])
+        with torch.no_grad():
+            return clone(input_ids=batch, labels=batch).loss.item()
+
+    x = {n: (y[n] - (1 - beta1) * z[n]) / beta1 for n in y}
+    assert reported == pytest.approx(loss_at(x), abs=1e-4)
+    assert abs(reported - loss_at(y)) > 1e-3  # the two points differ: the check can fail
+
+
+def _records(cells, stats=True):
+    """Synthetic results: ``{(name, budget, lr): [loss per seed]}`` -> run lines (+ a stats line)."""
+    recs = [
+        _run_record(n, b, lr, seed, loss) for (n, b, lr), losses in cells.items() for seed, loss in enumerate(losses)
+    ]
+    if stats:
+        recs.append({"kind": "stats", "non_embedding_params": 1000, "tokens_per_update": 100, "train_tokens": 20000})
+    return recs
+
+
+def test_grid_extends_only_at_an_edge_of_a_complete_grid():
+    cfg = bench.SweepConfig(
+        schedules=["linear", "cosine"], budgets=[100], lrs=[0.01, 0.02, 0.04, 0.08], seeds=[0, 1], extend_grid=True
+    )
+    # linear: best at the top edge (0.08) -> 0.16; cosine: best inside -> nothing.
+    cells = {("linear", 100, lr): [5 - lr, 5 - lr] for lr in cfg.lrs}
+    cells |= {("cosine", 100, lr): [5 + abs(lr - 0.02)] * 2 for lr in cfg.lrs}
+    recs = _records(cells)
+    assert bench.grid_extensions(cfg, recs) == [("linear", 100, 0.16, 0), ("linear", 100, 0.16, 1)]
+    assert bench.edge_of(cfg, "linear", 100, recs) == "high" and bench.edge_of(cfg, "cosine", 100, recs) is None
+    # Not decided on an incomplete grid (a seed missing at one LR).
+    assert bench.grid_extensions(cfg, recs[1:]) == []
+    # After the extension the grid includes 0.16; a best at the low edge extends downward; the cap holds.
+    recs += [_run_record("linear", 100, 0.16, s, 6.0) for s in (0, 1)]
+    assert bench.lr_grid(cfg, "linear", 100, recs) == [0.01, 0.02, 0.04, 0.08, 0.16]
+    assert bench.grid_extensions(cfg, recs) == []
+    low = _records({("cosine", 100, lr): [5 + lr] * 2 for lr in cfg.lrs})
+    assert {c[2] for c in bench.grid_extensions(cfg, low)} == {0.005}
+    capped = bench.SweepConfig(**{**cfg.__dict__, "max_grid_extensions": 0})
+    assert bench.grid_extensions(capped, recs[:8]) == []
+
+
+def test_v2_report_compares_the_default_with_the_three_strongest_baselines(tmp_path):
+    cfg = bench.SweepConfig(
+        schedules=["uba-default", "linear", "wsd-1sqrt", "cosine-min10", "schedule-free"],
+        budgets=[100, 400],
+        lrs=[0.01, 0.02],
+        seeds=[0, 1],
+    )
+    losses = {"uba-default": (4.9, 5.0), "linear": (5.0, 5.2), "wsd-1sqrt": (4.95, 5.05), "cosine-min10": (5.3, 5.3)}
+    losses["schedule-free"] = (5.4, 5.6)
+    cells = {(n, 100, 0.02): list(v) for n, v in losses.items()}
+    cells |= {(n, 100, 0.01): [x + 1 for x in v] for n, v in losses.items()}
+    md = bench.render_v2({"sweep": ("toy", cfg, _records(cells))})
+    # Budget 100: 10 tokens/param (100 x 100 / 1000), 0.5 epochs; uba 4.95 ± 0.0707 at LR 0.02 (top edge).
+    uba = "4.9500 ± 0.0707 (n=2, LR 0.02, **grid edge**)"
+    assert (
+        f"| 100 | 10.00 | 0.500 | 20/20 | {uba} | `wsd-1sqrt` | 5.0000 ± 0.0707 (n=2, LR 0.02, **grid edge**) "
+        "| -0.0500 | 0.1000 | 0: -0.0500, 1: -0.0500 |" in md
+    )
+    assert (
+        "| `linear` | 5.1000 ± 0.1414 (n=2, LR 0.02, **grid edge**) | -0.1500 | 0.1581 | 0: -0.1000, 1: -0.2000 |" in md
+    )
+    table = md.split("## toy")[1].split("Best LR still at a grid edge")[0]
+    assert "`cosine-min10`" in table and "`schedule-free`" not in table  # the 3 strongest only
+    assert "Best LR still at a grid edge (provisional; the sweep extends these): `uba-default` at 100 (LR 0.02)" in md
+    assert "## toy (**partial: 20 / 40 cells finished**)" in md
+    assert "| 400 | 40.00 | 2.000 | 0/20 (partial) | no runs yet |" in md
+    bench.plot_gap_vs_tokens({"sweep": ("toy", cfg, _records(cells))}, tmp_path / "g.png")
+    assert (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_v2_plan_meets_the_issue():
+    """Budgets, tokens/param, grids, seeds and cell order of the committed v2 plan."""
+    from uba_bench import v2
+
+    sweep = v2.group_config("sweep")
+    data = bench.SweepData(None, None, sweep.vocab_size, 0, 0)
+    nonemb = {"sweep": 131_648, "main-job": 1_050_752}  # measured here (benchmarks/README.md)
+    model = bench.make_model(sweep, data, 0)
+    total = sum(p.numel() for p in model.parameters())
+    emb = model.get_input_embeddings().weight.numel() + model.get_output_embeddings().weight.numel()
+    assert total - emb == nonemb["sweep"]
+    top, low = max(sweep.budgets), min(sweep.budgets)
+    assert top / low >= 16 and top * sweep.block_size * sweep.batch_size / nonemb["sweep"] >= 20
+    assert sweep.train_docs is None
+    main = v2.group_config("main-job")
+    assert max(main.budgets) / min(main.budgets) >= 4
+    for s in v2.SETUPS:
+        cfg = s.config()
+        assert len(cfg.seeds) >= 3 and cfg.extend_grid
+        # uba-auto as users run it: UBATrainer at the package's probe defaults.
+        assert cfg.auto_with_uba_trainer and (cfg.probe_batches, cfg.probe_lanczos_steps) == (
+            UBAArguments().phi_probe_batches,
+            UBAArguments().phi_probe_lanczos_steps,
+        )
+        assert all(len(cfg.lrs_for(n, b)) >= 4 for n in cfg.schedules for b in cfg.budgets)
+        cells = bench.planned_cells(cfg)
+        order = [(c[3], cfg.budgets.index(c[1])) for c in cells]
+        assert order == sorted(order)  # seed-major, then budget: all schedules of a budget before the next
+    assert set(v2.CORE) >= {"uba-default", "linear", "wsd-1sqrt", "cosine-min10", "schedule-free"}
+    covered = {n for s in v2.SETUPS if s.group == "sweep" for n in s.config().schedules}
+    distinct = {bench.spec_key(n, 100) for n in bench.v2_schedule_names()}
+    assert {bench.spec_key(n, 100) for n in covered} == distinct
+    assert v2.SETUPS[0].name == "sweep-core"
+
+
+def test_v2_results_resume_without_rerunning(tmp_path):
+    """A v2 setup killed mid-write resumes: finished cells are kept, the torn line is ignored, the missing
+    cell reruns and reproduces the same loss (deterministic per seed)."""
+    cfg = bench.quick_config(
+        schedules=[bench.SCHEDULE_FREE, "wsd-1sqrt"], budgets=[10], lrs=[1e-3], seeds=[0], extend_grid=True
+    )
+    path = tmp_path / "results.jsonl"
+    counts = bench.run_sweep(cfg, path, log=lambda *_: None)
+    assert counts["ran"] == 2
+    lines = path.read_text().splitlines()
+    assert [json.loads(x)["kind"] for x in lines] == ["setup", "stats", "run", "run"]
+    path.write_text("\n".join(lines[:3]) + "\n" + lines[3][:40])  # the last run torn mid-line
+    assert bench.run_sweep(cfg, path, log=lambda *_: None)["ran"] == 1
+    runs = [r for r in bench.read_results(path) if r.get("kind") == "run"]
+    assert len(runs) == 2 and runs[1]["eval_loss"] == json.loads(lines[3])["eval_loss"]
+    assert bench.run_sweep(cfg, path, log=lambda *_: None)["ran"] == 0
+
+
+@pytest.mark.slow
+def test_v2_quick_runs_end_to_end(tmp_path):
+    """``--v2 quick``: v2 baselines incl. schedule-free with the closed-form LRs they used, grid extension
+    at an edge, and the report."""
+    assert bench.main(["--v2", "quick", "--out-dir", str(tmp_path)]) == 0
+    from uba_bench.v2 import quick_v2_config
+
+    cfg = quick_v2_config()
+    runs = [r for r in bench.read_results(tmp_path / "results.jsonl") if r.get("kind") == "run"]
+    assert len(runs) >= len(bench.planned_cells(cfg))
+    assert {r["lr"] for r in runs} > set(cfg.lrs)  # the best sat at an edge: the grid was extended
+    for r in runs:
+        for s, lr in r["lr_samples"].items():
+            want = r["lr"] * lr_of(r["schedule"], int(s), r["budget"], r["warmup_steps"], phi=r["phi"])
+            assert lr == pytest.approx(want, rel=1e-9), (r["schedule"], s)
+    md = (tmp_path / "report.md").read_text()
+    assert "| 10 |" in md and "| 20 |" in md and "paired gaps" in md
+
+
+def test_v2_report_flags_a_best_phi_at_the_low_edge_of_the_phi_grid():
+    from uba_bench.report_v2 import phi_lines
+
+    names = ["uba-default", "cosine", "uba-phi0.1", "uba-phi0.5", "uba-auto", "cosine-min10", "uba-phi0.1-min10"]
+    cfg = bench.SweepConfig(schedules=names, budgets=[100], lrs=[0.01], seeds=[0])
+    loss = {"uba-default": 5.0, "cosine": 5.2, "uba-phi0.1": 4.8, "uba-phi0.5": 4.9, "uba-auto": 4.95}
+    loss |= {"cosine-min10": 4.7, "uba-phi0.1-min10": 4.75}
+    lines = phi_lines(cfg, _records({(n, 100, 0.01): [v] for n, v in loss.items()}))
+    assert lines == [
+        "- 100 updates, floor 0: 0.1: 4.8000 (n=1), 0.5: 4.9000 (n=1), 1: 5.0000 (n=1), 2: 5.2000 (n=1); best phi "
+        "**0.1** (**low edge of the phi grid: extend it downward**); "
+        "`uba-auto` 4.9500 (+0.1500 vs the best fixed phi).",
+        "- 100 updates, floor 0.1: 0.1: 4.7500 (n=1), 2: 4.7000 (n=1); best phi **2**.",
+    ]

@@ -55,10 +55,14 @@ class UBAArguments:
         default=0.0, metadata={"help": "Final LR as a fraction of each param group's peak LR, in [0, 1)."}
     )
     phi_probe_batches: int = field(
-        default=4, metadata={"help": f"phi='{PHI_AUTO}': training batches the curvature probe averages over."}
+        default=1,
+        metadata={
+            "help": f"phi='{PHI_AUTO}': sub-batches of uba_hf.phi.PROBE_ROWS rows, cut from the first training "
+            "batches, that the curvature probe averages over."
+        },
     )
     phi_probe_lanczos_steps: int = field(
-        default=20, metadata={"help": f"phi='{PHI_AUTO}': Lanczos steps per probe vector (HVPs = steps x batches)."}
+        default=10, metadata={"help": f"phi='{PHI_AUTO}': Lanczos steps per probe vector (HVPs = steps x batches)."}
     )
 
     def __post_init__(self) -> None:

@@ -19,7 +19,15 @@ from torch import nn
 from .curvature import estimate_curvature_causal_lm
 from .errors import UBAConfigError
 
-__all__ = ["PHI_RULE_KAPPA_MAX", "PHI_RULE_MAX", "PHI_RULE_MIN", "PhiProbe", "probe_phi", "suggest_phi"]
+__all__ = [
+    "PHI_RULE_KAPPA_MAX",
+    "PHI_RULE_MAX",
+    "PHI_RULE_MIN",
+    "PROBE_ROWS",
+    "PhiProbe",
+    "probe_phi",
+    "suggest_phi",
+]
 
 logger = logging.getLogger("uba_hf")
 
@@ -30,6 +38,14 @@ logger = logging.getLogger("uba_hf")
 PHI_RULE_MAX = 4.0  # phi at kappa = 1
 PHI_RULE_MIN = 0.5  # phi at kappa >= PHI_RULE_KAPPA_MAX
 PHI_RULE_KAPPA_MAX = 1e6  # largest condition number a float32 probe resolves (rel_threshold ~ 1e-6)
+
+# phi="auto" pays for itself only if the probe is cheap next to the run: ``UBATrainer`` probes on sub-batches of
+# this many rows cut from the first training batches (the ones warmup trains on first). A probe's cost is
+# ``lanczos_steps x batches`` HVPs, each about the cost of a few training steps on that many rows, so the default
+# probe (1 batch of 4 rows, 10 Lanczos steps: 10 HVPs) costs a few percent of the main job's 400-update run
+# (benchmarks/probe_cost.md). Splitting the same rows into more batches gives the same kappa (the HVPs are
+# averaged) at the same cost; more rows or steps cost proportionally more.
+PROBE_ROWS = 4
 
 
 def _check_finite(value: Any, name: str) -> float:

@@ -100,15 +100,22 @@ class UBATrainer(Trainer):
         return self.uba_schedule_record(state.max_steps) if self.uses_uba else None
 
     def _probe_batches(self) -> list[dict[str, Any]]:
-        """The first training batches, drawn without moving the run's data order."""
+        """``phi_probe_batches`` sub-batches of ``PROBE_ROWS`` rows, cut in order from the first training
+        batches (rows that warmup trains on first), drawn without moving the run's data order."""
         import torch
+
+        from .phi import PROBE_ROWS
 
         batches = []
         with preserve_rng():
             for batch in self.get_train_dataloader():
-                batches.append({k: v.to(self.args.device) for k, v in batch.items() if torch.is_tensor(v)})
-                if len(batches) == self.uba_args.phi_probe_batches:
-                    break
+                tensors = {k: v for k, v in batch.items() if torch.is_tensor(v)}
+                rows = len(next(iter(tensors.values())))
+                for start in range(0, rows, PROBE_ROWS):
+                    part = {k: v[start : start + PROBE_ROWS].to(self.args.device) for k, v in tensors.items()}
+                    batches.append(part)
+                    if len(batches) == self.uba_args.phi_probe_batches:
+                        return batches
         return batches
 
     def _resolve_auto_phi(self) -> None:

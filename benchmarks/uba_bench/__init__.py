@@ -14,8 +14,10 @@ Cells are keyed by what actually runs (scheduler type and kwargs, budget, LR, se
 seed with :func:`uba_hf.phi.probe_phi` (a curvature probe of the *initial* model, fixed
 probe settings, fixed batches); the probe is stored once per seed as a ``"kind": "probe"`` line.
 
-``python benchmarks/budget_sweep.py`` runs the default sweep and writes ``benchmarks/``;
-``--quick`` runs a handful of tiny cells (seconds) to prove the harness works.
+``python benchmarks/budget_sweep.py`` runs the default (v1) sweep and writes ``benchmarks/``;
+``--quick`` runs a handful of tiny cells (seconds) to prove the harness works. Benchmark v2 (issue 15:
+the strongest LLM schedules across tokens per parameter) is ``--v2 SETUP|all|plan|quick``: its plan
+is :mod:`uba_bench.v2`, its report :mod:`uba_bench.report_v2`.
 """
 
 from .cli import command_line, main, write_outputs
@@ -23,31 +25,40 @@ from .config import (
     AUTO,
     AUTO_NAMES,
     BASELINES,
+    BASELINES_V2,
     COSINE_MIN_LR_RATE,
     DEFAULT_NAME,
     FIXED_PHIS,
     FLOOR_SUFFIX,
     FLOORED_PHIS,
+    SCHEDULE_FREE,
     SCHEMA,
     WSD_DECAY_FRACTION,
     SweepConfig,
     all_schedule_names,
+    is_baseline,
     main_job_config,
     parse_uba_name,
     quick_config,
+    uba_name,
+    v2_schedule_names,
 )
+from .grid import edge_of, grid_extensions, lr_grid
 from .plots import plot_budget_sweep, plot_lr_curves
 from .report import Best, render_markdown, summarize
+from .report_v2 import compare_default, plot_gap_vs_tokens, render_v2, write_v2_report
 from .runner import (
     SweepData,
     environment,
     make_model,
+    model_stats,
     planned_cells,
     prepare_data,
     probe_seed_phi,
     read_results,
     run_sweep,
     train_cell,
+    training_arguments,
 )
 from .schedules import cell_key, lr_sample_steps, schedule_spec, scheduler_lrs, spec_key, warmup_steps
 
@@ -55,6 +66,20 @@ __all__ = [
     "AUTO",
     "AUTO_NAMES",
     "BASELINES",
+    "BASELINES_V2",
+    "SCHEDULE_FREE",
+    "compare_default",
+    "edge_of",
+    "grid_extensions",
+    "is_baseline",
+    "lr_grid",
+    "model_stats",
+    "plot_gap_vs_tokens",
+    "render_v2",
+    "training_arguments",
+    "uba_name",
+    "v2_schedule_names",
+    "write_v2_report",
     "Best",
     "COSINE_MIN_LR_RATE",
     "DEFAULT_NAME",

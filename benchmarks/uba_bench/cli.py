@@ -82,6 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the main job's model and data (tiny preset, ~3M parameters), 400 updates -> benchmarks/main_job/",
     )
+    setup.add_argument(
+        "--v2",
+        default=None,
+        metavar="SETUP",
+        help="benchmark v2 (benchmarks/v2/): a setup name, 'all' (every setup in priority order), 'plan' (cost "
+        "estimates only) or 'quick' (harness check -> out/bench-v2-quick/)",
+    )
     parser.add_argument("--results", default=None, help="results JSONL (default: <out-dir>/budget_sweep.jsonl)")
     parser.add_argument(
         "--out-dir", default=None, help="where the md/png go (default: benchmarks/, quick: out/bench-quick)"
@@ -111,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("budgets", "lrs", "seeds", "threads"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
+    if args.v2:
+        return v2_main(args, overrides)
     try:
         make = quick_config if args.quick else (main_job_config if args.main_job else SweepConfig)
         cfg = make(**overrides)
@@ -140,4 +149,64 @@ def main(argv: list[str] | None = None) -> int:
         title += " at the main job's scale (tiny preset, ~3M parameters)"
     paths = write_outputs(cfg, results, out_dir, command=command, title=title)
     print(f"[budget-sweep] wrote {', '.join(str(p) for p in paths.values())} from {results}", flush=True)
+    return 0
+
+
+def v2_main(args, overrides: dict[str, Any]) -> int:
+    """``--v2 SETUP|all|plan|quick``: run (or resume) v2 setups, then write the v2 report."""
+    from .report_v2 import plot_gap_vs_tokens, render_v2, write_v2_report
+    from .v2 import SETUP_BY_NAME, SETUPS, V2_DIR, estimate_seconds, import_v1_runs, quick_v2_config
+
+    command = f"`{command_line()}`"
+    if args.v2 == "quick":
+        out = Path(args.out_dir or "out/bench-v2-quick")
+        results = Path(args.results or out / "results.jsonl")
+        cfg = quick_v2_config(**overrides)
+        if not args.report_only:
+            counts = run_sweep(cfg, results)
+            print(f"[budget-sweep] ran {counts['ran']}, skipped {counts['skipped']} of {counts['total']} cells")
+        groups = {"quick": ("--v2 quick: harness check, not a measurement", cfg, read_results(results))}
+        (out / "report.md").write_text(render_v2(groups, command))
+        plot_gap_vs_tokens(groups, out / "gap_vs_tokens.png")
+        print(f"[budget-sweep] wrote {out / 'report.md'}, {out / 'gap_vs_tokens.png'}")
+        return 0
+    root = Path(args.out_dir or V2_DIR)
+    if args.v2 == "plan":
+        total = left = 0.0
+        for s in SETUPS:
+            t, rest = estimate_seconds(s, root)
+            total, left = total + t, left + rest
+            print(f"{s.name:16s} {t / 3600:5.2f} h ({rest / 3600:5.2f} h left): {s.why}")
+        print(f"{'all':16s} {total / 3600:5.2f} h ({left / 3600:5.2f} h left)")
+        from .v2 import SECONDS_PER_UPDATE, group_records
+
+        for group, spu in SECONDS_PER_UPDATE.items():
+            runs = [r for r in group_records(group, root) if r.get("kind") == "run" and "imported_from" not in r]
+            if runs:
+                measured = statistics.median(r["seconds_per_update"] for r in runs)
+                print(f"{group}: estimate at {spu} s/update; measured {measured:.3f} s/update ({len(runs)} runs)")
+        return 0
+    if args.v2 != "all" and args.v2 not in SETUP_BY_NAME:
+        print(
+            f"budget_sweep: error: --v2 {args.v2!r}: use one of {[*SETUP_BY_NAME, 'all', 'plan', 'quick']}",
+            file=sys.stderr,
+        )
+        return 2
+    if overrides:
+        print(
+            "budget_sweep: error: --v2 setups are fixed (see uba_bench/v2.py); drop --schedules/--budgets/--lrs/"
+            "--seeds/--threads",
+            file=sys.stderr,
+        )
+        return 2
+    if not args.report_only:
+        for s in SETUPS if args.v2 == "all" else [SETUP_BY_NAME[args.v2]]:
+            imported = import_v1_runs(s, root)
+            if imported:
+                print(f"[budget-sweep] {s.name}: imported {imported} v1 runs of the same setup", flush=True)
+            counts = run_sweep(s.config(), s.results(root))
+            print(f"[budget-sweep] {s.name}: ran {counts['ran']}, skipped {counts['skipped']}", flush=True)
+            write_v2_report(root, command)
+    paths = write_v2_report(root, command)
+    print(f"[budget-sweep] wrote {', '.join(str(p) for p in paths.values())}", flush=True)
     return 0

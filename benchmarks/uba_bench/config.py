@@ -20,6 +20,46 @@ FLOORED_PHIS = (0.5, 1.0)
 FLOOR_SUFFIX = "-min10"
 AUTO_NAMES = (AUTO, AUTO + FLOOR_SUFFIX)  # phi from the probe, without and with the 10% floor
 SCHEMA = 1
+# Setup fields added after v1: part of a setup's identity only when not at these defaults.
+ADDED_AFTER_V1 = {"auto_with_uba_trainer": False}
+
+# Benchmark v2 (issue 15): the schedules LLM practitioners use today, each a stock Transformers schedule or
+# optimizer. ``linear`` decays to 0 (Bergsma et al. 2025, "Straight to Zero"); ``wsd-1sqrt`` is
+# warmup-stable-decay with a 1-sqrt cooldown over 20% of the budget, to 0 (Hägele et al. 2024);
+# ``schedule-free`` is ``optim="schedule_free_adamw"`` with a constant schedule, evaluated at its averaged
+# weights (Defazio et al. 2024). ``cosine`` is UBA at phi = 2; ``cosine-min10`` UBA at phi = 2 with a 10% floor.
+SCHEDULE_FREE = "schedule-free"
+BASELINES_V2 = ("linear", "wsd-1sqrt", "wsd-linear", "cosine-min10", "cosine", SCHEDULE_FREE)
+PHIS_V2 = (0.1, 0.25, 0.5, 1.0, 2.0)
+FLOORS_V2 = (0.0, COSINE_MIN_LR_RATE)
+
+
+def uba_name(phi: float, floor: float = 0.0) -> str:
+    return f"uba-phi{phi:g}{FLOOR_SUFFIX if floor else ''}"
+
+
+def v2_schedule_names() -> list[str]:
+    """Every schedule of benchmark v2: UBA at the default, the baselines, the phi x floor grid, ``uba-auto``."""
+    grid = [uba_name(p, f) for f in FLOORS_V2 for p in PHIS_V2]
+    return [DEFAULT_NAME, *BASELINES_V2, *grid, AUTO]
+
+
+def valid_schedule_names() -> list[str]:
+    """v1 and v2 names (a sweep may use any of them)."""
+    return list(dict.fromkeys([*all_schedule_names(), *v2_schedule_names(), *AUTO_NAMES]))
+
+
+def _is_fixed_phi(name: str) -> bool:
+    try:
+        parsed = parse_uba_name(name)
+    except ValueError:
+        return False
+    return parsed is not None and parsed[0] > 0 and name == uba_name(*parsed)
+
+
+def is_baseline(name: str) -> bool:
+    """A schedule that is not UBA (v1's ``wsd``/``constant`` included)."""
+    return not name.startswith("uba")
 
 
 def all_schedule_names() -> list[str]:
@@ -76,11 +116,27 @@ class SweepConfig:
     probe_seed: int = 0
     # One thread: on a shared 2-core machine two threads stall on each other when a core is taken away.
     threads: int | None = 1
+    # v2: per-budget LR grids replacing ``lrs`` at that budget (the best LR falls as the budget grows), and
+    # per-schedule grids replacing both for that schedule.
+    lrs_by_budget: dict[int, list[float]] = field(default_factory=dict)
+    lr_overrides: dict[str, list[float]] = field(default_factory=dict)
+    # v2: when a schedule's best LR sits at an edge of its grid, run the next point outward (factor
+    # ``grid_ratio``) for every seed, until the best is inside (at most ``max_grid_extensions`` points).
+    extend_grid: bool = False
+    max_grid_extensions: int = 3
+    # v2: ``uba-auto`` runs the way users run it, ``UBATrainer`` with ``phi="auto"`` (a probe per run, on the
+    # first training rows, at ``probe_batches`` / ``probe_lanczos_steps``; its cost counts in the run's time).
+    # False (v1): one probe per seed on the first blocks of the train split, stock Trainer at the probed phi.
+    auto_with_uba_trainer: bool = False
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.schedules) - set(all_schedule_names()))
+        # Any fixed phi is allowed (the v2 phi grid is extended downward when its best phi sits at the edge).
+        unknown = sorted(n for n in set(self.schedules) - set(valid_schedule_names()) if not _is_fixed_phi(n))
         if unknown:
-            raise ValueError(f"Unknown schedule name(s) {unknown}; valid: {all_schedule_names()}.")
+            raise ValueError(f"Unknown schedule name(s) {unknown}; valid: {valid_schedule_names()}.")
+        unknown = sorted(set(self.lr_overrides) - set(self.schedules))
+        if unknown:
+            raise ValueError(f"`lr_overrides` names schedule(s) {unknown} that the sweep does not run.")
         if not self.budgets or not self.lrs or not self.seeds or not self.schedules:
             raise ValueError("A sweep needs at least one schedule, budget, LR and seed.")
         if any(int(b) < 10 for b in self.budgets):
@@ -91,9 +147,18 @@ class SweepConfig:
     def setup_key(self) -> dict[str, Any]:
         """The fields every run of the sweep shares; a results file must not mix two setups."""
         d = asdict(self)
-        for k in ("schedules", "budgets", "lrs", "seeds", "threads"):
+        for k in ("schedules", "budgets", "lrs", "seeds", "threads", "lr_overrides", "lrs_by_budget", "extend_grid"):
             d.pop(k)
+        d.pop("max_grid_extensions")
+        for key, default in ADDED_AFTER_V1.items():  # so that v1 results files stay resumable
+            if d[key] == default:
+                d.pop(key)
         return d
+
+    def lrs_for(self, name: str, budget: int) -> list[float]:
+        """The configured LR grid of one schedule at one budget (before any edge extension)."""
+        grid = self.lr_overrides.get(name, self.lrs_by_budget.get(int(budget), self.lrs))
+        return sorted(float(x) for x in grid)
 
 
 def quick_config(**overrides: Any) -> SweepConfig:

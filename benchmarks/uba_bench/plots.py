@@ -11,10 +11,11 @@ from uba_hf.pretrain.plotting import pyplot
 from .config import (
     AUTO,
     AUTO_NAMES,
-    BASELINES,
     DEFAULT_NAME,
     FLOOR_SUFFIX,
+    SCHEDULE_FREE,
     SweepConfig,
+    is_baseline,
 )
 from .report import (
     summarize,
@@ -40,6 +41,11 @@ _COLORS = {
     "linear": "tab:olive",
     "wsd": "tab:brown",
     "constant": "tab:pink",
+    "wsd-1sqrt": "tab:brown",
+    "wsd-linear": "peru",
+    SCHEDULE_FREE: "black",
+    "uba-phi0.1": "lightblue",
+    "uba-phi0.25": "deepskyblue",
     AUTO: "tab:purple",
     AUTO + FLOOR_SUFFIX: "indigo",
 }
@@ -78,7 +84,7 @@ def plot_budget_sweep(cfg: SweepConfig, records: list[dict[str, Any]], path: str
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 5), dpi=120)
     best_base = {}
     for b in cfg.budgets:
-        base = [table[b][n].mean for n in BASELINES if n in table.get(b, {})]
+        base = [table[b][n].mean for n in cfg.schedules if is_baseline(n) and n in table.get(b, {})]
         if base:
             best_base[b] = min(base)
     for name, label in _distinct(cfg, cfg.budgets[0]):

@@ -15,14 +15,16 @@ from uba_hf.schedule import DEFAULT_PHI
 from .config import (
     AUTO,
     AUTO_NAMES,
-    BASELINES,
     COSINE_MIN_LR_RATE,
     DEFAULT_NAME,
     FLOOR_SUFFIX,
+    SCHEDULE_FREE,
     WSD_DECAY_FRACTION,
     SweepConfig,
+    is_baseline,
     parse_uba_name,
 )
+from .grid import lr_grid
 from .runner import (
     planned_cells,
 )
@@ -51,6 +53,8 @@ class Best:
     losses: list[float]
     lrs_tried: int
     complete: bool  # every LR of the grid with every seed finished
+    grid: tuple[float, ...] = ()  # the LRs of this schedule's grid (configured + extensions)
+    edge: bool = False  # best LR is the smallest or largest of the grid: possibly better outside it
 
 
 def summarize(cfg: SweepConfig, records: Iterable[dict[str, Any]]) -> dict[int, dict[str, Best]]:
@@ -61,13 +65,15 @@ def summarize(cfg: SweepConfig, records: Iterable[dict[str, Any]]) -> dict[int, 
             by_cell[(r["spec"], r["budget"], r["lr"])][r["seed"]] = r["eval_loss"]
         elif r.get("kind") == "run":
             by_cell[(r["spec"], r["budget"], r["lr"])][r["seed"]] = math.inf
+    records = list(records)
     table: dict[int, dict[str, Best]] = {}
     for budget in cfg.budgets:
         row: dict[str, Best] = {}
         for name in cfg.schedules:
             spec = spec_key(name, budget)
             best, n_full = None, 0
-            for lr in cfg.lrs:
+            grid = lr_grid(cfg, name, budget, records)
+            for lr in grid:
                 seeds = by_cell.get((spec, budget, float(lr)), {})
                 losses = [seeds[s] for s in cfg.seeds if s in seeds]
                 if len(losses) == len(cfg.seeds):
@@ -79,7 +85,9 @@ def summarize(cfg: SweepConfig, records: Iterable[dict[str, Any]]) -> dict[int, 
                     best = Best(name, budget, float(lr), mean, std, len(losses), losses, 0, False)
             if best is not None:
                 best.lrs_tried = n_full
-                best.complete = n_full == len(cfg.lrs)
+                best.complete = n_full == len(grid)
+                best.grid = tuple(grid)
+                best.edge = len(grid) > 1 and best.lr in (grid[0], grid[-1])
                 row[name] = best
         table[budget] = row
     return table
@@ -99,6 +107,11 @@ def _fixed_phi(cfg: SweepConfig, row: dict[str, Best], *, floored: bool) -> list
         if parsed is not None and bool(parsed[1]) == floored and name in row:
             out.append(row[name])
     return out
+
+
+def _baselines(cfg: SweepConfig, row: dict[str, Best]) -> list[Best]:
+    """The non-UBA schedules of a budget's row (v1: ``BASELINES``; v2: ``BASELINES_V2``)."""
+    return [row[n] for n in cfg.schedules if is_baseline(n) and n in row]
 
 
 def _best(rows: Sequence[Best]) -> Best | None:
@@ -138,7 +151,8 @@ def render_markdown(
     lines.append("")
     lines.append(
         f"`uba-default` is UBA at the package default phi = {DEFAULT_PHI:g} (`uba_hf.DEFAULT_PHI`); it shares its runs "
-        f"with `uba-phi{DEFAULT_PHI:g}` (same schedule). Baselines: {', '.join(f'`{b}`' for b in BASELINES)}. "
+        f"with `uba-phi{DEFAULT_PHI:g}` (same schedule). Baselines: "
+        f"{', '.join(f'`{b}`' for b in cfg.schedules if is_baseline(b))}. "
         f"`uba-auto`: phi from `suggest_phi(kappa)` of a curvature probe of the initial model. UBA with phi = 2 is "
         "Transformers' cosine step for step (pinned by `tests/test_bench.py`), so `uba-phi2` reports the `cosine` "
         f"runs. `uba-phi<phi>{FLOOR_SUFFIX}`: UBA with `min_lr_ratio={COSINE_MIN_LR_RATE:g}`, the same floor as "
@@ -168,13 +182,13 @@ def render_markdown(
                 seen_specs[spec] = rank
             rank_of[b.name] = rank
             per_seed = ", ".join(f"{x:.4f}" for x in b.losses)
-            edge = " (grid edge)" if len(cfg.lrs) > 1 and b.lr in (min(cfg.lrs), max(cfg.lrs)) else ""
+            edge = " (grid edge)" if b.edge else ""
             lines.append(
-                f"| {rank} | {b.name} | {b.lr:g}{edge} | {_fmt(b)} | {per_seed} | {b.lrs_tried}/{len(cfg.lrs)}"
+                f"| {rank} | {b.name} | {b.lr:g}{edge} | {_fmt(b)} | {per_seed} | {b.lrs_tried}/{len(b.grid)}"
                 f"{'' if b.complete else ' (partial)'} |"
             )
         lines.append("")
-        baselines = [row[n] for n in BASELINES if n in row]
+        baselines = _baselines(cfg, row)
         best_base = min(baselines, key=lambda b: b.mean) if baselines else None
         uba = row.get(DEFAULT_NAME)
         best_fixed = _best(_fixed_phi(cfg, row, floored=False))
@@ -210,7 +224,10 @@ def render_markdown(
             if best_base is not None:
                 parts.append(f"{auto.mean - best_base.mean:+.4f} vs the best baseline")
             train_s = statistics.fmean(r["train_seconds"] for r in auto_runs)
-            probe_s = statistics.fmean(p["probe_seconds"] for p in probes.values()) if probes else math.nan
+            secs = [p["probe_seconds"] for p in probes.values()] or [
+                r["probe_seconds"] for r in auto_runs if "probe_seconds" in r
+            ]  # v1: one probe per seed; v2: UBATrainer probes in every run (its time is in train_seconds)
+            probe_s = statistics.fmean(secs) if secs else math.nan
             parts.append(
                 f"probe cost {probe_s:.1f}s = {probe_s / train_s:.1%} of one {budget}-update training run "
                 f"({train_s:.1f}s)"
@@ -304,7 +321,7 @@ def _summary_table(cfg: SweepConfig, table: dict[int, dict[str, Best]]) -> list[
     for budget in cfg.budgets:
         row = table.get(budget, {})
         uba = row.get(DEFAULT_NAME)
-        baselines = [row[n] for n in BASELINES if n in row]
+        baselines = _baselines(cfg, row)
         base = _best(baselines)
         cells = [str(budget)]
         if has_default:
@@ -347,7 +364,7 @@ def _verdict(cfg: SweepConfig, table: dict[int, dict[str, Best]]) -> list[str]:
         if not row:
             continue
         uba = row.get(DEFAULT_NAME)
-        base = _best([row[n] for n in BASELINES if n in row])
+        base = _best(_baselines(cfg, row))
         if uba is not None and base is not None:
             gap = uba.mean - base.mean
             (won if gap < 0 else lost).append(f"{budget} ({gap:+.4f} vs `{base.name}`)")
@@ -395,4 +412,9 @@ def _kwargs_doc(name: str, budget: int) -> str:
         return f"{{'phi': suggest_phi(kappa){floor}}}"
     if name == "wsd":
         return f"{{'num_decay_steps': {WSD_DECAY_FRACTION:.0%} of the budget}} (Transformers' default cosine decay)"
+    if name == SCHEDULE_FREE:
+        return (
+            "with `optim='schedule_free_adamw'` (its own warmup over the same steps; evaluated at the averaged "
+            "weights: `Trainer.evaluate` calls `optimizer.eval()`)"
+        )
     return str(schedule_spec(name, budget)[1]) if schedule_spec(name, budget)[1] else ""

@@ -20,10 +20,14 @@ from uba_hf.callbacks import LRTraceCallback
 from .config import (
     AUTO_NAMES,
     BASELINES,
+    BASELINES_V2,
+    SCHEDULE_FREE,
     SCHEMA,
     SweepConfig,
 )
+from .grid import grid_extensions
 from .schedules import (
+    OPTIMIZERS,
     cell_key,
     lr_sample_steps,
     schedule_spec,
@@ -111,42 +115,100 @@ def probe_seed_phi(cfg: SweepConfig, data: SweepData, seed: int) -> dict[str, An
     }
 
 
+def model_stats(cfg: SweepConfig, data: SweepData) -> dict[str, Any]:
+    """Sizes the report needs for tokens per parameter and epochs (non-embedding = without the input
+    embedding and the output head)."""
+    model = make_model(cfg, data, 0)
+    total = sum(p.numel() for p in model.parameters())
+    emb = {id(model.get_input_embeddings().weight): model.get_input_embeddings().weight.numel()}
+    emb[id(model.get_output_embeddings().weight)] = model.get_output_embeddings().weight.numel()
+    return {
+        "kind": "stats",
+        "total_params": total,
+        "non_embedding_params": total - sum(emb.values()),
+        "train_blocks": len(data.train),
+        "train_tokens": len(data.train) * cfg.block_size,
+        "tokens_per_update": cfg.block_size * cfg.batch_size,
+    }
+
+
+class _ScheduleFreeLRTrace:
+    """The LR each ``schedule_free_adamw`` update used (its ``scheduled_lr``: own warmup, then flat),
+    read after the step that set it; the scheduler's LR (``LRTraceCallback``) is only the flat peak."""
+
+    def __new__(cls):
+        from transformers import TrainerCallback
+
+        class Trace(TrainerCallback):
+            def __init__(self) -> None:
+                self.trace: list[float] = []
+
+            def on_optimizer_step(self, args, state, control, optimizer=None, **kwargs):
+                self.trace.append(float(optimizer.param_groups[0]["scheduled_lr"]))
+
+        return Trace()
+
+
+def training_arguments(cfg: SweepConfig, name: str, budget: int, lr: float, seed: int, output_dir: str, phi=None):
+    """The ``TrainingArguments`` of one cell: what a user passes to select the schedule (and optimizer)."""
+    from transformers import TrainingArguments
+
+    kind, kwargs = schedule_spec(name, budget, phi)
+    return TrainingArguments(
+        output_dir=output_dir,
+        max_steps=budget,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=32,
+        learning_rate=lr,
+        lr_scheduler_type=kind,
+        lr_scheduler_kwargs=dict(kwargs),
+        warmup_steps=warmup_steps(budget, cfg.warmup_fraction),
+        weight_decay=cfg.weight_decay,
+        adam_beta2=cfg.adam_beta2,
+        max_grad_norm=cfg.max_grad_norm,
+        seed=seed,
+        data_seed=seed,
+        logging_steps=max(1, budget // 10),
+        save_strategy="no",
+        eval_strategy="no",
+        report_to=[],
+        disable_tqdm=True,
+        use_cpu=True,
+        dataloader_num_workers=0,
+        **({"optim": OPTIMIZERS[name]} if name in OPTIMIZERS else {}),
+    )
+
+
 def train_cell(
     cfg: SweepConfig, data: SweepData, name: str, budget: int, lr: float, seed: int, phi: float | None = None
 ) -> dict[str, Any]:
     """One run with the stock ``transformers.Trainer``; returns its JSONL record."""
-    from transformers import Trainer, TrainingArguments, default_data_collator
+    from transformers import Trainer, default_data_collator
     from transformers.trainer_callback import PrinterCallback
 
     register_uba_scheduler()
-    kind, kwargs = schedule_spec(name, budget, phi)
+    in_trainer = name in AUTO_NAMES and cfg.auto_with_uba_trainer
+    kind, kwargs = schedule_spec(name, budget, 1.0 if in_trainer else phi)
     warmup = warmup_steps(budget, cfg.warmup_fraction)
     model = make_model(cfg, data, seed)
     with tempfile.TemporaryDirectory(prefix="uba-bench-") as out:
-        args = TrainingArguments(
-            output_dir=out,
-            max_steps=budget,
-            per_device_train_batch_size=cfg.batch_size,
-            per_device_eval_batch_size=32,
-            learning_rate=lr,
-            lr_scheduler_type=kind,
-            lr_scheduler_kwargs=dict(kwargs),
-            warmup_steps=warmup,
-            weight_decay=cfg.weight_decay,
-            adam_beta2=cfg.adam_beta2,
-            max_grad_norm=cfg.max_grad_norm,
-            seed=seed,
-            data_seed=seed,
-            logging_steps=max(1, budget // 10),
-            save_strategy="no",
-            eval_strategy="no",
-            report_to=[],
-            disable_tqdm=True,
-            use_cpu=True,
-            dataloader_num_workers=0,
-        )
-        trace = LRTraceCallback()
-        trainer = Trainer(
+        args = training_arguments(cfg, name, budget, lr, seed, out, 1.0 if in_trainer else phi)
+        trace = LRTraceCallback() if name != SCHEDULE_FREE else _ScheduleFreeLRTrace()
+        trainer_cls = Trainer
+        if in_trainer:  # phi="auto" as users run it: UBATrainer probes before the first update
+            from functools import partial
+
+            from uba_hf import UBAArguments, UBATrainer
+
+            uba = UBAArguments(
+                phi="auto",
+                min_lr_ratio=kwargs.get("min_lr_ratio", 0.0),
+                phi_probe_batches=cfg.probe_batches,
+                phi_probe_lanczos_steps=cfg.probe_lanczos_steps,
+            )
+            args.lr_scheduler_kwargs = {}
+            trainer_cls = partial(UBATrainer, uba_args=uba)
+        trainer = trainer_cls(
             model=model,
             args=args,
             train_dataset=data.train,
@@ -161,7 +223,15 @@ def train_cell(
         start = time.perf_counter()
         eval_loss = trainer.evaluate()["eval_loss"]
         eval_seconds = time.perf_counter() - start
-    used = dict(trace.trace)
+        if name == SCHEDULE_FREE and trainer.optimizer.param_groups[0]["train_mode"]:
+            # Trainer.evaluate switches a schedule-free optimizer to eval mode (the averaged weights x).
+            raise RuntimeError("schedule-free was evaluated in train mode (at y, not the averaged weights x)")
+    used = dict(trace.trace) if name != SCHEDULE_FREE else dict(enumerate(trace.trace))
+    extra: dict[str, Any] = {}
+    if in_trainer:
+        probe = trainer.phi_probe
+        kwargs = {k: v for k, v in trainer.uba_kwargs.items() if k == "phi" or v}
+        extra = {"kappa": probe["condition_number"], "probe_seconds": probe["seconds"], "probe": probe}
     train_losses = [(h["step"], h["loss"]) for h in trainer.state.log_history if "loss" in h]
     return {
         "kind": "run",
@@ -170,6 +240,7 @@ def train_cell(
         "spec": spec_key(name, budget),
         "lr_scheduler_type": kind,
         "lr_scheduler_kwargs": kwargs,
+        "optim": OPTIMIZERS.get(name),
         "phi": kwargs.get("phi"),
         "budget": int(budget),
         "warmup_steps": warmup,
@@ -184,6 +255,7 @@ def train_cell(
         "seconds_per_update": train_seconds / max(1, budget),
         "eval_seconds": eval_seconds,
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        **extra,
     }
 
 
@@ -205,8 +277,15 @@ def read_results(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 def _append(path: Path, record: dict[str, Any]) -> None:
+    """One whole line per record; after a write torn by a kill, start on a fresh line (else the next record
+    would be glued to the torn one and lost)."""
+    torn = False
+    if path.is_file() and path.stat().st_size > 0:
+        with open(path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            torn = f.read(1) != b"\n"
     with open(path, "a") as f:
-        f.write(json.dumps(record, sort_keys=True) + "\n")
+        f.write(("\n" if torn else "") + json.dumps(record, sort_keys=True) + "\n")
         f.flush()
         os.fsync(f.fileno())
 
@@ -219,11 +298,12 @@ def planned_cells(cfg: SweepConfig) -> list[tuple[str, int, float, int]]:
         for budget in cfg.budgets:
             for name in cfg.schedules:
                 spec = spec_key(name, budget)
-                for lr in cfg.lrs:
+                for lr in cfg.lrs_for(name, budget):
                     key = cell_key(spec, budget, lr, seed)
                     if key not in seen:
                         seen.add(key)
-                        run_name = next((b for b in BASELINES if spec_key(b, budget) == spec), name)
+                        names = BASELINES + tuple(n for n in BASELINES_V2 if n not in BASELINES)
+                        run_name = next((b for b in names if spec_key(b, budget) == spec), name)
                         cells.append((run_name, int(budget), float(lr), int(seed)))
     return cells
 
@@ -245,16 +325,34 @@ def run_sweep(cfg: SweepConfig, results: str | os.PathLike, log=print) -> dict[s
         )
     done = {cell_key(r["spec"], r["budget"], r["lr"], r["seed"]) for r in records if r.get("kind") == "run"}
     probes = {r["seed"]: r for r in records if r.get("kind") == "probe"}
-    cells = planned_cells(cfg)
+    cells = planned_cells(cfg) + (grid_extensions(cfg, records) if cfg.extend_grid else [])
     todo = [c for c in cells if cell_key(spec_key(c[0], c[1]), *c[1:]) not in done]
     log(f"[budget-sweep] {len(cells)} cells, {len(cells) - len(todo)} already in {results}, {len(todo)} to run")
+    counts = {"ran": 0, "skipped": len(cells) - len(todo), "total": len(cells)}
     if not todo:
-        return {"ran": 0, "skipped": len(cells), "total": len(cells)}
+        return counts
     data = prepare_data(cfg)
+    if not any(r.get("kind") == "stats" for r in records):
+        _append(results, model_stats(cfg, data))
     start = time.perf_counter()
+    while todo:
+        counts["ran"] += _run_cells(cfg, data, todo, results, probes, start, log)
+        if not cfg.extend_grid:
+            break
+        # Best LR at a grid edge: the next point outward, for every seed (decided on complete seeds only).
+        records = read_results(results)
+        done = {cell_key(r["spec"], r["budget"], r["lr"], r["seed"]) for r in records if r.get("kind") == "run"}
+        todo = [c for c in grid_extensions(cfg, records) if cell_key(spec_key(c[0], c[1]), *c[1:]) not in done]
+        counts["total"] += len(todo)
+        for name, budget, lr, _ in todo[:: len(cfg.seeds)]:
+            log(f"[budget-sweep] grid edge: {name} budget={budget}: extending its LR grid with {lr:g}")
+    return counts
+
+
+def _run_cells(cfg, data, todo, results: Path, probes: dict, start: float, log) -> int:
     for i, (name, budget, lr, seed) in enumerate(todo):
         phi = None
-        if name in AUTO_NAMES:
+        if name in AUTO_NAMES and not cfg.auto_with_uba_trainer:
             if seed not in probes:
                 probes[seed] = probe_seed_phi(cfg, data, seed)
                 _append(results, probes[seed])
@@ -265,7 +363,7 @@ def run_sweep(cfg: SweepConfig, results: str | os.PathLike, log=print) -> dict[s
                 )
             phi = probes[seed]["phi"]
         record = train_cell(cfg, data, name, budget, lr, seed, phi=phi)
-        if name in AUTO_NAMES:
+        if name in AUTO_NAMES and not cfg.auto_with_uba_trainer:
             p = probes[seed]
             record.update(kappa=p["kappa"], probe_seconds=p["probe_seconds"])
         _append(results, record)
@@ -274,7 +372,7 @@ def run_sweep(cfg: SweepConfig, results: str | os.PathLike, log=print) -> dict[s
             f"[budget-sweep] {i + 1}/{len(todo)} {name} budget={budget} lr={lr:g} seed={seed}: "
             f"eval_loss={record['eval_loss']:.4f} ({record['train_seconds']:.1f}s; {elapsed / 60:.1f} min elapsed)"
         )
-    return {"ran": len(todo), "skipped": len(cells) - len(todo), "total": len(cells)}
+    return len(todo)
 
 
 def environment() -> dict[str, str]:

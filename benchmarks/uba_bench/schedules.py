@@ -16,9 +16,13 @@ from .config import (
     COSINE_MIN_LR_RATE,
     DEFAULT_NAME,
     FLOOR_SUFFIX,
+    SCHEDULE_FREE,
     WSD_DECAY_FRACTION,
     parse_uba_name,
 )
+
+# ``optim`` of ``TrainingArguments`` per schedule name; every other schedule uses Transformers' default AdamW.
+OPTIMIZERS = {SCHEDULE_FREE: "schedule_free_adamw"}
 
 logger = logging.getLogger("uba_hf")
 
@@ -47,8 +51,18 @@ def schedule_spec(name: str, budget: int, phi: float | None = None) -> tuple[str
         return "linear", {}
     if name == "wsd":
         return "warmup_stable_decay", {"num_decay_steps": int(round(WSD_DECAY_FRACTION * budget))}
+    if name in ("wsd-1sqrt", "wsd-linear"):
+        decay = name[len("wsd-") :].replace("1sqrt", "1-sqrt")
+        return "warmup_stable_decay", {
+            "num_decay_steps": int(round(WSD_DECAY_FRACTION * budget)),
+            "decay_type": decay,
+            "min_lr_ratio": 0.0,
+        }
     if name == "constant":
         return "constant_with_warmup", {}
+    if name == SCHEDULE_FREE:
+        # The optimizer warms up itself (Transformers passes ``warmup_steps`` to it); the schedule stays flat.
+        return "constant", {}
     raise ValueError(f"Unknown schedule {name!r}.")
 
 
@@ -64,7 +78,8 @@ def spec_key(name: str, budget: int) -> str:
     if parsed is not None and parsed[0] == 2.0:
         name = "cosine-min10" if parsed[1] else "cosine"
     kind, kwargs = schedule_spec(name, budget)
-    return json.dumps([kind, kwargs], sort_keys=True)
+    optim = OPTIMIZERS.get(name)
+    return json.dumps([kind, kwargs, optim] if optim else [kind, kwargs], sort_keys=True)
 
 
 def cell_key(spec: str, budget: int, lr: float, seed: int) -> str:
@@ -74,11 +89,16 @@ def cell_key(spec: str, budget: int, lr: float, seed: int) -> str:
 def scheduler_lrs(
     name: str, budget: int, peak_lr: float, warmup_fraction: float, phi: float | None = None
 ) -> list[float]:
-    """The LR of every update ``0..budget-1`` of a schedule, built by ``transformers.get_scheduler``."""
+    """The LR of every update ``0..budget-1`` of a schedule, built by ``transformers.get_scheduler``.
+
+    ``schedule-free``: the LR its optimizer uses (``scheduled_lr``: its own linear warmup, then flat), from a
+    real ``AdamWScheduleFree`` built with the arguments Transformers gives it."""
     from transformers import get_scheduler
 
     register_uba_scheduler()
     kind, kwargs = schedule_spec(name, budget, phi)
+    if name == SCHEDULE_FREE:
+        return _schedule_free_lrs(budget, peak_lr, warmup_steps(budget, warmup_fraction))
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=peak_lr)
     sched = get_scheduler(
         kind,
@@ -92,6 +112,20 @@ def scheduler_lrs(
         lrs.append(opt.param_groups[0]["lr"])
         opt.step()
         sched.step()
+    return lrs
+
+
+def _schedule_free_lrs(budget: int, peak_lr: float, warmup: int) -> list[float]:
+    from schedulefree import AdamWScheduleFree
+
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = AdamWScheduleFree([p], lr=peak_lr, warmup_steps=warmup)
+    opt.train()
+    lrs = []
+    for _ in range(budget):
+        p.grad = torch.ones_like(p)
+        opt.step()
+        lrs.append(opt.param_groups[0]["scheduled_lr"])
     return lrs
 
 

@@ -1,0 +1,197 @@
+"""Benchmark v2 (issue 15): the plan, one results file per setup, in the order the runs are most useful.
+
+Two models: the sweep model (``SweepConfig``'s 0.66M-parameter OLMo-2, 131,648 non-embedding parameters)
+on **all** training files (3.01M tokens; v1 used 400 files), and the main job's model
+(``main_job_config``: 3.1M parameters, 1,050,752 non-embedding). Each setup is a :class:`SweepConfig`
+whose results go to ``benchmarks/v2/<setup>/results.jsonl``; setups of the same model share the model
+and data (their ``setup_key`` is equal) and the report merges them (``GROUPS``).
+
+Budgets (sweep model, 512 tokens per update): 325 / 1300 / 5200 updates = 1.26 / 5.06 / 20.2 tokens
+per non-embedding parameter = 0.055 / 0.22 / 0.88 epochs. Main job (2048 tokens per update): 100 / 400
+updates = 0.19 / 0.78 tokens per non-embedding parameter. LR grids: 4 points per budget at factor 2,
+centred where the best LR is expected (it falls roughly as budget^-1/2); a best LR at an edge extends
+the grid (``extend_grid``). Every setup: 3 seeds, seeds outermost, budgets ascending, all schedules of
+a budget before the next, so an interrupted sweep has complete comparisons for its first seed(s).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from uba_hf.arguments import UBAArguments
+from uba_hf.phi import PROBE_ROWS
+
+from .config import (
+    AUTO,
+    DEFAULT_NAME,
+    SCHEDULE_FREE,
+    SweepConfig,
+    main_job_config,
+    quick_config,
+    uba_name,
+)
+from .schedules import spec_key
+
+# uba-auto in v2 is UBATrainer with phi="auto" at the package's probe defaults (the probe in every auto run).
+_DEFAULT_PROBE = dict(
+    auto_with_uba_trainer=True,
+    probe_batches=UBAArguments().phi_probe_batches,
+    probe_batch_size=PROBE_ROWS,
+    probe_lanczos_steps=UBAArguments().phi_probe_lanczos_steps,
+    probe_num_probes=1,
+)
+
+V2_DIR = Path("benchmarks/v2")
+SWEEP_BUDGETS = [325, 1300, 5200]
+MAIN_BUDGETS = [100, 400]
+SEEDS = [0, 1, 2]
+# The baselines expected strongest (Bergsma et al. 2025; Hägele et al. 2024; OLMo; Defazio et al. 2024).
+CORE = [DEFAULT_NAME, "linear", "wsd-1sqrt", "cosine-min10", SCHEDULE_FREE]
+# The rest of the issue's matrix: the other baselines and the phi x floor grid (phi 1 = uba-default,
+# phi 2 = cosine, phi 2 with the floor = cosine-min10 are run once under their baseline name).
+GRID = [
+    "cosine",
+    "wsd-linear",
+    *(uba_name(p) for p in (0.1, 0.25, 0.5)),
+    *(uba_name(p, 0.1) for p in (0.1, 0.25, 0.5, 1.0)),
+    AUTO,
+]
+# Seconds per update measured here with one torch thread on the shared 2-core machine (see README).
+SECONDS_PER_UPDATE = {"sweep": 0.033, "main-job": 0.55}
+RUN_OVERHEAD_S = {"sweep": 3.0, "main-job": 12.0}  # model build + final evaluation per run
+
+
+def _sweep(**kw: Any) -> SweepConfig:
+    lrs = {325: [0.03, 0.06, 0.12, 0.24], 1300: [0.015, 0.03, 0.06, 0.12], 5200: [0.0075, 0.015, 0.03, 0.06]}
+    base = dict(train_docs=None, seeds=SEEDS, extend_grid=True, lrs=lrs[325], **_DEFAULT_PROBE)
+    base.update(kw)
+    base["lrs_by_budget"] = {b: lrs[b] for b in base["budgets"]}
+    return SweepConfig(**base)
+
+
+def _main(**kw: Any) -> SweepConfig:
+    # 400: v1's main-job grid, so v1's cosine-min10 runs (same setup) are imported, not rerun.
+    lrs = {100: [3e-3, 1e-2, 3e-2, 1e-1], 400: [1e-3, 3e-3, 1e-2, 3e-2]}
+    base = dict(budgets=MAIN_BUDGETS, seeds=SEEDS, extend_grid=True, **_DEFAULT_PROBE)
+    base.update(kw)
+    base["lrs_by_budget"] = {b: lrs[b] for b in base["budgets"]}
+    base["lrs"] = base["lrs_by_budget"][base["budgets"][0]]
+    return main_job_config(**base)
+
+
+@dataclass(frozen=True)
+class Setup:
+    name: str
+    group: str  # "sweep" or "main-job": which model (and report) it belongs to
+    why: str
+
+    def config(self) -> SweepConfig:
+        return SETUP_CONFIGS[self.name]()
+
+    def results(self, root: Path = V2_DIR) -> Path:
+        return root / self.name / "results.jsonl"
+
+
+SETUP_CONFIGS = {
+    "sweep-core": lambda: _sweep(schedules=CORE, budgets=SWEEP_BUDGETS),
+    "sweep-grid": lambda: _sweep(schedules=GRID, budgets=SWEEP_BUDGETS[:2]),
+    "main-job-core": lambda: _main(schedules=[DEFAULT_NAME, "linear", "wsd-1sqrt", "cosine-min10"]),
+    "sweep-grid-top": lambda: _sweep(schedules=GRID, budgets=SWEEP_BUDGETS[2:]),
+}
+# Priority order (``--v2 all`` runs them in this order, one after the other).
+SETUPS = [
+    Setup("sweep-core", "sweep", "UBA-default vs the strongest baselines from 1.3 to 20 tokens/param"),
+    Setup("sweep-grid", "sweep", "the phi x floor grid, uba-auto, cosine, wsd-linear at 1.3 and 5 tokens/param"),
+    Setup("main-job-core", "main-job", "UBA-default vs the strongest baselines on the main job's model"),
+    Setup("sweep-grid-top", "sweep", "the phi x floor grid at 20 tokens/param"),
+]
+SETUP_BY_NAME = {s.name: s for s in SETUPS}
+GROUPS = {"sweep": "sweep model (0.66M parameters, all training files)", "main-job": "main job's model (3.1M)"}
+# v1 runs of the same setup reused by v2 (identical model, data, optimizer and cell keys).
+IMPORTS = {"main-job-core": Path("benchmarks/main_job/budget_sweep.jsonl")}
+
+
+def group_config(group: str) -> SweepConfig:
+    """One config covering every setup of a group (the union of schedules, budgets, grids): the report's."""
+    cfgs = [s.config() for s in SETUPS if s.group == group]
+    names = list(dict.fromkeys(n for c in cfgs for n in c.schedules))
+    budgets = sorted({b for c in cfgs for b in c.budgets})
+    lrs_by_budget = {b: g for c in cfgs for b, g in c.lrs_by_budget.items()}
+    first = cfgs[0]
+    return SweepConfig(**{**first.__dict__, "schedules": names, "budgets": budgets, "lrs_by_budget": lrs_by_budget})
+
+
+def group_records(group: str, root: Path = V2_DIR) -> list[dict[str, Any]]:
+    """Every record of a group's results files (the first setup line and stats line, every run and probe)."""
+    from .runner import read_results
+
+    out: list[dict[str, Any]] = []
+    for s in SETUPS:
+        if s.group != group:
+            continue
+        for r in read_results(s.results(root)):
+            if r.get("kind") in ("setup", "stats") and any(o.get("kind") == r["kind"] for o in out):
+                continue
+            out.append(r)
+    return out
+
+
+def import_v1_runs(setup: Setup, root: Path = V2_DIR) -> int:
+    """Start a setup's results file with the v1 runs of the same setup and cells (marked ``imported_from``)."""
+    from .runner import _append, planned_cells, read_results
+
+    src = IMPORTS.get(setup.name)
+    dst = setup.results(root)
+    if src is None or dst.exists() or not src.exists():
+        return 0
+    cfg = setup.config()
+    records = read_results(src)
+    header = next(r for r in records if r.get("kind") == "setup")
+    if header["setup"] != cfg.setup_key():
+        return 0
+    wanted = {json.dumps([spec_key(n, b), b, lr, s]) for n, b, lr, s in planned_cells(cfg)}
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    _append(dst, header)
+    n = 0
+    for r in records:
+        if r.get("kind") == "run" and json.dumps([r["spec"], r["budget"], r["lr"], r["seed"]]) in wanted:
+            _append(dst, {**r, "imported_from": str(src)})
+            n += 1
+    return n
+
+
+def estimate_seconds(setup: Setup, root: Path = V2_DIR) -> tuple[float, float]:
+    """(seconds for the whole setup, seconds still to run) at the measured seconds per update."""
+    from .runner import planned_cells, read_results
+    from .schedules import cell_key
+
+    cfg = setup.config()
+    runs = [r for r in read_results(setup.results(root)) if r.get("kind") == "run"]
+    done = {cell_key(r["spec"], r["budget"], r["lr"], r["seed"]) for r in runs}
+    spu, over = SECONDS_PER_UPDATE[setup.group], RUN_OVERHEAD_S[setup.group]
+    total = left = 0.0
+    for name, budget, lr, seed in planned_cells(cfg):
+        cost = budget * spu + over
+        total += cost
+        if cell_key(spec_key(name, budget), budget, lr, seed) not in done:
+            left += cost
+    return total, left
+
+
+def quick_v2_config(**overrides: Any) -> SweepConfig:
+    """The CI check of the v2 harness (not a measurement): v2 baselines incl. schedule-free, UBA, paired
+    seeds, and an LR grid whose best sits at an edge so the extension runs."""
+    base = dict(
+        schedules=[DEFAULT_NAME, "wsd-1sqrt", SCHEDULE_FREE, AUTO],
+        budgets=[10, 20],
+        lrs=[1e-4, 3e-4],
+        seeds=[0, 1],
+        extend_grid=True,
+        max_grid_extensions=1,
+        **{**_DEFAULT_PROBE, "probe_lanczos_steps": 4},
+    )
+    base.update(overrides)
+    return quick_config(**base)
