@@ -109,7 +109,7 @@ def test_mistakes_are_one_line_before_any_data_work(tmp_path, args, fragment):
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory):
+def finished(tmp_path_factory, small_text_corpus):
     """One short run with TensorBoard, from another working directory, its stdout and stderr going to files."""
     tmp = tmp_path_factory.mktemp("finished")
     out, cwd = tmp / "run", tmp / "cwd"
@@ -118,7 +118,8 @@ def finished(tmp_path_factory):
         proc = subprocess.run(
             [sys.executable, PRETRAIN, TINY, "--output_dir", str(out), "--report_to", "tensorboard"]
             + ["--max_steps", "4", "--warmup_steps", "1", "--logging_steps", "1", "--eval_steps", "2"]
-            + ["--save_steps", "2", "--max_eval_blocks", "8"],
+            + ["--save_steps", "2", "--max_eval_blocks", "8", "--dataset_name", str(small_text_corpus)]
+            + ["--vocab_size", "512", "--block_size", "64", "--per_device_train_batch_size", "4"],
             stdout=stdout,
             stderr=stderr,
             cwd=cwd,
@@ -162,9 +163,9 @@ def test_run_clm_result_files_model_card_and_portable_tokenizer(finished):
     assert f"{metrics['eval_loss_init']:.4f} at initialisation -> {metrics['eval_loss']:.4f}" in card
     for folder in (out, out / "tokenizer"):
         config = json.loads((folder / "tokenizer_config.json").read_text())
-        assert config["tokenizer_class"] == "PreTrainedTokenizerFast" and config["model_max_length"] == 128
+        assert config["tokenizer_class"] == "PreTrainedTokenizerFast" and config["model_max_length"] == 64
         tok = PreTrainedTokenizerFast.from_pretrained(str(folder))
-        assert tok.model_max_length == 128 and tok.eos_token == "<|endoftext|>"
+        assert tok.model_max_length == 64 and tok.eos_token == "<|endoftext|>"
         assert AutoTokenizer.from_pretrained(str(folder))("def main(")["input_ids"] == tok("def main(")["input_ids"]
 
 

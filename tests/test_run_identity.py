@@ -101,9 +101,20 @@ def test_second_sigint_aborts_at_once():
 # ------------------------------------------------------------------------------------ the CLI, end to end
 
 
-def cli(out: Path, cache: Path, *extra: str, popen: bool = False):
+def cli(out: Path, cache: Path, corpus: Path, *extra: str, popen: bool = False):
     cmd = [sys.executable, str(ROOT / "scripts" / "pretrain.py"), TINY, "--output_dir", str(out)]
-    cmd += ["--warmup_steps", "1", "--logging_steps", "1", "--eval_strategy", "no", "--max_eval_blocks", "8", *extra]
+    cmd += [
+        "--dataset_name",
+        str(corpus),
+        "--vocab_size",
+        "512",
+        "--block_size",
+        "64",
+        "--preprocessing_num_workers",
+        "1",
+    ]
+    cmd += ["--per_device_train_batch_size", "4", "--warmup_steps", "1", "--logging_steps", "1"]
+    cmd += ["--eval_strategy", "no", "--max_eval_blocks", "8", *extra]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "UBA_HF_CACHE": str(cache)}
     if popen:
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -115,10 +126,10 @@ def tree(folder: Path) -> dict[str, tuple[int, int]]:
 
 
 @pytest.mark.slow
-def test_resume_picks_only_this_run_ctrl_c_saves_and_finished_runs_are_no_ops(tmp_path):
-    out, cache, aside = tmp_path / "run", tmp_path / "cache", tmp_path / "aside"
+def test_resume_picks_only_this_run_ctrl_c_saves_and_finished_runs_are_no_ops(tmp_path, small_text_corpus):
+    out, cache, aside, corpus = tmp_path / "run", tmp_path / "cache", tmp_path / "aside", small_text_corpus
     # Run A: seed 0, finished; its checkpoint-8 is the newest in the folder.
-    a = cli(out, cache, "--seed", "0", "--max_steps", "8", "--save_steps", "4")
+    a = cli(out, cache, corpus, "--seed", "0", "--max_steps", "8", "--save_steps", "4")
     assert a.returncode == 0, a.stderr[-3000:]
     assert "no evaluation (--eval_strategy no)" in a.stdout and not (out / "eval_results.json").exists()
     a_speeds = [
@@ -130,12 +141,12 @@ def test_resume_picks_only_this_run_ctrl_c_saves_and_finished_runs_are_no_ops(tm
 
     # A finished run resumed (a SLURM requeue): exit 0, "already complete", nothing written.
     before = tree(out)
-    done = cli(out, cache, "--seed", "0", "--max_steps", "8", "--resume_from_checkpoint", "latest")
+    done = cli(out, cache, corpus, "--seed", "0", "--max_steps", "8", "--resume_from_checkpoint", "latest")
     assert done.returncode == 0 and "already complete" in done.stdout and "update 8/8" in done.stdout, done.stderr
     assert tree(out) == before
 
     # Another seed: A's checkpoints are skipped by name and reason; none of this run -> one line, exit 2.
-    other = cli(out, cache, "--seed", "2", "--max_steps", "8", "--resume_from_checkpoint", "latest")
+    other = cli(out, cache, corpus, "--seed", "2", "--max_steps", "8", "--resume_from_checkpoint", "latest")
     assert other.returncode == 2, other.stderr[-2000:]
     assert "Skipping" in other.stderr and "checkpoint-8" in other.stderr and "seed=0 there, 2 now" in other.stderr
     assert other.stderr.strip().splitlines()[-1].startswith("uba-pretrain: error: resume_from_checkpoint=latest")
@@ -143,7 +154,7 @@ def test_resume_picks_only_this_run_ctrl_c_saves_and_finished_runs_are_no_ops(tm
 
     # Run B (seed 1) into the same folder with overwrite_output_dir (the recipe sets it): A's checkpoints are
     # removed, and Ctrl-C after B's first checkpoint finishes the update, saves, says how to resume, exits 130.
-    b = cli(out, cache, "--seed", "1", "--max_steps", "8", "--save_steps", "2", popen=True)
+    b = cli(out, cache, corpus, "--seed", "1", "--max_steps", "8", "--save_steps", "2", popen=True)
     deadline = time.time() + 600
     while not (out / "checkpoint-2" / COMPLETE_MARKER).exists():
         assert b.poll() is None and time.time() < deadline, b.stderr.read()[-2000:]
@@ -159,7 +170,7 @@ def test_resume_picks_only_this_run_ctrl_c_saves_and_finished_runs_are_no_ops(tm
     # Put A's newest checkpoint back, as a run without the clean-up would have left it: `latest` must skip it.
     shutil.copytree(aside, out / "checkpoint-8")
     resumed = cli(
-        out, cache, "--seed", "1", "--max_steps", "8", "--save_steps", "2", "--resume_from_checkpoint", "latest"
+        out, cache, corpus, "--seed", "1", "--max_steps", "8", "--save_steps", "2", "--resume_from_checkpoint", "latest"
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Skipping" in resumed.stderr and "seed=0 there, 1 now" in resumed.stderr

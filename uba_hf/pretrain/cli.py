@@ -13,7 +13,6 @@ import json
 import logging
 import math
 import os
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -38,18 +37,17 @@ from ..registry import UBA_SCHEDULER_NAME
 from ..trainer import UBATrainer
 from .data import DataArguments, get_tokenizer, load_corpus, tokenize_and_pack
 from .models import PRESETS, build_model, count_parameters, flops_per_token, known_peak_flops, preset_config
-from .outputs import finalize_tokenizer_config, write_model_card, write_result_files
+from .outputs import report_preempted, write_run_clm_outputs
 from .plotting import plot_lr_schedule
 from .preflight import (
-    check_loggers,
-    check_output_dir_writable,
     finished_budget,
     identity_sections,
+    prepare_output_dir,
     pretrain_identity,
     quiet_logs,
     remove_stale_checkpoints,
+    report_already_complete,
     resolve_resume,
-    route_tensorboard,
     schedule_kwargs,
 )
 
@@ -159,7 +157,8 @@ def build_parser() -> _Parser:
     parser._action_groups.remove(default)
     parser._action_groups.append(default)
     # The job's schedule is UBA unless the user names another, so an explicit "linear" means linear.
-    parser.set_defaults(lr_scheduler_type=UBA_SCHEDULER_NAME)
+    # One copy of each log line: processes other than the main one report errors only unless asked.
+    parser.set_defaults(lr_scheduler_type=UBA_SCHEDULER_NAME, log_level_replica="error")
     return parser
 
 
@@ -265,10 +264,11 @@ def build_model_for(model_args: ModelArguments, tokenizer, block_size: int):
 def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) -> dict[str, Any]:
     """Train and write every output; returns the final metrics."""
     wall_start = time.time()
+    quiet_logs(training)
     uba_kwargs = schedule_kwargs(training, uba_args)  # a bad --lr_scheduler_kwargs fails here, not after tokenizing
     resume = resolve_resume(training, pretrain_identity(model_args, data_args, training, uba_kwargs))
     if (done := finished_budget(resume, training)) is not None:
-        return _already_complete(resume, *done, training)
+        return report_already_complete(resume, *done, training)
     _check_output_dir(training, run_args)
     if model_args.model_name_or_path is None and model_args.model_preset not in PRESETS:
         raise UBAConfigError(
@@ -283,7 +283,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         validate_uba_args(
             uba_args.phi, uba_args.min_lr_ratio, training.get_warmup_steps(training.max_steps), training.max_steps
         )
-    _prepare_outputs(training, run_args, resume)
+    prepare_output_dir(training)
     set_seed(training.seed)
 
     corpus = load_corpus(data_args)
@@ -315,6 +315,8 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         tokens_per_update,
     )
 
+    if resume is None and run_args.overwrite_output_dir:  # last, so that a failure before training keeps them
+        remove_stale_checkpoints(training)
     trainer = PretrainTrainer(
         model=model,
         args=training,
@@ -339,7 +341,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     train_out = trainer.train(resume_from_checkpoint=resume)
     train_seconds = time.time() - train_start
     if preemption.preempted:
-        return _preempted(trainer, preemption.signal_received)
+        return report_preempted(trainer, preemption.signal_received)
     eval_metrics = trainer.evaluate() if evaluate else {}
     trainer.save_model(training.output_dir)
     trainer.save_state()
@@ -373,7 +375,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     if trainer.is_world_process_zero():
         with open(os.path.join(training.output_dir, "metrics.json"), "w") as f:
             json.dump(metrics, f, indent=2)
-        _write_run_clm_outputs(trainer, train_out, eval_metrics, metrics, model_args, data_args)
+        write_run_clm_outputs(trainer, train_out, eval_metrics, metrics, model_args, data_args)
         # This run's updates from the trace; earlier ones (before a resume) from the logged history.
         used = dict((h["step"] - 1, h["learning_rate"]) for h in trainer.state.log_history if "learning_rate" in h)
         used.update(lr_trace.trace)
@@ -402,53 +404,6 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
             flush=True,
         )
     return metrics
-
-
-def _prepare_outputs(training: TrainingArguments, run_args: RunArguments, resume: str | None) -> None:
-    """After the cheap checks, before any data work: a writable output_dir, installed loggers,
-    TensorBoard under output_dir, one copy of each log line, and no checkpoints of an earlier run left
-    for ``latest`` to find."""
-    check_output_dir_writable(training.output_dir)
-    check_loggers(training)
-    if (tb_dir := route_tensorboard(training)) is not None:
-        logger.info("TensorBoard logs: %s (tensorboard --logdir %s)", tb_dir, os.path.dirname(tb_dir))
-    quiet_logs(training)
-    if resume is None and run_args.overwrite_output_dir:
-        remove_stale_checkpoints(training)
-
-
-def _already_complete(resume: str, step: int, budget: int, training: TrainingArguments) -> dict[str, Any]:
-    """Resuming a checkpoint that already reached the budget is a no-op (a requeued finished job)."""
-    if training.process_index == 0:
-        print(
-            f"[uba-pretrain] already complete: {resume} is at update {step}/{budget}; nothing to train, "
-            f"nothing written (outputs in {training.output_dir})",
-            flush=True,
-        )
-    return {"already_complete": True, "global_step": step}
-
-
-def _preempted(trainer: PretrainTrainer, signum: int | None) -> dict[str, Any]:
-    step = trainer.state.global_step
-    if trainer.is_world_process_zero():
-        print(
-            f"[uba-pretrain] stopped by signal {signum or 'on another rank'} at update {step}/"
-            f"{trainer.state.max_steps}: checkpoint-{step} saved in {trainer.args.output_dir}; continue with "
-            "the same command plus --resume_from_checkpoint latest",
-            flush=True,
-        )
-    return {"preempted": True, "global_step": step, "signal": signum or signal.SIGTERM}
-
-
-def _write_run_clm_outputs(trainer, train_out, eval_metrics, metrics, model_args, data_args) -> None:
-    """``train_results.json`` / ``eval_results.json`` / ``all_results.json``, the model card, and portable
-    tokenizer configs (see ``outputs.py``)."""
-    train_metrics = {**train_out.metrics, "train_samples": len(trainer.train_dataset)}
-    write_result_files(trainer, train_metrics, eval_metrics)
-    dataset = data_args.train_file or data_args.dataset_name
-    write_model_card(trainer, metrics, dataset, model_args.model_name_or_path or model_args.model_preset)
-    for folder in (trainer.args.output_dir, os.path.join(trainer.args.output_dir, "tokenizer")):
-        finalize_tokenizer_config(folder, data_args.block_size)
 
 
 def main(argv: list[str] | None = None) -> int:

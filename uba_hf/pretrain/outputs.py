@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +74,30 @@ def write_model_card(trainer, metrics: dict[str, Any], dataset: str, model_name:
     ]
     with open(card, "a", encoding="utf-8") as f:
         f.write("\n".join(lines))
+
+
+def report_preempted(trainer, signum: int | None) -> dict[str, Any]:
+    """Say where the checkpoint is and how to continue (main process); the caller exits with 128 + signal."""
+    step = trainer.state.global_step
+    if trainer.is_world_process_zero():
+        print(
+            f"[uba-pretrain] pre-empted at update {step}/{trainer.state.max_steps} "
+            f"({signal.Signals(signum).name if signum else 'signal on another rank'}): checkpoint-{step} saved in "
+            f"{trainer.args.output_dir}; continue with the same command plus --resume_from_checkpoint latest",
+            flush=True,
+        )
+    return {"preempted": True, "global_step": step, "signal": signum or signal.SIGTERM}
+
+
+def write_run_clm_outputs(trainer, train_out, eval_metrics, metrics, model_args, data_args) -> None:
+    """``train_results.json`` / ``eval_results.json`` / ``all_results.json``, the model card, and portable
+    tokenizer configs in ``output_dir`` and ``output_dir/tokenizer``."""
+    try:
+        samples = {"train_samples": len(trainer.train_dataset)}
+    except TypeError:  # a streamed corpus has no length
+        samples = {}
+    write_result_files(trainer, {**train_out.metrics, **samples}, eval_metrics)
+    dataset = data_args.train_file or data_args.dataset_name
+    write_model_card(trainer, metrics, dataset, model_args.model_name_or_path or model_args.model_preset)
+    for folder in (trainer.args.output_dir, os.path.join(trainer.args.output_dir, "tokenizer")):
+        finalize_tokenizer_config(folder, data_args.block_size)

@@ -4,7 +4,7 @@ Each function here either raises a one-line ``UBAConfigError`` or changes nothin
 which checkpoint to resume (only one of *this* run), whether that checkpoint already finished the
 budget, which stale checkpoints a fresh ``--overwrite_output_dir`` run removes, whether the output
 folder is writable and the requested loggers are installed, where TensorBoard writes, and how much
-each process logs. ``cli.run`` calls them in that order, before loading the corpus.
+each process logs. ``cli.run`` calls them before loading the corpus.
 """
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ def finished_budget(resume: str | None, training: TrainingArguments) -> tuple[in
 def remove_stale_checkpoints(training: TrainingArguments) -> list[str]:
     """A fresh run with ``--overwrite_output_dir`` *removes* the ``checkpoint-*`` folders of earlier runs.
 
-    Removed rather than moved aside: ``overwrite`` is the user's statement that the folder's run is
+    Called just before training, so a mistake found while reading the data keeps them. Removed rather
+    than moved aside: ``overwrite`` is the user's statement that the folder's run is
     disposable, and moving would grow the disk use with every rerun of a recipe that sets it. Left in
     place they would be found by a later ``--resume_from_checkpoint latest``. Main process only; the
     others wait.
@@ -161,12 +162,14 @@ class _DropDeepSpeedCpuBanner(logging.Filter):
 
 
 def quiet_logs(training: TrainingArguments) -> None:
-    """One copy of each line: only the main process logs at INFO (replicas at ``--log_level_replica``,
-    warning by default); no DeepSpeed accelerator banner unless DeepSpeed is used; and no progress
+    """One copy of each line: only the main process logs at INFO (the others at ``--log_level_replica``,
+    which the CLI defaults to ``error``); no DeepSpeed accelerator banner unless DeepSpeed is used; and no progress
     bars when stderr is not a terminal (a log file would fill with carriage returns and
     cursor-movement escapes)."""
     if not (training.deepspeed or os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true"):
-        logging.getLogger("DeepSpeed").addFilter(_DropDeepSpeedCpuBanner())
+        deepspeed_logger = logging.getLogger("DeepSpeed")
+        if not any(isinstance(f, _DropDeepSpeedCpuBanner) for f in deepspeed_logger.filters):
+            deepspeed_logger.addFilter(_DropDeepSpeedCpuBanner())
     if training.should_log and training.log_level == "passive":
         logger.setLevel(logging.INFO)
     else:
@@ -178,3 +181,23 @@ def quiet_logs(training: TrainingArguments) -> None:
         training.disable_tqdm = True
         datasets.disable_progress_bars()
         hf_logging.disable_progress_bar()
+
+
+def prepare_output_dir(training: TrainingArguments) -> None:
+    """After the cheap checks, before any data work: a writable output_dir, installed loggers, and
+    TensorBoard under output_dir."""
+    check_output_dir_writable(training.output_dir)
+    check_loggers(training)
+    if (tb_dir := route_tensorboard(training)) is not None:
+        logger.info("TensorBoard logs: %s (tensorboard --logdir %s)", tb_dir, os.path.dirname(tb_dir))
+
+
+def report_already_complete(resume: str, step: int, budget: int, training: TrainingArguments) -> dict[str, Any]:
+    """Resuming a checkpoint that already reached the budget is a no-op (a requeued finished job)."""
+    if training.process_index == 0:
+        print(
+            f"[uba-pretrain] already complete: {resume} is at update {step}/{budget}; nothing to train, "
+            f"nothing written (outputs in {training.output_dir})",
+            flush=True,
+        )
+    return {"already_complete": True, "global_step": step}
