@@ -1,16 +1,16 @@
 #!/usr/bin/env python
 """Run the curvature probe on a recipe's initial model and print kappa and the phi it suggests, without training.
 
-    python scripts/estimate_phi.py recipes/pretrain/tiny.yaml [--num_probes 1] [--probe_batch_size 16]
+    python scripts/estimate_phi.py recipes/pretrain/tiny.yaml [--num_probes 1] [--probe_batch_size 4]
         [--phi_probe_batches 4 --phi_probe_lanczos_steps 20]
 
-Takes the same arguments as scripts/pretrain.py, plus the two above. The defaults are what
-``--phi auto`` does at the start of training (one probe of ``phi_probe_lanczos_steps`` x
-``phi_probe_batches`` Hessian-vector products on training batches of ``per_device_train_batch_size``
-blocks), so the phi printed is the one training would choose. The cost is printed first and the
-progress (with the time left) every few seconds on stderr; the result (JSON) goes to stdout. For a
-quicker, rougher answer lower ``--phi_probe_lanczos_steps``, ``--phi_probe_batches`` or
-``--probe_batch_size``. The rule mapping kappa to phi is this package's, not the paper's: see docs/phi.md.
+Takes the same arguments as scripts/pretrain.py, plus the two above. One probe of
+``phi_probe_lanczos_steps`` x ``phi_probe_batches`` Hessian-vector products (HVPs), as ``--phi auto``
+does at the start of training, but on batches of ``--probe_batch_size`` blocks (default 4, a quarter
+of the tiny recipe's batch, to keep the default short on a CPU); ``--probe_batch_size`` equal to
+``per_device_train_batch_size`` reproduces what training would compute. The cost is printed first and
+the progress (with the time left) every 10 s on stderr; the result (JSON) goes to stdout. The rule
+mapping kappa to phi is this package's, not the paper's: see docs/phi.md.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from uba_hf.errors import UBAConfigError
 from uba_hf.phi import probe_phi
 from uba_hf.pretrain.cli import build_model_for, parse_args
 from uba_hf.pretrain.data import get_tokenizer, load_corpus, tokenize_and_pack
+from uba_hf.pretrain.preflight import quiet_logs
 
 
 def script_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -42,34 +43,39 @@ def script_options(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument(
         "--probe_batch_size",
         type=int,
-        default=None,
-        help="blocks per probe batch (default: per_device_train_batch_size)",
+        default=4,
+        help="blocks per probe batch (training's own probe uses per_device_train_batch_size)",
     )
     options, rest = parser.parse_known_args(argv)
-    if options.num_probes < 1 or (options.probe_batch_size is not None and options.probe_batch_size < 1):
+    if options.num_probes < 1 or options.probe_batch_size < 1:
         raise UBAConfigError("--num_probes and --probe_batch_size must be >= 1.")
     return options, rest
 
 
 class Progress:
-    """Counts the model's forward passes (one per per-batch Hessian-vector product) and reports on stderr."""
+    """Counts the model's forward passes (each starts one per-batch HVP, so at the i-th, i - 1 are done) and
+    reports on stderr: after the first HVP (with the estimate for all), then every ``every_seconds``."""
 
     def __init__(self, total: int, every_seconds: float = 10.0) -> None:
-        self.total, self.every, self.done = total, every_seconds, 0
+        self.total, self.every, self.started = total, every_seconds, 0
         self.start = self.last = time.perf_counter()
 
-    def __call__(self, module, inputs, output) -> None:
-        self.done += 1
+    def report(self, done: int) -> None:
         now = time.perf_counter()
         elapsed = now - self.start
-        if self.done == 1 or now - self.last >= self.every or self.done == self.total:
-            self.last = now
-            left = elapsed / self.done * max(self.total - self.done, 0)
-            print(
-                f"[estimate_phi] {self.done}/{self.total} HVPs, {elapsed:.0f} s elapsed, about {left:.0f} s left",
-                file=sys.stderr,
-                flush=True,
-            )
+        left = elapsed / max(done, 1) * max(self.total - done, 0)
+        self.last = now
+        print(
+            f"[estimate_phi] {done}/{self.total} HVPs done, {elapsed:.0f} s elapsed, about {left:.0f} s left",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def __call__(self, module, inputs, output) -> None:
+        self.started += 1
+        done = self.started - 1
+        if done == 1 or (done > 1 and time.perf_counter() - self.last >= self.every):
+            self.report(done)
 
 
 def main(argv: list[str]) -> int:
@@ -79,12 +85,13 @@ def main(argv: list[str]) -> int:
     try:
         options, rest = script_options(argv)
         model_args, data_args, uba_args, _, training = parse_args(rest)
+        quiet_logs(training)  # no progress-bar redraws when stderr is a file
         set_seed(training.seed)
         corpus = load_corpus(data_args)
         tokenizer = get_tokenizer(data_args, corpus)
         blocks = tokenize_and_pack(corpus["train"], tokenizer, data_args, max_blocks=None)
         model = build_model_for(model_args, tokenizer, data_args.block_size)
-        size = options.probe_batch_size or training.per_device_train_batch_size
+        size = options.probe_batch_size
         if len(blocks) < size * uba_args.phi_probe_batches:
             raise UBAConfigError(
                 f"The corpus has {len(blocks)} blocks; the probe needs --phi_probe_batches x --probe_batch_size = "
@@ -105,11 +112,13 @@ def main(argv: list[str]) -> int:
         file=sys.stderr,
         flush=True,
     )
-    hook = model.register_forward_hook(Progress(total))
+    tracker = Progress(total)
+    hook = model.register_forward_hook(tracker)
     try:
         probe = probe_phi(model, batches, lanczos_steps=uba_args.phi_probe_lanczos_steps, num_probes=options.num_probes)
     finally:
         hook.remove()
+    tracker.report(probe.num_hvps)
     print(json.dumps(probe.to_dict(), indent=2))
     return 0
 
