@@ -180,3 +180,17 @@ def ds_config_with_scheduler_block() -> dict:
     config = json.loads((ROOT / "recipes" / "deepspeed" / "zero2.json").read_text())
     config["scheduler"] = {"type": "WarmupDecayLR", "params": {"total_num_steps": "auto", "warmup_num_steps": "auto"}}
     return config
+
+
+@pytest.fixture(scope="session")
+def small_text_corpus(tmp_path_factory) -> Path:
+    """24 real Python source files as a folder of ``.txt`` documents: end-to-end CLI runs on it tokenize and
+    train a tokenizer in seconds (pass ``--vocab_size 512 --block_size 64``)."""
+    import json
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("small_text_corpus")
+    sources = sorted(Path(json.__file__).parent.glob("*.py")) + sorted(Path(subprocess.__file__).parent.glob("a*.py"))
+    for i, src in enumerate(sources[:24]):
+        (folder / f"doc{i:02d}.txt").write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    return folder

@@ -121,7 +121,7 @@ def test_jsonl_and_parquet_sources_with_text_column(tmp_path, monkeypatch, cache
         ("missing", {}, "no such file or folder"),
         ("empty", {}, "Empty data file"),
         ("jsonl", {"text_column": "body"}, "`text_column` 'body' is not a column.*\\['text'\\]"),
-        ("emptydir", {}, "No .txt/.jsonl/.json/.parquet files"),
+        ("emptydir", {}, "No .txt/.jsonl/.json/.parquet/.csv files"),
         ("latin1", {}, r"latin1.txt' is not UTF-8 text \(invalid byte at offset 3\)"),
     ],
 )
@@ -166,3 +166,89 @@ def test_tokenizer_without_eos_is_rejected(tmp_path):
     PreTrainedTokenizerFast(tokenizer_object=tok).save_pretrained(str(tmp_path / "tok"))
     with pytest.raises(ValueError, match="has no EOS token"):
         get_tokenizer(DataArguments(tokenizer_name=str(tmp_path / "tok")), corpus=None)
+
+
+# ------------------------------------------------------------------------ run_clm-style --train_file
+
+
+def _paragraphs(n: int) -> list[str]:
+    """``n`` real, distinct multi-line paragraphs (stdlib function bodies)."""
+    out: list[str] = []
+    for path in stdlib_source_files():
+        for block in path.read_text(encoding="utf-8").split("\n\n"):
+            if block.strip() and block not in out and "\n" in block.strip():
+                out.append(block.strip("\n"))
+                if len(out) == n:
+                    return out
+    raise AssertionError("not enough paragraphs")
+
+
+def test_single_txt_file_is_read_as_paragraphs_and_split_by_document(tmp_path):
+    paragraphs = _paragraphs(40)
+    corpus_file = tmp_path / "corpus.txt"
+    corpus_file.write_text("\n\n".join(paragraphs) + "\n\n\n\n", encoding="utf-8")  # trailing blank lines: no document
+    for source in (dict(train_file=str(corpus_file)), dict(dataset_name=str(corpus_file))):
+        corpus = load_corpus(DataArguments(**source, validation_fraction=0.1))
+        train, val = list(corpus["train"]["text"]), list(corpus["validation"]["text"])
+        assert len(val) == 4 and len(train) == 36
+        # Whole paragraphs (line breaks inside kept), each in exactly one split.
+        assert sorted(train + val) == sorted(paragraphs) and not set(train) & set(val)
+
+
+def test_txt_sample_by_line_and_document(tmp_path):
+    paragraphs = _paragraphs(5)
+    corpus_file = tmp_path / "corpus.txt"
+    corpus_file.write_text("\n\n".join(paragraphs), encoding="utf-8")
+    lines = [line for p in paragraphs for line in p.split("\n") if line.strip()]
+    corpus = load_corpus(DataArguments(train_file=str(corpus_file), text_sample_by="line"))
+    assert sorted(list(corpus["train"]["text"]) + list(corpus["validation"]["text"])) == sorted(lines)
+    with pytest.raises(ValueError, match=r"1 document\(s\).*Pass --validation_file.*--text_sample_by paragraph"):
+        load_corpus(DataArguments(train_file=str(corpus_file), text_sample_by="document"))
+
+
+@pytest.mark.parametrize("kind", ["txt", "json", "jsonl", "parquet", "csv"])
+def test_train_and_validation_files_of_every_type(tmp_path, kind):
+    import datasets
+
+    train_texts, val_texts = _paragraphs(8)[:6], _paragraphs(8)[6:]
+    paths = {}
+    for split, texts in (("train", train_texts), ("validation", val_texts)):
+        path = tmp_path / f"{split}.{kind}"
+        if kind == "txt":
+            path.write_text("\n\n".join(texts), encoding="utf-8")
+        elif kind == "jsonl":
+            path.write_text("\n".join(json.dumps({"text": t}) for t in texts), encoding="utf-8")
+        else:
+            dataset = datasets.Dataset.from_dict({"text": texts})
+            {"json": dataset.to_json, "parquet": dataset.to_parquet, "csv": dataset.to_csv}[kind](str(path))
+        paths[split] = str(path)
+    corpus = load_corpus(DataArguments(train_file=paths["train"], validation_file=paths["validation"]))
+    assert list(corpus["train"]["text"]) == train_texts and list(corpus["validation"]["text"]) == val_texts
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(validation_file="v.txt"), "--validation_file needs --train_file"),
+        (dict(train_file="t.txt", dataset_name="some/hub"), "Give --train_file or --dataset_name, not both"),
+        (dict(text_sample_by="sentence"), "`text_sample_by` must be one of"),
+    ],
+)
+def test_data_option_conflicts(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        DataArguments(**kwargs)
+
+
+def test_mixed_train_and_validation_types_and_missing_file(tmp_path):
+    (tmp_path / "t.txt").write_text("a\n\nb\n")
+    (tmp_path / "v.jsonl").write_text('{"text": "c"}\n')
+    with pytest.raises(ValueError, match="different types"):
+        load_corpus(DataArguments(train_file=str(tmp_path / "t.txt"), validation_file=str(tmp_path / "v.jsonl")))
+    with pytest.raises(ValueError, match="--validation_file .*no such file"):
+        load_corpus(DataArguments(train_file=str(tmp_path / "t.txt"), validation_file=str(tmp_path / "v.txt")))
+
+
+def test_hub_name_offline_without_cache_is_one_clear_error():
+    # tests run with HF_HUB_OFFLINE=1 (conftest): no retries, no traceback, one actionable line
+    with pytest.raises(ValueError, match="no copy is cached for offline use.*--train_file"):
+        load_corpus(DataArguments(dataset_name="someone/unknown-corpus"))

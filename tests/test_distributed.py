@@ -154,6 +154,9 @@ def test_pretrain_cli_under_accelerate_two_processes(tmp_path):
     # A CPU has no known peak FLOP/s: tokens/s only, and the log says why there is no MFU.
     assert all("tokens_per_second" in h and "mfu" not in h for h in history if "loss" in h)
     assert "MFU unknown" in proc.stdout
+    # One copy of each log line (the main process logs), and no DeepSpeed banner: this run does not use it.
+    assert proc.stdout.count("Model: tiny") == 1 and proc.stdout.count("UBA schedule: phi") == 1
+    assert "Setting accelerator to CPU" not in proc.stdout
     for step in (3, 6):
         assert json.loads((out / f"checkpoint-{step}" / "uba_schedule.json").read_text())["num_training_steps"] == 6
 

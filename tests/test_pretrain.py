@@ -202,8 +202,10 @@ def test_estimate_phi_script_prints_kappa_and_phi(tmp_path):
             "1",
             "--phi_probe_lanczos_steps",
             "4",
-            "--per_device_train_batch_size",
+            "--probe_batch_size",
             "2",
+            "--num_probes",
+            "3",
             "--output_dir",
             str(tmp_path),
         ],
@@ -215,4 +217,7 @@ def test_estimate_phi_script_prints_kappa_and_phi(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout[proc.stdout.index("{") :])
     assert result["num_hvps"] == 4 * 3 and result["top_eigenvalue"] > 0
+    # The cost up front, then progress with the time left (stderr), ending at the total.
+    assert "3 probe(s) x 4 Lanczos steps x 1 batches of 2 x 128 tokens = 12 Hessian-vector products" in proc.stderr
+    assert "[estimate_phi] 1/12 HVPs done" in proc.stderr and "[estimate_phi] 12/12 HVPs done" in proc.stderr
     assert 0.5 <= result["phi"] <= 4.0 and result["fallback"] == (result["condition_number"] is None)

@@ -43,6 +43,8 @@ def validate_uba_args(
 class UBAArguments:
     """Arguments of the UBA schedule, parseable by ``HfArgumentParser``."""
 
+    _argument_group_name = "UBA schedule (UBAArguments)"  # its section in an HfArgumentParser's --help
+
     phi: str = field(
         default=str(DEFAULT_PHI),
         metadata={

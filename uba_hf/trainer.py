@@ -8,7 +8,8 @@ extends the Trainer only through public points:
   the stock machinery via ``lr_scheduler_kwargs`` (so ``get_scheduler`` and DeepSpeed's path build
   the same :class:`uba_hf.schedule.UBASchedule`);
 * ``create_scheduler``: resolves ``phi="auto"`` (one curvature probe) and logs the schedule once;
-* ``train``: resumes only from a *complete* checkpoint;
+* ``train``: resumes only from a *complete* checkpoint, and ``True`` / ``"latest"`` only from one of
+  this run (its identity, recorded in every checkpoint's marker, must match);
 * a ``TrainerCallback`` (``on_save``) writes the schedule record and the completion marker.
 
 The resume check is the scheduler's own: ``UBASchedule.load_state_dict`` refuses a checkpoint whose
@@ -25,7 +26,7 @@ from transformers.trainer_utils import SchedulerType
 
 from .arguments import PHI_AUTO, UBAArguments, resolve_uba_kwargs
 from .callbacks import CheckpointCompletionCallback
-from .checkpoints import read_schedule_record, resolve_resume_checkpoint
+from .checkpoints import read_schedule_record, resolve_resume_checkpoint, run_identity
 from .deepspeed import check_no_scheduler_block
 from .registry import UBA_KWARGS, register_uba_scheduler
 from .rng import preserve_rng
@@ -56,11 +57,19 @@ class UBATrainer(Trainer):
         uba_args: ``phi`` and ``min_lr_ratio``. They can also come from
             ``TrainingArguments.lr_scheduler_kwargs``; giving both with different values is an error.
         default_to_uba: read Transformers' default ``"linear"`` as "not chosen" (see above).
+        run_identity: extra sections of the run's identity (e.g. ``{"data": {...}, "model": {...}}``),
+            added to the schedule and seed that the trainer records itself; see
+            ``uba_hf.checkpoints.run_identity``.
         *args, **kwargs: as for ``transformers.Trainer``.
     """
 
     def __init__(
-        self, *args: Any, uba_args: UBAArguments | None = None, default_to_uba: bool = True, **kwargs: Any
+        self,
+        *args: Any,
+        uba_args: UBAArguments | None = None,
+        default_to_uba: bool = True,
+        run_identity: dict[str, Any] | None = None,
+        **kwargs: Any,
     ) -> None:
         register_uba_scheduler()
         super().__init__(*args, **kwargs)
@@ -84,7 +93,14 @@ class UBATrainer(Trainer):
                 chosen.value,
                 f" (UBAArguments {uba_args.to_scheduler_kwargs()} ignored)" if uba_args is not None else "",
             )
-        self.add_callback(CheckpointCompletionCallback(self._schedule_record_at_save))
+        self.run_identity = self.identity(self.args, self.uba_kwargs, **(run_identity or {}))
+        self.add_callback(CheckpointCompletionCallback(self._schedule_record_at_save, self.run_identity))
+
+    @staticmethod
+    def identity(args: TrainingArguments, uba_kwargs: dict[str, Any], **sections: Any) -> dict[str, Any]:
+        """The run identity this trainer records (``phi`` as requested: ``"auto"`` stays ``"auto"``), for
+        callers that must resolve ``latest`` before building the trainer."""
+        return run_identity(args.lr_scheduler_type, args.learning_rate, args.seed, uba_kwargs, **sections)
 
     def uba_schedule_record(self, num_training_steps: int) -> dict[str, Any]:
         """The arguments that fully determine the LR at every update of this run."""
@@ -165,6 +181,8 @@ class UBATrainer(Trainer):
 
     def train(self, resume_from_checkpoint: str | bool | None = None, trial=None, **kwargs: Any):
         """``Trainer.train``, resuming only from a *complete* checkpoint (``True`` = newest complete one)."""
-        resume_from_checkpoint = resolve_resume_checkpoint(resume_from_checkpoint, self.args.output_dir)
+        resume_from_checkpoint = resolve_resume_checkpoint(
+            resume_from_checkpoint, self.args.output_dir, self.run_identity
+        )
         self._resume_checkpoint = resume_from_checkpoint
         return super().train(resume_from_checkpoint=resume_from_checkpoint, trial=trial, **kwargs)

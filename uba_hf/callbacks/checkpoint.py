@@ -4,8 +4,8 @@ Transformers writes a checkpoint file by file and nothing marks the end, so a jo
 leaves a folder that looks like a checkpoint. ``on_save`` runs after the Trainer has written every
 file of ``checkpoint-N``; this callback waits until every process has finished its part (model
 shards, DeepSpeed states), then, on the main process only, writes the schedule record
-(``uba_schedule.json``) and finally the completion marker (``uba_checkpoint.json``) that
-``uba_hf.checkpoints`` checks before resuming.
+(``uba_schedule.json``) and finally the completion marker (``uba_checkpoint.json``, with the run's
+identity) that ``uba_hf.checkpoints`` checks before resuming.
 """
 
 from __future__ import annotations
@@ -35,10 +35,17 @@ class CheckpointCompletionCallback(TrainerCallback):
 
     Args:
         schedule_record: ``state -> dict | None``, the record of the schedule in use at this save.
+        run_identity: what identifies the run (``uba_hf.checkpoints.run_identity``), recorded in the
+            marker so that ``--resume_from_checkpoint latest`` never picks another run's checkpoint.
     """
 
-    def __init__(self, schedule_record: Callable[[Any], dict[str, Any] | None] | None = None) -> None:
+    def __init__(
+        self,
+        schedule_record: Callable[[Any], dict[str, Any] | None] | None = None,
+        run_identity: dict[str, Any] | None = None,
+    ) -> None:
         self.schedule_record = schedule_record
+        self.run_identity = run_identity
 
     def on_save(self, args, state, control, **kwargs):
         _barrier()  # every process has written its part of the checkpoint
@@ -50,6 +57,6 @@ class CheckpointCompletionCallback(TrainerCallback):
                 record = self.schedule_record(state) if self.schedule_record is not None else None
                 if record is not None:
                     write_json_atomic(os.path.join(folder, SCHEDULE_RECORD_NAME), record)
-                write_completion_marker(folder)
+                write_completion_marker(folder, self.run_identity)
         _barrier()  # nobody resumes or rotates before the marker exists
         return control

@@ -1,7 +1,11 @@
-"""``PreemptionCallback``: on SIGTERM, save a checkpoint after this update, then stop.
+"""``PreemptionCallback``: on SIGTERM or Ctrl-C (SIGINT), save a checkpoint after this update, then stop.
 
-SLURM and Kubernetes send SIGTERM some time before they kill a job. Every rank must stop at the same
-update, or the next collective hangs, so the flag is all-reduced.
+SLURM and Kubernetes send SIGTERM some time before they kill a job; a user at a terminal presses
+Ctrl-C. Both get the same treatment: the current update finishes, a checkpoint is saved, training
+stops and the caller prints how to resume. A second signal of the same kind aborts at once (the
+handler that was installed before training runs: ``KeyboardInterrupt`` for Ctrl-C, termination for
+SIGTERM), for when the save itself must not be waited for. Every rank must stop at the same update,
+or the next collective hangs, so the flag is all-reduced.
 """
 
 from __future__ import annotations
@@ -15,21 +19,40 @@ logger = logging.getLogger("uba_hf")
 
 
 class PreemptionCallback(TrainerCallback):
-    """On SIGTERM, finish the current update, save a checkpoint and stop training.
+    """On SIGTERM or SIGINT, finish the current update, save a checkpoint and stop training.
 
-    ``preempted`` tells the caller that training ended early; resume with
-    ``--resume_from_checkpoint latest``. The previous handler is restored when training ends.
+    ``preempted`` tells the caller that training ended early and ``signal_received`` which signal
+    asked for it (exit with ``128 + signal_received``, as if the signal had ended the job); resume
+    with ``--resume_from_checkpoint latest``. A second signal of the same kind restores the previous
+    handler and re-raises the signal: Ctrl-C twice aborts at once. The previous handlers are restored
+    when training ends.
     """
 
-    def __init__(self, signals: tuple[int, ...] = (signal.SIGTERM,)) -> None:
+    def __init__(self, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> None:
         self.signals = signals
         self.preempted = False
+        self.signal_received: int | None = None
         self._requested = False
         self._previous: dict[int, object] = {}
 
     def _handle(self, signum, frame) -> None:
+        if self.signal_received == signum:
+            logger.warning("Received signal %d again: aborting now, without saving.", signum)
+            self._restore()
+            signal.raise_signal(signum)
+            return
         self._requested = True
-        logger.warning("Received signal %d: saving a checkpoint after this update, then stopping.", signum)
+        self.signal_received = self.signal_received or signum
+        logger.warning(
+            "Received signal %d: saving a checkpoint after this update, then stopping (send it again to abort "
+            "at once).",
+            signum,
+        )
+
+    def _restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
 
     def on_train_begin(self, args, state, control, **kwargs):
         for sig in self.signals:
@@ -54,6 +77,4 @@ class PreemptionCallback(TrainerCallback):
         return control
 
     def on_train_end(self, args, state, control, **kwargs):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous.clear()
+        self._restore()

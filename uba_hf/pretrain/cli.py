@@ -20,17 +20,36 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from transformers import AutoModelForCausalLM, HfArgumentParser, TrainingArguments, default_data_collator, set_seed
+from transformers import (
+    AutoModelForCausalLM,
+    HfArgumentParser,
+    TrainerCallback,
+    TrainingArguments,
+    default_data_collator,
+    set_seed,
+)
+from transformers.trainer_utils import IntervalStrategy
 
 from ..arguments import UBAArguments, validate_uba_args
 from ..callbacks import LRTraceCallback, PreemptionCallback
-from ..checkpoints import resolve_resume_checkpoint
 from ..errors import UBAConfigError
 from ..registry import UBA_SCHEDULER_NAME
 from ..trainer import UBATrainer
 from .data import DataArguments, get_tokenizer, load_corpus, tokenize_and_pack
 from .models import PRESETS, build_model, count_parameters, flops_per_token, known_peak_flops, preset_config
+from .outputs import report_preempted, write_run_clm_outputs
 from .plotting import plot_lr_schedule
+from .preflight import (
+    finished_budget,
+    identity_sections,
+    prepare_output_dir,
+    pretrain_identity,
+    quiet_logs,
+    remove_stale_checkpoints,
+    report_already_complete,
+    resolve_resume,
+    schedule_kwargs,
+)
 
 logger = logging.getLogger("uba_hf")
 
@@ -38,6 +57,8 @@ logger = logging.getLogger("uba_hf")
 @dataclass
 class ModelArguments:
     """Which model to train."""
+
+    _argument_group_name = "model (ModelArguments)"
 
     model_preset: str = field(default="tiny", metadata={"help": f"OLMo-2 preset: {', '.join(PRESETS)}."})
     model_name_or_path: str | None = field(
@@ -53,6 +74,8 @@ class ModelArguments:
 @dataclass
 class RunArguments:
     """Run-level switches that TrainingArguments does not have."""
+
+    _argument_group_name = "run (RunArguments)"
 
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "Allow writing into an output_dir that already holds a run."}
@@ -88,6 +111,22 @@ def _recipe_to_argv(recipe: dict[str, Any], known: set[str], path: str) -> list[
     return argv
 
 
+USAGE = "uba-pretrain [RECIPE.yaml] [--key value ...]"
+DESCRIPTION = """\
+Pretrain an OLMo-2 style decoder from scratch with the UBA learning-rate schedule.
+
+positional arguments:
+  RECIPE.yaml   optional YAML recipe (e.g. recipes/pretrain/tiny.yaml, the CPU default) whose keys are
+                the --options below; --key value flags after it override the recipe.
+
+The job's own options come first (model, data, UBA schedule, run), then Transformers' TrainingArguments.
+Example: uba-pretrain recipes/pretrain/tiny.yaml --max_steps 50 --output_dir out/x"""
+NO_ARGUMENTS_HINT = (
+    "uba-pretrain: no arguments. Try `uba-pretrain recipes/pretrain/tiny.yaml` (the CPU default run, from the "
+    "repository root) or `uba-pretrain --help`."
+)
+
+
 class _Parser(HfArgumentParser):
     """argparse prints the full usage (hundreds of TrainingArguments flags) before an error; one line is enough."""
 
@@ -95,11 +134,37 @@ class _Parser(HfArgumentParser):
         raise UBAConfigError(f"{message} (see `uba-pretrain --help`)")
 
 
+def build_parser() -> _Parser:
+    """The CLI's parser: a description, the recipe positional in the usage line, the job's options grouped
+    before Transformers' ones, and no prefix matching (``--max_step`` must not silently mean ``--max_steps``)."""
+    import argparse
+
+    class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+        pass
+
+    # Each of the job's dataclasses names its help section (``_argument_group_name``, HfArgumentParser's hook).
+    parser = _Parser(
+        ARGUMENT_CLASSES,
+        prog="uba-pretrain",
+        usage=USAGE,
+        description=DESCRIPTION,
+        allow_abbrev=False,
+        formatter_class=Formatter,
+    )
+    # argparse lists sections in creation order; its default one (--help and TrainingArguments) goes last.
+    default = parser._optionals
+    default.title = "Transformers TrainingArguments"
+    parser._action_groups.remove(default)
+    parser._action_groups.append(default)
+    # The job's schedule is UBA unless the user names another, so an explicit "linear" means linear.
+    # One copy of each log line: processes other than the main one report errors only unless asked.
+    parser.set_defaults(lr_scheduler_type=UBA_SCHEDULER_NAME, log_level_replica="error")
+    return parser
+
+
 def parse_args(argv: list[str]) -> tuple[Any, ...]:
     """Recipe YAML (optional first argument) then ``--key value`` overrides; the overrides win."""
-    parser = _Parser(ARGUMENT_CLASSES, prog="uba-pretrain")
-    # The job's schedule is UBA unless the user names another, so an explicit "linear" means linear.
-    parser.set_defaults(lr_scheduler_type=UBA_SCHEDULER_NAME)
+    parser = build_parser()
     if argv and argv[0].endswith((".yaml", ".yml")):
         path, argv = argv[0], argv[1:]
         if not os.path.isfile(path):
@@ -129,6 +194,7 @@ class PretrainTrainer(UBATrainer):
         self.model_flops_per_token = flops_per_token
         self.peak_flops = peak_flops
         self._last_log = (time.perf_counter(), 0)
+        self.add_callback(_StartThroughputClock(self))
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         now, step = time.perf_counter(), self.state.global_step
@@ -143,6 +209,24 @@ class PretrainTrainer(UBATrainer):
             logs["tokens_seen"] = step * self.tokens_per_update
             self._last_log = (now, step)
         super().log(logs, start_time)
+
+
+class _StartThroughputClock(TrainerCallback):
+    """Start the tokens/s clock at the first update of every ``train()`` call: not at construction (the
+    initial evaluation would count as training time) and not at update 0 after a resume (the updates
+    before the checkpoint would count as done in this run)."""
+
+    def __init__(self, trainer: PretrainTrainer) -> None:
+        self.trainer = trainer
+        self.started = False
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = False
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if not self.started:
+            self.trainer._last_log = (time.perf_counter(), state.global_step)
+            self.started = True
 
 
 def _check_output_dir(training: TrainingArguments, run: RunArguments) -> None:
@@ -180,7 +264,11 @@ def build_model_for(model_args: ModelArguments, tokenizer, block_size: int):
 def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) -> dict[str, Any]:
     """Train and write every output; returns the final metrics."""
     wall_start = time.time()
-    resume = resolve_resume_checkpoint(training.resume_from_checkpoint, training.output_dir)
+    quiet_logs(training)
+    uba_kwargs = schedule_kwargs(training, uba_args)  # a bad --lr_scheduler_kwargs fails here, not after tokenizing
+    resume = resolve_resume(training, pretrain_identity(model_args, data_args, training, uba_kwargs))
+    if (done := finished_budget(resume, training)) is not None:
+        return report_already_complete(resume, *done, training)
     _check_output_dir(training, run_args)
     if model_args.model_name_or_path is None and model_args.model_preset not in PRESETS:
         raise UBAConfigError(
@@ -195,6 +283,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         validate_uba_args(
             uba_args.phi, uba_args.min_lr_ratio, training.get_warmup_steps(training.max_steps), training.max_steps
         )
+    prepare_output_dir(training)
     set_seed(training.seed)
 
     corpus = load_corpus(data_args)
@@ -226,6 +315,8 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         tokens_per_update,
     )
 
+    if resume is None and run_args.overwrite_output_dir:  # last, so that a failure before training keeps them
+        remove_stale_checkpoints(training)
     trainer = PretrainTrainer(
         model=model,
         args=training,
@@ -238,24 +329,20 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         flops_per_token=fpt,
         peak_flops=peak,
         callbacks=[lr_trace := LRTraceCallback(), preemption := PreemptionCallback()],
+        run_identity=identity_sections(model_args, data_args),
     )
 
     metrics: dict[str, Any] = {}
-    if resume is None:
+    evaluate = training.eval_strategy != IntervalStrategy.NO
+    if resume is None and evaluate:
         metrics["eval_loss_init"] = trainer.evaluate(metric_key_prefix="eval")["eval_loss"]
         logger.info("Eval loss at initialisation: %.4f", metrics["eval_loss_init"])
     train_start = time.time()
     train_out = trainer.train(resume_from_checkpoint=resume)
     train_seconds = time.time() - train_start
     if preemption.preempted:
-        step = trainer.state.global_step
-        print(
-            f"[uba-pretrain] pre-empted at update {step}/{trainer.state.max_steps}: checkpoint-{step} saved in "
-            f"{training.output_dir}; continue with --resume_from_checkpoint latest",
-            flush=True,
-        )
-        return {"preempted": True, "global_step": step}
-    eval_metrics = trainer.evaluate()
+        return report_preempted(trainer, preemption.signal_received)
+    eval_metrics = trainer.evaluate() if evaluate else {}
     trainer.save_model(training.output_dir)
     trainer.save_state()
 
@@ -265,8 +352,8 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     metrics.update(
         train_loss=train_out.training_loss,
         final_train_loss=next((h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None),
-        eval_loss=eval_metrics["eval_loss"],
-        perplexity=math.exp(min(eval_metrics["eval_loss"], 50.0)),
+        eval_loss=eval_metrics.get("eval_loss"),
+        perplexity=math.exp(min(eval_metrics["eval_loss"], 50.0)) if eval_metrics else None,
         tokens_seen=trainer.state.global_step * tokens_per_update,
         wall_seconds=round(time.time() - wall_start, 2),
         train_seconds=round(train_seconds, 2),
@@ -288,6 +375,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     if trainer.is_world_process_zero():
         with open(os.path.join(training.output_dir, "metrics.json"), "w") as f:
             json.dump(metrics, f, indent=2)
+        write_run_clm_outputs(trainer, train_out, eval_metrics, metrics, model_args, data_args)
         # This run's updates from the trace; earlier ones (before a resume) from the logged history.
         used = dict((h["step"] - 1, h["learning_rate"]) for h in trainer.state.log_history if "learning_rate" in h)
         used.update(lr_trace.trace)
@@ -304,9 +392,13 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
             )
         init = metrics.get("eval_loss_init")
         start = f"{init:.4f} -> " if init is not None else ""
+        result = (
+            f"eval loss {start}{metrics['eval_loss']:.4f} (perplexity {metrics['perplexity']:.2f})"
+            if eval_metrics
+            else "no evaluation (--eval_strategy no)"
+        )
         print(
-            f"[uba-pretrain] eval loss {start}{metrics['eval_loss']:.4f} "
-            f"(perplexity {metrics['perplexity']:.2f}) after {metrics['global_step']}/{budget} updates, "
+            f"[uba-pretrain] {result} after {metrics['global_step']}/{budget} updates, "
             f"{metrics['tokens_seen']:,} tokens, {metrics['tokens_per_second']:,.0f} tokens/s; "
             f"outputs in {training.output_dir}",
             flush=True,
@@ -318,6 +410,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.WARNING)
     logger.setLevel(logging.INFO)
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:  # a run needs at least a recipe or an --output_dir: say how, rather than train a default
+        print(f"usage: {USAGE}\n{NO_ARGUMENTS_HINT}", file=sys.stderr)
+        return 2
     try:
         args = parse_args(argv)
         metrics = run(*args)
@@ -326,9 +421,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"uba-pretrain: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C outside training, or a second Ctrl-C during it (abort without saving)
+        print(
+            "uba-pretrain: interrupted; nothing saved since the last checkpoint (continue with "
+            "--resume_from_checkpoint latest if one exists)",
+            file=sys.stderr,
+        )
+        return 130
     finally:
         _shutdown_distributed()
-    return 143 if metrics.get("preempted") else 0  # 128 + SIGTERM, as if the signal had ended the job
+    return 128 + int(metrics["signal"]) if metrics.get("preempted") else 0  # as if the signal had ended the job
 
 
 def _shutdown_distributed() -> None:

@@ -1,8 +1,16 @@
 """Corpus loading, tokenizer training and packing into fixed-length blocks, built on ``datasets``.
 
-Sources: a hub dataset name (+ config), local ``.txt`` / ``.jsonl`` / ``.json`` / ``.parquet`` files or
-folders, or the embedded default: the Python standard library's own source files of the running
-interpreter (real text on every machine that has Python, no download), split by file.
+Sources: ``--train_file`` / ``--validation_file`` (as in Transformers' ``run_clm.py``), a hub dataset
+name (+ config), local ``.txt`` / ``.jsonl`` / ``.json`` / ``.parquet`` / ``.csv`` files or folders, or
+the embedded default: the Python standard library's own source files of the running interpreter
+(real text on every machine that has Python, no download), split by file.
+
+What a document is in a ``.txt`` file (``--text_sample_by``): by default a *single* file is read as
+blank-line separated paragraphs and a *folder* of files as one document per file. Paragraphs rather
+than lines because packing puts EOS after every document: line by line, the model would learn to end
+the text after every line, and code or prose would be cut mid-function or mid-paragraph; and rather
+than the whole file because one document cannot be split into training and validation text. With no
+validation split, documents (not blocks) are held out, so no text is in both.
 
 Packing is one pass over the documents with a carry-over buffer (``pack_blocks``): every document is
 followed by EOS, blocks are cut from the concatenation, and only the final partial block is dropped.
@@ -11,6 +19,7 @@ The same generator serves map-style and streaming datasets, so both give the sam
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -32,18 +41,42 @@ EOS_TOKEN = "<|endoftext|>"
 PAD_TOKEN = "<|pad|>"
 EMBEDDED_CORPUS = "embedded:stdlib"
 _SKIP_DIRS = {"site-packages", "dist-packages", "test", "tests", "idlelib", "__pycache__", "lib2to3", "turtledemo"}
-_BUILDERS = {".txt": "text", ".text": "text", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
+_BUILDERS = {".txt": "text", ".text": "text", ".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
+TEXT_SAMPLE_BY = ("auto", "paragraph", "line", "document")
 
 
 @dataclass
 class DataArguments:
     """Where the text comes from and how it becomes training blocks."""
 
+    _argument_group_name = "data (DataArguments)"
+
     dataset_name: str = field(
         default=EMBEDDED_CORPUS,
         metadata={
             "help": f"'{EMBEDDED_CORPUS}' (the running Python's standard library sources, no download), a local "
-            ".txt/.jsonl/.json/.parquet file or folder, or a hub dataset name."
+            ".txt/.jsonl/.json/.parquet/.csv file or folder, or a hub dataset name."
+        },
+    )
+    train_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "A local .txt/.json/.jsonl/.parquet/.csv training file, as in run_clm.py (instead of "
+            "--dataset_name)."
+        },
+    )
+    validation_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "A local validation file of the same type; default: hold out --validation_fraction of "
+            "the training documents."
+        },
+    )
+    text_sample_by: str = field(
+        default="auto",
+        metadata={
+            "help": "What one document of a .txt file is: 'paragraph' (blank-line separated), 'line' or 'document' "
+            "(the whole file). 'auto': paragraphs for a single file, one document per file for a folder."
         },
     )
     dataset_config_name: str | None = field(default=None, metadata={"help": "Hub dataset config name."})
@@ -70,6 +103,16 @@ class DataArguments:
     split_seed: int = field(default=0, metadata={"help": "Seed of the train/validation split by document."})
 
     def __post_init__(self) -> None:
+        if self.text_sample_by not in TEXT_SAMPLE_BY:
+            raise UBAConfigError(f"`text_sample_by` must be one of {TEXT_SAMPLE_BY}; got {self.text_sample_by!r}.")
+        if self.validation_file and not self.train_file:
+            raise UBAConfigError(
+                "--validation_file needs --train_file (or use --dataset_name with a validation split)."
+            )
+        if self.train_file and self.dataset_name != EMBEDDED_CORPUS:
+            raise UBAConfigError(
+                f"Give --train_file or --dataset_name, not both (got {self.train_file!r} and {self.dataset_name!r})."
+            )
         if self.block_size < 2:
             raise UBAConfigError(f"`block_size` must be >= 2 tokens; got {self.block_size}.")
         if not 0.0 < self.validation_fraction < 1.0:
@@ -112,12 +155,12 @@ def embedded_corpus(validation_fraction: float = 0.05, seed: int = 0) -> Dataset
 def _local_files(path: Path) -> tuple[str, list[str]]:
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in _BUILDERS)
     if not files:
-        raise UBAConfigError(f"No .txt/.jsonl/.json/.parquet files under `dataset_name` {str(path)!r}.")
+        raise UBAConfigError(f"No .txt/.jsonl/.json/.parquet/.csv files under {str(path)!r}.")
     builders = {_BUILDERS.get(p.suffix) for p in files}
     if None in builders:
-        raise UBAConfigError(f"Unsupported file type {files[0].suffix!r} for `dataset_name`; use {sorted(_BUILDERS)}.")
+        raise UBAConfigError(f"Unsupported file type {files[0].suffix!r} of {str(path)!r}; use {sorted(_BUILDERS)}.")
     if len(builders) > 1:
-        raise UBAConfigError(f"`dataset_name` {str(path)!r} mixes file types {sorted(builders)}; use one kind.")
+        raise UBAConfigError(f"{str(path)!r} mixes file types {sorted(builders)}; use one kind.")
     empty = [str(p) for p in files if p.stat().st_size == 0]
     if empty:
         raise UBAConfigError(f"Empty data file(s): {empty[:3]}.")
@@ -154,21 +197,21 @@ def _check_utf8(path: Path, chunk: int = 1 << 20) -> None:
 
 def load_corpus(args: DataArguments) -> DatasetDict | IterableDatasetDict:
     """Load the corpus as ``{"train", "validation"}`` with the text in ``args.text_column``."""
-    if args.dataset_name == EMBEDDED_CORPUS:
+    if args.dataset_name == EMBEDDED_CORPUS and not args.train_file:
         corpus = embedded_corpus(args.validation_fraction, args.split_seed)
         if args.streaming:
             corpus = IterableDatasetDict({k: v.to_iterable_dataset() for k, v in corpus.items()})
         return _check_text_column(corpus, "text" if args.text_column == "text" else args.text_column)
 
-    path = Path(args.dataset_name).expanduser()
-    if path.exists():
-        builder, files = _local_files(path)
-        kwargs = {"sample_by": "document"} if builder == "text" else {}
-        raw = datasets.load_dataset(builder, data_files={"train": files}, streaming=args.streaming, **kwargs)
+    if args.train_file:
+        raw = _load_local({"train": args.train_file, "validation": args.validation_file}, args)
+        args = dataclasses.replace(args, train_split="train")
+    elif (path := Path(args.dataset_name).expanduser()).exists():
+        raw = _load_local({"train": str(path)}, args)
     elif args.dataset_name.startswith((".", "/", "~")) or Path(args.dataset_name).suffix in _BUILDERS:
         raise UBAConfigError(f"`dataset_name` {args.dataset_name!r}: no such file or folder.")
     else:
-        raw = datasets.load_dataset(args.dataset_name, args.dataset_config_name, streaming=args.streaming)
+        raw = _load_hub_dataset(args)
 
     if args.train_split not in raw:
         raise UBAConfigError(f"`train_split` {args.train_split!r} not in the dataset's splits {list(raw)}.")
@@ -187,11 +230,80 @@ def load_corpus(args: DataArguments) -> DatasetDict | IterableDatasetDict:
         }
     else:
         if len(train) < 2:
-            raise UBAConfigError(f"The corpus has {len(train)} document(s); need at least 2 to hold out validation.")
+            raise UBAConfigError(
+                f"The corpus has {len(train)} document(s); need at least 2 to hold out validation by document. "
+                "Pass --validation_file, or give more documents (a .txt file: --text_sample_by paragraph or line)."
+            )
         split = train.train_test_split(test_size=args.validation_fraction, seed=args.split_seed, shuffle=True)
         corpus = {"train": split["train"], "validation": split["test"]}
     kind = IterableDatasetDict if isinstance(train, IterableDataset) else DatasetDict
     return _check_text_column(kind(corpus), args.text_column)
+
+
+def _load_local(split_paths: dict[str, str | None], args: DataArguments):
+    """Local files (one file or folder per split, all of one type) through the matching ``datasets`` builder."""
+    data_files, builders, single_file = {}, set(), True
+    for split, name in split_paths.items():
+        if name is None:
+            continue
+        path = Path(name).expanduser()
+        if not path.exists():
+            raise UBAConfigError(f"--{split}_file {name!r}: no such file or folder.")
+        builder, files = _local_files(path)
+        builders.add(builder)
+        data_files[split] = files
+        single_file = single_file and path.is_file()
+    if len(builders) > 1:
+        raise UBAConfigError(f"Training and validation files are of different types {sorted(builders)}; use one kind.")
+    builder = builders.pop()
+    kwargs = {}
+    if builder == "text":
+        sample_by = args.text_sample_by
+        if sample_by == "auto":
+            sample_by = "paragraph" if single_file else "document"
+        logger.info(
+            "Reading .txt as one document per %s (--text_sample_by)", "file" if sample_by == "document" else sample_by
+        )
+        kwargs = {"sample_by": sample_by}
+    raw = datasets.load_dataset(builder, data_files=data_files, streaming=args.streaming, **kwargs)
+    if builder == "text" and kwargs["sample_by"] != "document":  # blank lines are not documents
+        raw = type(raw)({k: v.filter(lambda row: bool(row["text"].strip())) for k, v in raw.items()})
+    return raw
+
+
+def _hub_reachable(endpoint: str, timeout: float = 3.0) -> bool:
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(endpoint)
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def _load_hub_dataset(args: DataArguments):
+    """A hub dataset, or one line that says why not: offline without a cached copy, or the hub unreachable
+    (checked in 3 s, instead of ``datasets`` retrying for ~25 s and printing each warning twice)."""
+    from huggingface_hub import constants
+
+    name = args.dataset_name
+    offline = constants.HF_HUB_OFFLINE or datasets.config.HF_HUB_OFFLINE
+    if not offline and not _hub_reachable(constants.ENDPOINT):
+        raise UBAConfigError(
+            f"--dataset_name {name!r} is not a local file or folder, and the hub ({constants.ENDPOINT}) is "
+            "unreachable. Pass local data (--train_file), or set HF_HUB_OFFLINE=1 to use a cached copy."
+        )
+    try:
+        return datasets.load_dataset(name, args.dataset_config_name, streaming=args.streaming)
+    except ConnectionError:
+        if not offline:
+            raise
+        raise UBAConfigError(
+            f"--dataset_name {name!r} is not a local file or folder, and no copy is cached for offline use "
+            "(HF_HUB_OFFLINE=1). Download it once online, or pass local data (--train_file)."
+        ) from None
 
 
 def _check_text_column(corpus, column: str):

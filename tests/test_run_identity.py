@@ -1,0 +1,184 @@
+"""``latest`` resumes only this run's checkpoints; a finished run resumed is a no-op; Ctrl-C saves and says how
+to resume, a second Ctrl-C aborts at once."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import TokenDataset, tiny_olmo2
+from transformers import TrainingArguments
+
+from uba_hf import UBATrainer
+from uba_hf.callbacks import PreemptionCallback
+from uba_hf.checkpoints import COMPLETE_MARKER, identity_differences, read_run_identity
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = str(ROOT / "recipes" / "pretrain" / "tiny.yaml")
+
+
+def trainer_args(tmp_path, **kw) -> TrainingArguments:
+    base = dict(
+        output_dir=str(tmp_path / "out"),
+        per_device_train_batch_size=4,
+        learning_rate=1e-2,
+        max_steps=6,
+        warmup_steps=1,
+        save_strategy="steps",
+        save_steps=3,
+        report_to=[],
+        use_cpu=True,
+        seed=0,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+    return TrainingArguments(**(base | kw))
+
+
+def test_latest_skips_another_runs_checkpoints_and_names_the_difference(tmp_path, caplog):
+    UBATrainer(
+        model=tiny_olmo2(), args=trainer_args(tmp_path), train_dataset=TokenDataset(), run_identity={"data": "a"}
+    ).train()
+    marker_identity = read_run_identity(tmp_path / "out" / "checkpoint-6")
+    assert marker_identity["seed"] == 0 and marker_identity["data"] == "a"
+    assert marker_identity["schedule"] == {
+        "lr_scheduler_type": "uba",
+        "learning_rate": 0.01,
+        "phi": 1.0,
+        "min_lr_ratio": 0.0,
+    }
+
+    other = UBATrainer(
+        model=tiny_olmo2(),
+        args=trainer_args(tmp_path, seed=1),
+        train_dataset=TokenDataset(),
+        run_identity={"data": "a"},
+    )
+    with caplog.at_level(logging.WARNING, logger="uba_hf"):
+        with pytest.raises(ValueError, match="no complete checkpoint-\\* folder of this run"):
+            other.train(resume_from_checkpoint=True)
+    skipped = [r.getMessage() for r in caplog.records if "belongs to another run" in r.getMessage()]
+    assert len(skipped) == 2 and "checkpoint-6" in skipped[0] and "seed=0 there, 1 now" in skipped[0]
+
+    # The same run (same settings) finds its newest checkpoint; another data setting does not.
+    same = UBATrainer(
+        model=tiny_olmo2(),
+        args=trainer_args(tmp_path, max_steps=9),
+        train_dataset=TokenDataset(),
+        run_identity={"data": "a"},
+    )
+    assert identity_differences(marker_identity, same.run_identity) == []
+    other_data = UBATrainer(
+        model=tiny_olmo2(), args=trainer_args(tmp_path), train_dataset=TokenDataset(), run_identity={"data": "b"}
+    )
+    assert identity_differences(marker_identity, other_data.run_identity) == ["data='a' there, 'b' now"]
+
+
+def test_second_sigint_aborts_at_once():
+    callback = PreemptionCallback()
+    previous = signal.getsignal(signal.SIGINT)
+    callback.on_train_begin(None, None, None)
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.01)  # the handler runs between bytecodes
+        assert callback._requested and callback.signal_received == signal.SIGINT
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)
+        assert signal.getsignal(signal.SIGINT) is previous  # the handler before training is back
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# ------------------------------------------------------------------------------------ the CLI, end to end
+
+
+def cli(out: Path, cache: Path, corpus: Path, *extra: str, popen: bool = False):
+    cmd = [sys.executable, str(ROOT / "scripts" / "pretrain.py"), TINY, "--output_dir", str(out)]
+    cmd += [
+        "--dataset_name",
+        str(corpus),
+        "--vocab_size",
+        "512",
+        "--block_size",
+        "64",
+        "--preprocessing_num_workers",
+        "1",
+    ]
+    cmd += ["--per_device_train_batch_size", "4", "--warmup_steps", "1", "--logging_steps", "1"]
+    cmd += ["--eval_strategy", "no", "--max_eval_blocks", "8", *extra]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "UBA_HF_CACHE": str(cache)}
+    if popen:
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+
+
+def tree(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+@pytest.mark.slow
+def test_resume_picks_only_this_run_ctrl_c_saves_and_finished_runs_are_no_ops(tmp_path, small_text_corpus):
+    out, cache, aside, corpus = tmp_path / "run", tmp_path / "cache", tmp_path / "aside", small_text_corpus
+    # Run A: seed 0, finished; its checkpoint-8 is the newest in the folder.
+    a = cli(out, cache, corpus, "--seed", "0", "--max_steps", "8", "--save_steps", "4")
+    assert a.returncode == 0, a.stderr[-3000:]
+    assert "no evaluation (--eval_strategy no)" in a.stdout and not (out / "eval_results.json").exists()
+    a_speeds = [
+        h["tokens_per_second"]
+        for h in json.loads((out / "trainer_state.json").read_text())["log_history"]
+        if "loss" in h
+    ]
+    shutil.copytree(out / "checkpoint-8", aside)
+
+    # A finished run resumed (a SLURM requeue): exit 0, "already complete", nothing written.
+    before = tree(out)
+    done = cli(out, cache, corpus, "--seed", "0", "--max_steps", "8", "--resume_from_checkpoint", "latest")
+    assert done.returncode == 0 and "already complete" in done.stdout and "update 8/8" in done.stdout, done.stderr
+    assert tree(out) == before
+
+    # Another seed: A's checkpoints are skipped by name and reason; none of this run -> one line, exit 2.
+    other = cli(out, cache, corpus, "--seed", "2", "--max_steps", "8", "--resume_from_checkpoint", "latest")
+    assert other.returncode == 2, other.stderr[-2000:]
+    assert "Skipping" in other.stderr and "checkpoint-8" in other.stderr and "seed=0 there, 2 now" in other.stderr
+    assert other.stderr.strip().splitlines()[-1].startswith("uba-pretrain: error: resume_from_checkpoint=latest")
+    assert tree(out) == before
+
+    # Run B (seed 1) into the same folder with overwrite_output_dir (the recipe sets it): A's checkpoints are
+    # removed, and Ctrl-C after B's first checkpoint finishes the update, saves, says how to resume, exits 130.
+    b = cli(out, cache, corpus, "--seed", "1", "--max_steps", "8", "--save_steps", "2", popen=True)
+    deadline = time.time() + 600
+    while not (out / "checkpoint-2" / COMPLETE_MARKER).exists():
+        assert b.poll() is None and time.time() < deadline, b.stderr.read()[-2000:]
+        time.sleep(0.05)
+    b.send_signal(signal.SIGINT)
+    stdout, stderr = b.communicate(timeout=600)
+    assert b.returncode == 130, stderr[-3000:]
+    assert "removed 2 checkpoint folder(s) of an earlier run" in stderr and "checkpoint-4, checkpoint-8" in stderr
+    assert "Traceback" not in stderr and "--resume_from_checkpoint latest" in stdout
+    stopped = int(stdout.split("at update ")[1].split("/")[0])
+    assert 2 < stopped < 8 and read_run_identity(out / f"checkpoint-{stopped}")["seed"] == 1
+
+    # Put A's newest checkpoint back, as a run without the clean-up would have left it: `latest` must skip it.
+    shutil.copytree(aside, out / "checkpoint-8")
+    resumed = cli(
+        out, cache, corpus, "--seed", "1", "--max_steps", "8", "--save_steps", "2", "--resume_from_checkpoint", "latest"
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Skipping" in resumed.stderr and "seed=0 there, 1 now" in resumed.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["resumed_from"].endswith(f"checkpoint-{stopped}") and metrics["global_step"] == 8
+    assert read_run_identity(out / "checkpoint-8")["seed"] == 1  # B's final save replaced A's folder
+    # The tokens/s clock restarts at the first update after the resume: counting the updates before the
+    # checkpoint as done in this run would inflate the first figure by a factor of ~`stopped`.
+    logs = [h for h in json.loads((out / "trainer_state.json").read_text())["log_history"] if "loss" in h]
+    first_after_resume = next(h for h in logs if h["step"] == stopped + 1)
+    assert first_after_resume["tokens_per_second"] < 2.5 * max(a_speeds)
