@@ -258,6 +258,12 @@ class UBASchedule(LambdaLR):
             keep_warmup = self.rebudget or bool(saved.get("segments"))
             fields = [key for key in SCHEDULE_FIELDS if not (keep_warmup and key == "num_warmup_steps")]
             diffs = schedule_mismatch(saved, self.uba, fields)
+            if keep_warmup and saved["num_warmup_steps"] != self.uba["num_warmup_steps"]:
+                logging.getLogger("uba_hf").info(
+                    "UBA: keeping the run's own warmup of %d updates (the arguments now give %d).",
+                    saved["num_warmup_steps"],
+                    self.uba["num_warmup_steps"],
+                )
             new_budget = self.uba["num_training_steps"]
             if self.rebudget and diffs and all(d.startswith("num_training_steps:") for d in diffs):
                 saved = rebudget_state(saved, state_dict["last_epoch"], new_budget)
