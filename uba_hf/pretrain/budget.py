@@ -100,12 +100,11 @@ def resolve_budget(budget_args: BudgetArguments, training, block_size: int) -> T
     ``--tokens_per_param`` needs the model's non-embedding parameter count: it is converted later, by
     :meth:`TokenBudget.with_parameters`, once the model exists. Called before any data or model work.
     """
-    given = [f"--max_steps {training.max_steps}"] if training.max_steps > 0 else []
-    given += [
-        f"--{key} {getattr(budget_args, key)}" for key in BUDGET_KEYS[1:] if getattr(budget_args, key) is not None
-    ]
+    given = {"max_steps": training.max_steps} if training.max_steps > 0 else {}
+    given.update({key: getattr(budget_args, key) for key in BUDGET_KEYS[1:] if getattr(budget_args, key) is not None})
     if len(given) > 1:
-        raise UBAConfigError(f"Give one budget, not {' and '.join(given)}: they are alternatives.")
+        both = " and ".join(f"--{key} {value}" for key, value in given.items())
+        raise UBAConfigError(f"Give one budget, not {both}: they are alternatives.")
     max_tokens, tokens_per_param = budget_args.max_tokens, budget_args.tokens_per_param
     if max_tokens is not None and max_tokens < 1:
         raise UBAConfigError(f"--max_tokens must be a number of tokens >= 1; got {max_tokens!r}.")
@@ -115,7 +114,7 @@ def resolve_budget(budget_args: BudgetArguments, training, block_size: int) -> T
         )
     budget = TokenBudget(
         tokens_per_update(training, block_size),
-        given[0].split()[0][2:] if given else "epochs",
+        next(iter(given), "epochs"),
         max_tokens=max_tokens,
         tokens_per_param=tokens_per_param,
     )
