@@ -143,3 +143,27 @@ def test_tiny_recipe_with_max_steps_30_runs_then_rebudgets_in_tokens(tmp_path):
     for s, lr in new.items():
         assert lr == pytest.approx(3e-3 * segment_closed_form(s, 20, m, 40, 1.0, 0.1), rel=1e-9)
     assert (out / "lr_schedule.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_lr_schedule_png_draws_the_old_plan_dashed_and_the_new_one_solid(tmp_path, monkeypatch):
+    from uba_hf.pretrain import plotting
+
+    plt = plotting.pyplot()
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)  # keep the figure to inspect it
+    m = closed_form(20, 3, 30, 1.0, 0.1)
+    segments = [{"start": 3, "start_multiplier": 1.0, "end": 30}, {"start": 20, "start_multiplier": m, "end": 40}]
+    path = tmp_path / "lr_schedule.png"
+    plotting.plot_lr_schedule(str(path), [(0, 0.0)], 3e-3, 40, 3, 1.0, 0.1, segments=segments)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (fig,) = figures
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    old, new = lines["earlier plan: budget 30 (re-budgeted at update 20)"], lines["UBA closed form (phi=1)"]
+    assert old.get_linestyle() == "--" and new.get_linestyle() == "-"
+    steps = range(41)
+    assert list(old.get_ydata()) == pytest.approx([3e-3 * closed_form(s, 3, 30, 1.0, 0.1) for s in steps], rel=1e-12)
+    planned = [
+        3e-3 * (closed_form(s, 3, 30, 1.0, 0.1) if s < 20 else segment_closed_form(s, 20, m, 40, 1.0, 0.1))
+        for s in steps
+    ]
+    assert list(new.get_ydata()) == pytest.approx(planned, rel=1e-12)
