@@ -54,6 +54,16 @@ def closed_form(s: int, W: int, N: int, phi: float, r: float) -> float:
     return r + (1 - r) * 2 * c / (2 * phi + (2 - phi) * c)
 
 
+def segment_closed_form(s: int, S: int, m: float, N: int, phi: float, r: float) -> float:
+    """A re-budget segment of docs/schedule.md ("Re-budgeting"), written independently: from multiplier
+    ``m`` at update ``S``, UBA decay with the same phi to the floor ``r`` at the new budget ``N``."""
+    assert s >= S
+    if s >= N:
+        return r
+    u = (1 + math.cos(math.pi * (s - S) / (N - S))) / 2  # the cosine factor, 1 -> 0
+    return r + (m - r) * 2 * u / (2 * u + phi * (1 - u))  # f = 2u / (2u + phi (1 - u))
+
+
 def tiny_olmo2(seed: int = 0, vocab_size: int = VOCAB, seq_len: int = SEQ, **overrides) -> Olmo2ForCausalLM:
     torch.manual_seed(seed)
     config = preset_config(

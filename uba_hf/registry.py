@@ -25,7 +25,8 @@ from .schedule import DEFAULT_PHI, get_uba_schedule_with_warmup
 
 UBA_SCHEDULER_NAME = "uba"
 _MEMBER_NAME = "UBA"
-UBA_KWARGS = ("phi", "min_lr_ratio")
+UBA_SCHEDULE_KWARGS = ("phi", "min_lr_ratio")  # the curve's own parameters (recorded in checkpoints)
+UBA_KWARGS = (*UBA_SCHEDULE_KWARGS, "rebudget")  # everything lr_scheduler_kwargs may hold for "uba"
 
 
 def _uba_scheduler_type() -> SchedulerType:
@@ -50,6 +51,8 @@ def check_uba_kwargs(kwargs: dict | None, where: str = "lr_scheduler_kwargs") ->
         raise UBAConfigError(
             f"`{where}` for lr_scheduler_type 'uba' accepts only {list(UBA_KWARGS)}; got unknown {unknown}.{hint}"
         )
+    if not isinstance(kwargs.get("rebudget", False), bool):
+        raise UBAConfigError(f"`{where}` 'rebudget' must be true or false; got {kwargs['rebudget']!r}.")
     return kwargs
 
 
@@ -68,6 +71,7 @@ def _uba_from_get_scheduler(optimizer, num_warmup_steps: int, num_training_steps
         num_training_steps=num_training_steps,
         phi=kwargs.get("phi", DEFAULT_PHI),
         min_lr_ratio=kwargs.get("min_lr_ratio", 0.0),
+        rebudget=kwargs.get("rebudget", False),
     )
 
 

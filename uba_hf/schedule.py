@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -101,30 +102,52 @@ def uba_factor(t: float, total: float, phi: float) -> float:
 
 
 def uba_lr_lambda(
-    current_step: int, *, num_warmup_steps: int, num_training_steps: int, phi: float, min_lr_ratio: float
+    current_step: int,
+    *,
+    num_warmup_steps: int,
+    num_training_steps: int,
+    phi: float,
+    min_lr_ratio: float,
+    segments: Sequence[dict[str, Any]] | None = None,
 ) -> float:
     """The ``LambdaLR`` multiplier at scheduler step ``current_step`` (0-based).
 
     Linear warmup ``s / max(1, W)`` for ``s < W`` (as in Transformers), then the UBA factor over the
     remaining ``N - W`` updates mapped to ``[min_lr_ratio, 1]``, then ``min_lr_ratio`` forever.
+
+    ``segments`` (only after a re-budget, see :meth:`UBASchedule.load_state_dict`): the decay plans in
+    the order they were made, each ``{"start": S, "start_multiplier": m, "end": N}``; the first is the
+    original decay (``S = W``, ``m = 1``). Step ``s >= W`` follows the last segment with ``S <= s``:
+    ``r + (m - r) * f(s - S; T = N - S)`` before its end, ``r`` after it.
     """
     if current_step < num_warmup_steps:
         return float(current_step) / float(max(1, num_warmup_steps))
-    if current_step >= num_training_steps:
+    start, start_multiplier, end = num_warmup_steps, 1.0, num_training_steps
+    for segment in segments or ():
+        if current_step >= segment["start"]:
+            start, start_multiplier, end = segment["start"], segment["start_multiplier"], segment["end"]
+    if current_step >= end:
         return min_lr_ratio
-    factor = uba_factor(current_step - num_warmup_steps, num_training_steps - num_warmup_steps, phi)
-    # Same order of operations as Transformers' cosine_with_min_lr.
-    return factor * (1.0 - min_lr_ratio) + min_lr_ratio
+    factor = uba_factor(current_step - start, end - start, phi)
+    # Same order of operations as Transformers' cosine_with_min_lr (start_multiplier is 1.0 there).
+    return factor * (start_multiplier - min_lr_ratio) + min_lr_ratio
 
 
 SCHEDULE_STATE_KEY = "uba"
 SCHEDULE_FIELDS = ("num_training_steps", "num_warmup_steps", "phi", "min_lr_ratio")
+REBUDGET_HINT = (
+    "to change this run's budget from here, resume with --rebudget (UBAArguments(rebudget=True), or "
+    'lr_scheduler_kwargs={"rebudget": true}): the LR continues from where it is and decays to the floor at '
+    "the new budget"
+)
 
 
-def schedule_mismatch(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+def schedule_mismatch(
+    saved: dict[str, Any], current: dict[str, Any], fields: Sequence[str] = SCHEDULE_FIELDS
+) -> list[str]:
     """``"key: checkpoint X vs now Y"`` for every schedule field that differs (floats up to rounding)."""
     diffs = []
-    for key in SCHEDULE_FIELDS:
+    for key in fields:
         old, new = saved.get(key), current.get(key)
         same = (
             math.isclose(float(old), float(new), rel_tol=1e-12, abs_tol=0.0)
@@ -141,20 +164,51 @@ def mismatch_message(diffs: list[str], where: str = "this checkpoint") -> str:
     return (
         f"Cannot resume from {where}: the UBA schedule differs ({'; '.join(diffs)}). The LR would jump to "
         "another curve mid-decay. Ways forward: resume with the checkpoint's values (max_steps, warmup_steps, "
-        "phi, min_lr_ratio); or start a new run from the checkpoint's weights (e.g. --model_name_or_path "
-        "CHECKPOINT) with the new budget."
+        f"phi, min_lr_ratio); {REBUDGET_HINT}; or start a new run from the checkpoint's weights (e.g. "
+        "--model_name_or_path CHECKPOINT) with the new budget."
     )
+
+
+def rebudget_state(saved: dict[str, Any], current_step: int, new_budget: int) -> dict[str, Any]:
+    """The schedule record of a run that had ``saved`` and continues from update ``current_step`` with
+    ``new_budget`` updates in all: a new decay segment is appended (docs/schedule.md, "Re-budgeting").
+
+    The segment starts at ``S = max(current_step, W)`` (a re-budget inside the warmup finishes the
+    warmup first) at the multiplier the run had reached there, ``m = lambda_old(S)``, and decays with
+    the same phi to the same floor at ``new_budget``. Update ``S`` thus uses exactly the LR the old
+    plan had scheduled for it: the change at the join is one step of the old curve.
+    """
+    warmup = saved["num_warmup_steps"]
+    start = max(int(current_step), warmup)
+    if new_budget <= current_step or new_budget < warmup:
+        raise UBAConfigError(
+            f"Cannot re-budget to {new_budget} updates at update {current_step}"
+            + (f" (warmup {warmup})" if current_step < warmup else "")
+            + f": the new budget (max_steps / max_tokens) must be > {current_step}"
+            + (f" and >= the warmup {warmup}." if current_step < warmup else ", the updates already run.")
+        )
+    old_segments = saved.get("segments") or [
+        {"start": warmup, "start_multiplier": 1.0, "end": saved["num_training_steps"]}
+    ]
+    old_kwargs = {key: saved[key] for key in SCHEDULE_FIELDS}
+    start_multiplier = uba_lr_lambda(start, **old_kwargs, segments=old_segments)
+    segment = {"start": start, "start_multiplier": start_multiplier, "end": int(new_budget)}
+    return {**old_kwargs, "num_training_steps": int(new_budget), "segments": [*old_segments, segment]}
 
 
 class UBASchedule(LambdaLR):
     """The UBA ``LambdaLR``: its ``state_dict()`` also records the schedule, and ``load_state_dict()``
-    refuses a state recorded with another one.
+    refuses a state recorded with another one, or, with ``rebudget=True``, continues it on a new budget.
 
     ``LambdaLR`` checkpoints only its step counter, so a run resumed with another ``max_steps``
     (or warmup, phi, floor) would silently continue on another curve. The guard lives here, in the
     scheduler, so it holds on every path that restores one: ``UBATrainer``, the stock ``Trainer``
     (``scheduler.pt``), Accelerate's wrapped scheduler and DeepSpeed's engine checkpoint. A state
     without the record (an older checkpoint, a plain ``LambdaLR``) loads with a warning.
+
+    ``rebudget=True``: a state with another budget is continued on a new decay segment
+    (:func:`rebudget_state`); phi and the floor must still match, and the run keeps its own warmup.
+    The segments are part of the state, so a later resume (with the new budget) is exact.
     """
 
     def __init__(
@@ -166,10 +220,13 @@ class UBASchedule(LambdaLR):
         phi: float,
         min_lr_ratio: float,
         last_epoch: int = -1,
+        rebudget: bool = False,
     ) -> None:
         num_warmup_steps, num_training_steps, phi, min_lr_ratio = validate_schedule_args(
             num_warmup_steps, num_training_steps, phi, min_lr_ratio
         )
+        if not isinstance(rebudget, bool):
+            raise UBAConfigError(f"`rebudget` must be true or false; got {rebudget!r}.")
         # In __dict__, so LambdaLR.state_dict() saves it with the step counter.
         self.uba = {
             "num_training_steps": num_training_steps,
@@ -178,8 +235,15 @@ class UBASchedule(LambdaLR):
             "min_lr_ratio": min_lr_ratio,
         }
         super().__init__(optimizer, partial(uba_lr_lambda, **self.uba), last_epoch)
+        self.rebudget = rebudget  # set after LambdaLR's first step; not part of the state (see state_dict)
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state.pop("rebudget", None)  # how this run loads a state, not what the state is
+        return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = {key: value for key, value in state_dict.items() if key != "rebudget"}
         saved = state_dict.get(SCHEDULE_STATE_KEY)
         if saved is None:
             logging.getLogger("uba_hf").warning(
@@ -189,10 +253,45 @@ class UBASchedule(LambdaLR):
             )
             state_dict = {**state_dict, SCHEDULE_STATE_KEY: self.uba}
         else:
-            diffs = schedule_mismatch(saved, self.uba)
-            if diffs:
+            # A re-budgeted run's warmup is history (the state keeps it); a ratio warmup re-derived from the
+            # new budget would differ, so it is compared only while the run is on its first plan.
+            keep_warmup = self.rebudget or bool(saved.get("segments"))
+            fields = [key for key in SCHEDULE_FIELDS if not (keep_warmup and key == "num_warmup_steps")]
+            diffs = schedule_mismatch(saved, self.uba, fields)
+            if keep_warmup and saved["num_warmup_steps"] != self.uba["num_warmup_steps"]:
+                logging.getLogger("uba_hf").info(
+                    "UBA: keeping the run's own warmup of %d updates (the arguments now give %d).",
+                    saved["num_warmup_steps"],
+                    self.uba["num_warmup_steps"],
+                )
+            new_budget = self.uba["num_training_steps"]
+            if self.rebudget and diffs and all(d.startswith("num_training_steps:") for d in diffs):
+                saved = rebudget_state(saved, state_dict["last_epoch"], new_budget)
+                segment = saved["segments"][-1]
+                logging.getLogger("uba_hf").info(
+                    "UBA re-budget at update %d: budget %d -> %d updates; the LR continues from multiplier %.6g "
+                    "at update %d and decays (phi=%s) to the floor %s at update %d.",
+                    state_dict["last_epoch"],
+                    saved["segments"][-2]["end"],
+                    new_budget,
+                    segment["start_multiplier"],
+                    segment["start"],
+                    saved["phi"],
+                    saved["min_lr_ratio"],
+                    new_budget,
+                )
+                state_dict = {**state_dict, SCHEDULE_STATE_KEY: saved}
+            elif diffs:
+                if self.rebudget:
+                    others = "; ".join(d for d in diffs if not d.startswith("num_training_steps:"))
+                    raise UBAConfigError(
+                        f"Cannot re-budget from this checkpoint: {others}. "
+                        "A re-budget changes only the budget: keep phi and min_lr_ratio as in the checkpoint."
+                    )
                 raise UBAConfigError(mismatch_message(diffs))
         super().load_state_dict(state_dict)
+        # The multiplier follows the loaded record (its warmup and segments), not the constructor's arguments.
+        self.lr_lambdas = [partial(uba_lr_lambda, **self.uba) for _ in self.optimizer.param_groups]
 
 
 def get_uba_schedule_with_warmup(
@@ -202,6 +301,7 @@ def get_uba_schedule_with_warmup(
     phi: float = DEFAULT_PHI,
     min_lr_ratio: float = 0.0,
     last_epoch: int = -1,
+    rebudget: bool = False,
 ) -> LambdaLR:
     """Create a UBA schedule: linear warmup from 0, then UBA decay to ``min_lr_ratio * lr``.
 
@@ -218,6 +318,8 @@ def get_uba_schedule_with_warmup(
             (``DEFAULT_PHI = 1``) comes from this package's budget sweep (see the comment on it).
         min_lr_ratio: ``eta_min / eta_max`` in [0, 1).
         last_epoch: index of the last scheduler step when resuming, as in ``LambdaLR``.
+        rebudget: on ``load_state_dict``, continue a state recorded with another budget on a new decay
+            segment instead of refusing it (docs/schedule.md, "Re-budgeting").
 
     Returns:
         :class:`UBASchedule`, a ``torch.optim.lr_scheduler.LambdaLR`` whose state carries the budget
@@ -234,4 +336,5 @@ def get_uba_schedule_with_warmup(
         phi=phi,
         min_lr_ratio=min_lr_ratio,
         last_epoch=last_epoch,
+        rebudget=rebudget,
     )

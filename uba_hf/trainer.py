@@ -13,7 +13,9 @@ extends the Trainer only through public points:
 * a ``TrainerCallback`` (``on_save``) writes the schedule record and the completion marker.
 
 The resume check is the scheduler's own: ``UBASchedule.load_state_dict`` refuses a checkpoint whose
-budget, warmup, phi or floor differs, on this path and on the stock Trainer's alike.
+budget, warmup, phi or floor differs, on this path and on the stock Trainer's alike; with
+``UBAArguments(rebudget=True)`` it continues a checkpoint with another budget on a new decay segment
+(docs/schedule.md, "Re-budgeting"), and the schedule record lists the segments.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from .arguments import PHI_AUTO, UBAArguments, resolve_uba_kwargs
 from .callbacks import CheckpointCompletionCallback
 from .checkpoints import read_schedule_record, resolve_resume_checkpoint, run_identity
 from .deepspeed import check_no_scheduler_block
-from .registry import UBA_KWARGS, register_uba_scheduler
+from .registry import UBA_SCHEDULE_KWARGS, register_uba_scheduler
 from .rng import preserve_rng
-from .schedule import validate_schedule_args
+from .schedule import UBASchedule, validate_schedule_args
 
 logger = logging.getLogger("uba_hf")
 
@@ -54,7 +56,7 @@ class UBATrainer(Trainer):
     so that saved arguments say what ran.
 
     Args:
-        uba_args: ``phi`` and ``min_lr_ratio``. They can also come from
+        uba_args: ``phi``, ``min_lr_ratio`` and ``rebudget``. They can also come from
             ``TrainingArguments.lr_scheduler_kwargs``; giving both with different values is an error.
         default_to_uba: read Transformers' default ``"linear"`` as "not chosen" (see above).
         run_identity: extra sections of the run's identity (e.g. ``{"data": {...}, "model": {...}}``),
@@ -102,13 +104,22 @@ class UBATrainer(Trainer):
         callers that must resolve ``latest`` before building the trainer."""
         return run_identity(args.lr_scheduler_type, args.learning_rate, args.seed, uba_kwargs, **sections)
 
+    def uba_schedule_state(self) -> dict[str, Any] | None:
+        """The live scheduler's schedule record (``UBASchedule.uba``: after a re-budget, its warmup and
+        segments), or None before the scheduler exists or when it is not UBA."""
+        scheduler = getattr(self.lr_scheduler, "scheduler", self.lr_scheduler)  # Accelerate wraps it
+        return dict(scheduler.uba) if isinstance(scheduler, UBASchedule) else None
+
     def uba_schedule_record(self, num_training_steps: int) -> dict[str, Any]:
-        """The arguments that fully determine the LR at every update of this run."""
+        """The arguments that fully determine the LR at every update of this run (after a re-budget, the
+        scheduler's own warmup and its segments)."""
+        live = self.uba_schedule_state() or {}
         return {
             "lr_scheduler_type": SchedulerType.UBA.value,
             "num_training_steps": int(num_training_steps),
-            "num_warmup_steps": int(self.args.get_warmup_steps(num_training_steps)),
-            **{key: self.uba_kwargs[key] for key in UBA_KWARGS},
+            "num_warmup_steps": int(live.get("num_warmup_steps", self.args.get_warmup_steps(num_training_steps))),
+            **{key: self.uba_kwargs[key] for key in UBA_SCHEDULE_KWARGS},
+            **({"segments": live["segments"]} if live.get("segments") else {}),
             **({"phi_auto": self.phi_probe} if self.phi_probe is not None else {}),
         }
 

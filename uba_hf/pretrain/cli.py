@@ -35,6 +35,7 @@ from ..callbacks import LRTraceCallback, PreemptionCallback
 from ..errors import UBAConfigError
 from ..registry import UBA_SCHEDULER_NAME
 from ..trainer import UBATrainer
+from .budget import BudgetArguments, describe_budget, recipe_without_replaced_budget, resolve_budget
 from .data import DataArguments, get_tokenizer, load_corpus, tokenize_and_pack
 from .models import PRESETS, build_model, count_parameters, flops_per_token, known_peak_flops, preset_config
 from .outputs import report_preempted, write_run_clm_outputs
@@ -72,8 +73,8 @@ class ModelArguments:
 
 
 @dataclass
-class RunArguments:
-    """Run-level switches that TrainingArguments does not have."""
+class RunArguments(BudgetArguments):
+    """Run-level switches that TrainingArguments does not have (and the token budget, ``budget.py``)."""
 
     _argument_group_name = "run (RunArguments)"
 
@@ -177,6 +178,7 @@ def parse_args(argv: list[str]) -> tuple[Any, ...]:
         if not isinstance(recipe, dict):
             raise UBAConfigError(f"{path}: a recipe must be a mapping of argument names to values.")
         known = {action.dest for action in parser._actions}
+        recipe = recipe_without_replaced_budget(recipe, argv)  # a command-line budget replaces the recipe's
         argv = _recipe_to_argv(recipe, known, path) + argv
     *parsed, remaining = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
     if remaining:
@@ -188,13 +190,18 @@ class PretrainTrainer(UBATrainer):
     """UBATrainer that adds tokens/s (and MFU where the peak is known) to every training log (packed
     blocks: no padding)."""
 
-    def __init__(self, *args: Any, tokens_per_update: int, flops_per_token: float, peak_flops: float | None, **kwargs):
+    def __init__(self, *args: Any, token_budget, flops_per_token: float, peak_flops: float | None, **kwargs):
         super().__init__(*args, default_to_uba=False, **kwargs)
-        self.tokens_per_update = tokens_per_update
+        self.token_budget = token_budget
+        self.tokens_per_update = token_budget.tokens_per_update
         self.model_flops_per_token = flops_per_token
         self.peak_flops = peak_flops
         self._last_log = (time.perf_counter(), 0)
         self.add_callback(_StartThroughputClock(self))
+
+    def uba_schedule_record(self, num_training_steps: int) -> dict[str, Any]:
+        """The schedule record with the budget in tokens too (``uba_schedule.json``)."""
+        return {**super().uba_schedule_record(num_training_steps), **self.token_budget.record(num_training_steps)}
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         now, step = time.perf_counter(), self.state.global_step
@@ -267,16 +274,20 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     quiet_logs(training)
     uba_kwargs = schedule_kwargs(training, uba_args)  # a bad --lr_scheduler_kwargs fails here, not after tokenizing
     resume = resolve_resume(training, pretrain_identity(model_args, data_args, training, uba_kwargs))
-    if (done := finished_budget(resume, training)) is not None:
+    token_budget = resolve_budget(run_args, training, data_args.block_size)  # --max_tokens -> max_steps
+    # A finished run is a no-op; with --tokens_per_param the budget is known only once the model is built.
+    budget_known = token_budget.given != "tokens_per_param"
+    if budget_known and (done := finished_budget(resume, training)) is not None:
         return report_already_complete(resume, *done, training)
     _check_output_dir(training, run_args)
     if model_args.model_name_or_path is None and model_args.model_preset not in PRESETS:
         raise UBAConfigError(
             f"Unknown --model_preset {model_args.model_preset!r}; valid presets: {', '.join(PRESETS)}."
         )
-    if data_args.streaming and training.max_steps <= 0:
+    if data_args.streaming and token_budget.given == "epochs":
         raise UBAConfigError(
-            "--streaming needs --max_steps: a streamed corpus has no length to derive the budget from."
+            "--streaming needs --max_steps (or --max_tokens / --tokens_per_param): a streamed corpus has no "
+            "length to derive the budget from."
         )
     if training.max_steps > 0:
         # Fail before any data or model work when the budget is known up front.
@@ -303,9 +314,10 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     peak = run_args.peak_flops or known_peak_flops(training.device)
     if peak is None:
         logger.info("MFU unknown: no peak FLOP/s is known for %s; pass --peak_flops to log it.", training.device)
-    tokens_per_update = (
-        training.per_device_train_batch_size * training.gradient_accumulation_steps * training.world_size
-    ) * data_args.block_size
+    token_budget = token_budget.with_parameters(training, params["non_embedding"])  # --tokens_per_param
+    if not budget_known and (done := finished_budget(resume, training)) is not None:
+        return report_already_complete(resume, *done, training)
+    tokens_per_update = token_budget.tokens_per_update
     logger.info(
         "Model: %s, %.2fM parameters (%.2fM non-embedding), %.3g FLOPs/token; %d tokens per update",
         model_args.model_name_or_path or model_args.model_preset,
@@ -314,6 +326,8 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         fpt,
         tokens_per_update,
     )
+    if training.max_steps > 0:
+        logger.info(describe_budget(token_budget, training.max_steps))
 
     if resume is None and run_args.overwrite_output_dir:  # last, so that a failure before training keeps them
         remove_stale_checkpoints(training)
@@ -325,7 +339,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         eval_dataset=eval_blocks,
         data_collator=default_data_collator,
         processing_class=tokenizer,
-        tokens_per_update=tokens_per_update,
+        token_budget=token_budget,
         flops_per_token=fpt,
         peak_flops=peak,
         callbacks=[lr_trace := LRTraceCallback(), preemption := PreemptionCallback()],
@@ -347,6 +361,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     trainer.save_state()
 
     budget = trainer.state.max_steps
+    schedule = trainer.uba_schedule_record(budget) if trainer.uses_uba else {}
     updates_run = trainer.state.global_step - (int(Path(resume).name.rsplit("-", 1)[-1]) if resume else 0)
     tokens_this_run = updates_run * tokens_per_update
     metrics.update(
@@ -361,7 +376,9 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         world_size=training.world_size,
         global_step=trainer.state.global_step,
         budget=budget,
-        num_warmup_steps=training.get_warmup_steps(budget),
+        **token_budget.record(budget),
+        num_warmup_steps=schedule.get("num_warmup_steps", training.get_warmup_steps(budget)),
+        segments=schedule.get("segments"),
         lr_scheduler_type=trainer.args.lr_scheduler_type.value,
         phi=trainer.uba_kwargs.get("phi"),
         min_lr_ratio=trainer.uba_kwargs.get("min_lr_ratio"),
@@ -389,6 +406,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
                 metrics["num_warmup_steps"],
                 metrics["phi"],
                 metrics["min_lr_ratio"],
+                segments=metrics["segments"],
             )
         init = metrics.get("eval_loss_init")
         start = f"{init:.4f} -> " if init is not None else ""
