@@ -139,7 +139,10 @@ def test_console_script_found_on_path(tmp_path, target, monkeypatch):
 
 
 BAD = [
-    (["--lr_scheduler_kwargs", '{"min_lr": 1e-5}'], "accepts only ['phi', 'min_lr_ratio', 'rebudget']; got unknown ['min_lr']"),
+    (
+        ["--lr_scheduler_kwargs", '{"min_lr": 1e-5}'],
+        "accepts only ['phi', 'min_lr_ratio', 'rebudget']; got unknown ['min_lr']",
+    ),
     (['--lr_scheduler_kwargs={"phi": 0}'], "`phi` must be a finite number > 0"),
     (["--lr-scheduler-kwargs", '{"min_lr_ratio": 1.5}'], "`min_lr_ratio` must be in [0, 1)"),
     (["--lr_scheduler_kwargs", '{"phi": "fast"}'], "`phi` must be a finite number > 0 or 'auto'"),
