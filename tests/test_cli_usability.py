@@ -61,9 +61,9 @@ def test_abbreviated_flags_are_errors_not_prefix_matches(tmp_path):
 @pytest.mark.slow
 def test_uba_run_help_and_missing_script():
     proc = run("-m", "uba_hf.run", "--help")
-    assert proc.returncode == 0 and proc.stdout.startswith("usage: python -m uba_hf.run SCRIPT.py")
-    assert '"uba" scheduler type registered' in proc.stdout
-    one_line_error(run("-m", "uba_hf.run", "no_such_script.py", "--x"), "no such script 'no_such_script.py'", "uba-run")
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: python -m uba_hf.run (or uba-run) TARGET")
+    assert 'Registers the "uba" scheduler type first' in proc.stdout
+    one_line_error(run("-m", "uba_hf.run", "no_such_script.py", "--x"), "'no_such_script.py' is not a file", "uba-run")
     one_line_error(run("-m", "uba_hf.run", "-m", "no_such.module"), "no module named 'no_such.module'", "uba-run")
 
 

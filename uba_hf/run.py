@@ -213,6 +213,16 @@ def _is_python_script(path: str) -> bool:
     return first.startswith(b"#!") and b"python" in first
 
 
+def _module_exists(name: str) -> bool:
+    """Whether ``python -m name`` would find the module (a missing parent package counts as missing)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def _fail(message: str) -> None:
     """A user error: one line on stderr, exit code 2 (as argparse does)."""
     print(f"{PROG}: error: {message}", file=sys.stderr)
@@ -238,6 +248,8 @@ def main(argv: list[str] | None = None) -> None:
     register_in_child_processes()
 
     if argv[0] == "-m":
+        if not _module_exists(target):
+            _fail(f"no module named {target!r} (check the name, or install the package that provides it).")
         sys.argv = [target, *rest]
         runpy.run_module(target, run_name="__main__", alter_sys=True)
         return
