@@ -99,6 +99,29 @@ class LRRecorder(LRTraceCallback):
         return [lr for _, lr in self.trace]
 
 
+def tiny_training_args(output_dir, **overrides):
+    """``TrainingArguments`` of the tiny-model tests (CPU, seed 0, no reporting, 12 updates, warmup 3,
+    an LR log every update, no checkpoints); ``overrides`` win."""
+    from transformers import TrainingArguments
+
+    base = dict(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=4,
+        learning_rate=1e-2,
+        max_steps=12,
+        warmup_steps=3,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        seed=0,
+        data_seed=0,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+    return TrainingArguments(**{**base, **overrides})
+
+
 @pytest.fixture
 def token_dataset() -> TokenDataset:
     return TokenDataset()

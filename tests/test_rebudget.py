@@ -11,7 +11,7 @@ from functools import partial
 
 import pytest
 import torch
-from conftest import LRRecorder, TokenDataset, closed_form, segment_closed_form, tiny_olmo2
+from conftest import LRRecorder, TokenDataset, closed_form, segment_closed_form, tiny_olmo2, tiny_training_args
 from transformers import Trainer, TrainingArguments
 
 from uba_hf import UBAArguments, UBAConfigError, UBATrainer, get_uba_schedule_with_warmup, uba_lr_lambda
@@ -168,23 +168,7 @@ LR = 1e-2
 
 
 def make_args(out, **overrides) -> TrainingArguments:
-    base = dict(
-        output_dir=str(out),
-        per_device_train_batch_size=4,
-        learning_rate=LR,
-        max_steps=12,
-        warmup_steps=3,
-        logging_steps=1,
-        save_strategy="steps",
-        save_steps=5,
-        report_to=[],
-        use_cpu=True,
-        seed=0,
-        data_seed=0,
-        dataloader_num_workers=0,
-        disable_tqdm=True,
-    )
-    return TrainingArguments(**{**base, **overrides})
+    return tiny_training_args(out, **{"save_strategy": "steps", "save_steps": 5, **overrides})
 
 
 def train(trainer_cls, args, resume=None, **kwargs):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import LRRecorder, TokenDataset, closed_form, tiny_olmo2
+from conftest import LRRecorder, TokenDataset, closed_form, tiny_olmo2, tiny_training_args
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import TrainingArguments
@@ -156,22 +156,7 @@ def test_save_total_limit_keeps_the_good_checkpoints(reference):
 
 
 def tiny_args(tmp_path, **kw) -> TrainingArguments:
-    base = dict(
-        output_dir=str(tmp_path / "out"),
-        per_device_train_batch_size=4,
-        learning_rate=1e-2,
-        max_steps=12,
-        warmup_steps=2,
-        logging_steps=1,
-        save_strategy="steps",
-        save_steps=5,
-        report_to=[],
-        use_cpu=True,
-        seed=0,
-        dataloader_num_workers=0,
-        disable_tqdm=True,
-    )
-    return TrainingArguments(**(base | kw))
+    return tiny_training_args(tmp_path / "out", **{"warmup_steps": 2, "save_strategy": "steps", "save_steps": 5, **kw})
 
 
 def test_resume_with_another_accumulation_factor_keeps_the_budget(tmp_path):

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TokenDataset, tiny_olmo2
+from conftest import TokenDataset, tiny_olmo2, tiny_training_args
 from transformers import TrainingArguments
 
 from uba_hf import UBATrainer
@@ -26,21 +26,9 @@ TINY = str(ROOT / "recipes" / "pretrain" / "tiny.yaml")
 
 
 def trainer_args(tmp_path, **kw) -> TrainingArguments:
-    base = dict(
-        output_dir=str(tmp_path / "out"),
-        per_device_train_batch_size=4,
-        learning_rate=1e-2,
-        max_steps=6,
-        warmup_steps=1,
-        save_strategy="steps",
-        save_steps=3,
-        report_to=[],
-        use_cpu=True,
-        seed=0,
-        dataloader_num_workers=0,
-        disable_tqdm=True,
+    return tiny_training_args(
+        tmp_path / "out", **{"max_steps": 6, "warmup_steps": 1, "save_strategy": "steps", "save_steps": 3, **kw}
     )
-    return TrainingArguments(**(base | kw))
 
 
 def test_latest_skips_another_runs_checkpoints_and_names_the_difference(tmp_path, caplog):

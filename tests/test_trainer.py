@@ -7,7 +7,7 @@ import logging
 import os
 
 import pytest
-from conftest import LRRecorder, TokenDataset, closed_form, tiny_olmo2
+from conftest import LRRecorder, TokenDataset, closed_form, tiny_olmo2, tiny_training_args
 from transformers import Trainer, TrainingArguments
 from transformers.trainer_utils import SchedulerType
 
@@ -18,23 +18,7 @@ LR = 1e-2
 
 
 def make_args(tmp_path, **overrides) -> TrainingArguments:
-    base = dict(
-        output_dir=str(tmp_path / "out"),
-        per_device_train_batch_size=4,
-        learning_rate=LR,
-        max_steps=12,
-        warmup_steps=3,
-        logging_steps=1,
-        save_strategy="no",
-        report_to=[],
-        use_cpu=True,
-        seed=0,
-        data_seed=0,
-        dataloader_num_workers=0,
-        disable_tqdm=True,
-    )
-    base.update(overrides)
-    return TrainingArguments(**base)
+    return tiny_training_args(tmp_path / "out", **overrides)
 
 
 def train(trainer_cls, args, resume=None, **kwargs):
