@@ -122,6 +122,15 @@ def tiny_training_args(output_dir, **overrides):
     return TrainingArguments(**{**base, **overrides})
 
 
+def train_tiny(trainer_cls, args, resume=None, **kwargs):
+    """Train the tiny model on ``TokenDataset``; returns the trainer, its LR trace and ``{step: loss}``."""
+    recorder = LRRecorder()
+    trainer = trainer_cls(model=tiny_olmo2(), args=args, train_dataset=TokenDataset(), callbacks=[recorder], **kwargs)
+    trainer.train(resume_from_checkpoint=resume)
+    losses = {h["step"]: h["loss"] for h in trainer.state.log_history if "loss" in h}
+    return trainer, recorder, losses
+
+
 @pytest.fixture
 def token_dataset() -> TokenDataset:
     return TokenDataset()

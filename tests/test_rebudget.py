@@ -11,7 +11,14 @@ from functools import partial
 
 import pytest
 import torch
-from conftest import LRRecorder, TokenDataset, closed_form, segment_closed_form, tiny_olmo2, tiny_training_args
+from conftest import (
+    TokenDataset,
+    closed_form,
+    segment_closed_form,
+    tiny_olmo2,
+    tiny_training_args,
+    train_tiny,
+)
 from transformers import Trainer, TrainingArguments
 
 from uba_hf import UBAArguments, UBAConfigError, UBATrainer, get_uba_schedule_with_warmup, uba_lr_lambda
@@ -171,12 +178,7 @@ def make_args(out, **overrides) -> TrainingArguments:
     return tiny_training_args(out, **{"save_strategy": "steps", "save_steps": 5, **overrides})
 
 
-def train(trainer_cls, args, resume=None, **kwargs):
-    recorder = LRRecorder()
-    trainer = trainer_cls(model=tiny_olmo2(), args=args, train_dataset=TokenDataset(), callbacks=[recorder], **kwargs)
-    trainer.train(resume_from_checkpoint=resume)
-    losses = {h["step"]: h["loss"] for h in trainer.state.log_history if "loss" in h}
-    return trainer, recorder, losses
+train = train_tiny
 
 
 def test_uba_trainer_rebudget_longer_then_kill_resume_is_exact(tmp_path):

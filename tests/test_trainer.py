@@ -7,7 +7,7 @@ import logging
 import os
 
 import pytest
-from conftest import LRRecorder, TokenDataset, closed_form, tiny_olmo2, tiny_training_args
+from conftest import TokenDataset, closed_form, tiny_olmo2, tiny_training_args, train_tiny
 from transformers import Trainer, TrainingArguments
 from transformers.trainer_utils import SchedulerType
 
@@ -21,12 +21,7 @@ def make_args(tmp_path, **overrides) -> TrainingArguments:
     return tiny_training_args(tmp_path / "out", **overrides)
 
 
-def train(trainer_cls, args, resume=None, **kwargs):
-    recorder = LRRecorder()
-    trainer = trainer_cls(model=tiny_olmo2(), args=args, train_dataset=TokenDataset(), callbacks=[recorder], **kwargs)
-    trainer.train(resume_from_checkpoint=resume)
-    losses = {h["step"]: h["loss"] for h in trainer.state.log_history if "loss" in h}
-    return trainer, recorder, losses
+train = train_tiny
 
 
 def expected(N, W, phi, r, steps=None):
