@@ -402,7 +402,8 @@ def test_v2_plan_meets_the_issue():
     covered = {n for s in v2.SETUPS if s.group == "sweep" for n in s.config().schedules}
     distinct = {bench.spec_key(n, 100) for n in bench.v2_schedule_names()}
     assert {bench.spec_key(n, 100) for n in covered} == distinct
-    assert v2.SETUPS[0].name == "sweep-core"
+    names = [s.name for s in v2.SETUPS]  # the grid that decides the default runs before the core comparison
+    assert names.index("sweep-grid") < names.index("sweep-core") < names.index("sweep-grid-top")
 
 
 def test_v2_results_resume_without_rerunning(tmp_path):
@@ -456,3 +457,17 @@ def test_v2_report_flags_a_best_phi_at_the_low_edge_of_the_phi_grid():
         "`uba-auto` 4.9500 (+0.1500 vs the best fixed phi).",
         "- 100 updates, floor 0.1: 0.1: 4.7500 (n=1), 2: 4.7000 (n=1); best phi **2**.",
     ]
+
+
+def test_two_workers_reproduce_one_worker(tmp_path):
+    """``--workers 2`` trains cells in two processes: the same cells, each with exactly the loss one worker
+    gets (a cell depends only on its seed), every record written once, by one writer."""
+    cfg = bench.quick_config(schedules=["uba-default", "wsd-1sqrt"], budgets=[10], lrs=[1e-3], seeds=[0, 1])
+    losses = {}
+    for workers in (1, 2):
+        path = tmp_path / f"workers{workers}.jsonl"
+        assert bench.run_sweep(cfg, path, log=lambda *_: None, workers=workers)["ran"] == 4
+        runs = [r for r in bench.read_results(path) if r.get("kind") == "run"]
+        assert len(path.read_text().splitlines()) == 2 + len(runs)  # setup, stats, one line per run
+        losses[workers] = {bench.cell_key(r["spec"], r["budget"], r["lr"], r["seed"]): r["eval_loss"] for r in runs}
+    assert len(losses[1]) == 4 and losses[2] == losses[1]

@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lrs", type=_floats, default=None, help="comma list of peak LRs")
     parser.add_argument("--seeds", type=_ints, default=None, help="comma list of seeds")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="cells trained at once, one process each (2 uses both cores here)"
+    )
     parser.add_argument("--report-only", action="store_true", help="only regenerate md/png from the results file")
     parser.add_argument("--max-cells", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -137,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         command = f"`nice -n 15 python benchmarks/budget_sweep.py{flag}` (runs or resumes the sweep), then {command}"
     if not args.report_only:
         try:
-            counts = run_sweep(cfg, results)
+            counts = run_sweep(cfg, results, workers=args.workers)
         except ValueError as err:
             print(f"budget_sweep: error: {err}", file=sys.stderr)
             return 2
@@ -163,7 +166,7 @@ def v2_main(args, overrides: dict[str, Any]) -> int:
         results = Path(args.results or out / "results.jsonl")
         cfg = quick_v2_config(**overrides)
         if not args.report_only:
-            counts = run_sweep(cfg, results)
+            counts = run_sweep(cfg, results, workers=args.workers)
             print(f"[budget-sweep] ran {counts['ran']}, skipped {counts['skipped']} of {counts['total']} cells")
         groups = {"quick": ("--v2 quick: harness check, not a measurement", cfg, read_results(results))}
         (out / "report.md").write_text(render_v2(groups, command))
@@ -177,7 +180,9 @@ def v2_main(args, overrides: dict[str, Any]) -> int:
             t, rest = estimate_seconds(s, root)
             total, left = total + t, left + rest
             print(f"{s.name:16s} {t / 3600:5.2f} h ({rest / 3600:5.2f} h left): {s.why}")
-        print(f"{'all':16s} {total / 3600:5.2f} h ({left / 3600:5.2f} h left)")
+        print(f"{'all':16s} {total / 3600:5.2f} h ({left / 3600:5.2f} h left)  [CPU-hours, one thread per cell]")
+        if args.workers > 1:
+            print(f"with --workers {args.workers}: about {left / 3600 / args.workers:.2f} h of wall time left")
         from .v2 import SECONDS_PER_UPDATE, group_records
 
         for group, spu in SECONDS_PER_UPDATE.items():
@@ -204,7 +209,7 @@ def v2_main(args, overrides: dict[str, Any]) -> int:
             imported = import_v1_runs(s, root)
             if imported:
                 print(f"[budget-sweep] {s.name}: imported {imported} v1 runs of the same setup", flush=True)
-            counts = run_sweep(s.config(), s.results(root))
+            counts = run_sweep(s.config(), s.results(root), workers=args.workers)
             print(f"[budget-sweep] {s.name}: ran {counts['ran']}, skipped {counts['skipped']}", flush=True)
             write_v2_report(root, command)
     paths = write_v2_report(root, command)

@@ -308,8 +308,12 @@ def planned_cells(cfg: SweepConfig) -> list[tuple[str, int, float, int]]:
     return cells
 
 
-def run_sweep(cfg: SweepConfig, results: str | os.PathLike, log=print) -> dict[str, int]:
-    """Run every missing cell of ``cfg``, appending to ``results``. Returns counts (ran, skipped, total)."""
+def run_sweep(cfg: SweepConfig, results: str | os.PathLike, log=print, workers: int = 1) -> dict[str, int]:
+    """Run every missing cell of ``cfg``, appending to ``results``. Returns counts (ran, skipped, total).
+
+    ``workers`` > 1 trains that many cells at once, each in its own process with ``cfg.threads`` torch
+    threads (two one-thread workers use both cores of this machine; every cell's result is the same as
+    with one worker, since a cell depends only on its seed). This process alone writes the results file."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     results = Path(results)
@@ -336,7 +340,7 @@ def run_sweep(cfg: SweepConfig, results: str | os.PathLike, log=print) -> dict[s
         _append(results, model_stats(cfg, data))
     start = time.perf_counter()
     while todo:
-        counts["ran"] += _run_cells(cfg, data, todo, results, probes, start, log)
+        counts["ran"] += _run_cells(cfg, data, todo, results, probes, start, log, workers)
         if not cfg.extend_grid:
             break
         # Best LR at a grid edge: the next point outward, for every seed (decided on complete seeds only).
@@ -349,29 +353,67 @@ def run_sweep(cfg: SweepConfig, results: str | os.PathLike, log=print) -> dict[s
     return counts
 
 
-def _run_cells(cfg, data, todo, results: Path, probes: dict, start: float, log) -> int:
-    for i, (name, budget, lr, seed) in enumerate(todo):
-        phi = None
-        if name in AUTO_NAMES and not cfg.auto_with_uba_trainer:
-            if seed not in probes:
-                probes[seed] = probe_seed_phi(cfg, data, seed)
-                _append(results, probes[seed])
-                p = probes[seed]
-                log(
-                    f"[budget-sweep] probe seed {seed}: kappa={p['kappa']:.4g} -> phi={p['phi']:.3g}"
-                    f" ({p['probe_seconds']:.1f}s)"
-                )
-            phi = probes[seed]["phi"]
-        record = train_cell(cfg, data, name, budget, lr, seed, phi=phi)
-        if name in AUTO_NAMES and not cfg.auto_with_uba_trainer:
-            p = probes[seed]
+def _cell_phi(cfg, data, name: str, seed: int, results: Path, probes: dict, log) -> float | None:
+    """The probed phi a v1 ``uba-auto`` cell trains with (one probe per seed, recorded once); else None."""
+    if name not in AUTO_NAMES or cfg.auto_with_uba_trainer:
+        return None
+    if seed not in probes:
+        probes[seed] = p = probe_seed_phi(cfg, data, seed)
+        _append(results, p)
+        log(
+            f"[budget-sweep] probe seed {seed}: kappa={p['kappa']:.4g} -> phi={p['phi']:.3g} "
+            f"({p['probe_seconds']:.1f}s)"
+        )
+    return probes[seed]["phi"]
+
+
+_WORKER_DATA: dict[str, Any] = {}
+
+
+def _worker_init(cfg: SweepConfig) -> None:
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    logging.getLogger().setLevel(logging.WARNING)
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    _WORKER_DATA["data"] = prepare_data(cfg)
+
+
+def _worker_train(cfg: SweepConfig, cell: tuple[str, int, float, int], phi: float | None) -> dict[str, Any]:
+    return train_cell(cfg, _WORKER_DATA["data"], *cell, phi=phi)
+
+
+def _run_cells(cfg, data, todo, results: Path, probes: dict, start: float, log, workers: int = 1) -> int:
+    phis = [_cell_phi(cfg, data, cell[0], cell[3], results, probes, log) for cell in todo]
+
+    def finish(i: int, cell, record: dict[str, Any]) -> None:
+        if cell[0] in AUTO_NAMES and not cfg.auto_with_uba_trainer:
+            p = probes[cell[3]]
             record.update(kappa=p["kappa"], probe_seconds=p["probe_seconds"])
         _append(results, record)
-        elapsed = time.perf_counter() - start
+        name, budget, lr, seed = cell
         log(
             f"[budget-sweep] {i + 1}/{len(todo)} {name} budget={budget} lr={lr:g} seed={seed}: "
-            f"eval_loss={record['eval_loss']:.4f} ({record['train_seconds']:.1f}s; {elapsed / 60:.1f} min elapsed)"
+            f"eval_loss={record['eval_loss']:.4f} ({record['train_seconds']:.1f}s; "
+            f"{(time.perf_counter() - start) / 60:.1f} min elapsed)"
         )
+
+    if workers <= 1:
+        for i, (cell, phi) in enumerate(zip(todo, phis, strict=True)):
+            finish(i, cell, train_cell(cfg, data, *cell, phi=phi))
+        return len(todo)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")  # no forked torch state
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init, initargs=(cfg,))
+    try:
+        futures = {pool.submit(_worker_train, cfg, cell, phi): cell for cell, phi in zip(todo, phis, strict=True)}
+        for i, future in enumerate(as_completed(futures)):
+            finish(i, futures[future], future.result())
+    finally:  # on an error, cells not yet started are dropped (the finished ones are in the file)
+        pool.shutdown(wait=True, cancel_futures=True)
     return len(todo)
 
 

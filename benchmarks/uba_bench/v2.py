@@ -59,8 +59,9 @@ GRID = [
     *(uba_name(p, 0.1) for p in (0.1, 0.25, 0.5, 1.0)),
     AUTO,
 ]
-# Seconds per update measured here with one torch thread on the shared 2-core machine (see README).
-SECONDS_PER_UPDATE = {"sweep": 0.033, "main-job": 0.55}
+# Seconds per update with one torch thread on this 2-core machine: sweep, the median of v2's first 40
+# runs; main job, v1's runs (see benchmarks/README.md). ``--workers 2`` runs two such cells at once.
+SECONDS_PER_UPDATE = {"sweep": 0.045, "main-job": 0.55}
 RUN_OVERHEAD_S = {"sweep": 3.0, "main-job": 12.0}  # model build + final evaluation per run
 
 
@@ -101,10 +102,11 @@ SETUP_CONFIGS = {
     "main-job-core": lambda: _main(schedules=[DEFAULT_NAME, "linear", "wsd-1sqrt", "cosine-min10"]),
     "sweep-grid-top": lambda: _sweep(schedules=GRID, budgets=SWEEP_BUDGETS[2:]),
 }
-# Priority order (``--v2 all`` runs them in this order, one after the other).
+# Priority order (``--v2 all`` runs them in this order, one after the other). The grid at 1.3 and 5
+# tokens/param comes first: it decides the default (phi, floor) that the core comparison is about.
 SETUPS = [
-    Setup("sweep-core", "sweep", "UBA-default vs the strongest baselines from 1.3 to 20 tokens/param"),
     Setup("sweep-grid", "sweep", "the phi x floor grid, uba-auto, cosine, wsd-linear at 1.3 and 5 tokens/param"),
+    Setup("sweep-core", "sweep", "UBA-default vs the strongest baselines from 1.3 to 20 tokens/param"),
     Setup("main-job-core", "main-job", "UBA-default vs the strongest baselines on the main job's model"),
     Setup("sweep-grid-top", "sweep", "the phi x floor grid at 20 tokens/param"),
 ]
