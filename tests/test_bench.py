@@ -402,8 +402,12 @@ def test_v2_plan_meets_the_issue():
     covered = {n for s in v2.SETUPS if s.group == "sweep" for n in s.config().schedules}
     distinct = {bench.spec_key(n, 100) for n in bench.v2_schedule_names()}
     assert {bench.spec_key(n, 100) for n in covered} == distinct
-    names = [s.name for s in v2.SETUPS]  # the grid that decides the default runs before the core comparison
-    assert names.index("sweep-grid") < names.index("sweep-core") < names.index("sweep-grid-top")
+    # The cheap budgets first, the grid that decides the default before the core comparison.
+    names = [s.name for s in v2.SETUPS]
+    assert names.index("sweep-grid") < names.index("sweep-core") < names.index("sweep-core-top")
+    assert names.index("sweep-core-top") < names.index("sweep-grid-top")
+    budgets = {s.name: s.config().budgets for s in v2.SETUPS if s.group == "sweep"}
+    assert max(budgets["sweep-core"]) < min(budgets["sweep-core-top"]) == max(sweep.budgets)
 
 
 def test_v2_results_resume_without_rerunning(tmp_path):
