@@ -447,7 +447,7 @@ def test_v2_quick_runs_end_to_end(tmp_path):
     assert "| 10 |" in md and "| 20 |" in md and "paired gaps" in md
 
 
-def test_v2_report_flags_a_best_phi_at_the_low_edge_of_the_phi_grid():
+def test_v2_report_flags_a_best_phi_at_an_edge_of_the_phi_grid():
     from uba_bench.report_v2 import phi_lines
 
     names = ["uba-default", "cosine", "uba-phi0.1", "uba-phi0.5", "uba-auto", "cosine-min10", "uba-phi0.1-min10"]
@@ -459,7 +459,8 @@ def test_v2_report_flags_a_best_phi_at_the_low_edge_of_the_phi_grid():
         "- 100 updates, floor 0: 0.1: 4.8000 (n=1), 0.5: 4.9000 (n=1), 1: 5.0000 (n=1), 2: 5.2000 (n=1); best phi "
         "**0.1** (**low edge of the phi grid: extend it downward**); "
         "`uba-auto` 4.9500 (+0.1500 vs the best fixed phi).",
-        "- 100 updates, floor 0.1: 0.1: 4.7500 (n=1), 2: 4.7000 (n=1); best phi **2**.",
+        "- 100 updates, floor 0.1: 0.1: 4.7500 (n=1), 2: 4.7000 (n=1); best phi **2** (**high edge of the phi "
+        "grid: extend it upward**).",
     ]
 
 

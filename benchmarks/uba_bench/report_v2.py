@@ -95,8 +95,8 @@ def phi_of(name: str) -> tuple[float, float] | None:
 
 
 def phi_lines(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[str]:
-    """Per budget and floor: the loss of every fixed phi (best LR), the best phi, a best phi at the low end of
-    the phi grid (extend the grid downward), and uba-auto against the best fixed phi."""
+    """Per budget and floor: the loss of every fixed phi (best LR), the best phi, a best phi at an end of the
+    phi grid (extend the grid that way), and uba-auto against the best fixed phi."""
     table = summarize(cfg, records)
     lines = []
     for budget in cfg.budgets:
@@ -111,6 +111,8 @@ def phi_lines(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[str]:
             text = f"- {budget} updates, floor {floor:g}: {cells}; best phi **{best:g}**"
             if best == grid[0]:
                 text += " (**low edge of the phi grid: extend it downward**)"
+            elif best == grid[-1]:
+                text += " (**high edge of the phi grid: extend it upward**)"
             auto = next((row[n] for n in AUTO_NAMES if n in row and (n != AUTO_NAMES[0]) == bool(floor)), None)
             if auto is not None:
                 text += f"; `{auto.name}` {auto.mean:.4f} ({auto.mean - by_phi[best].mean:+.4f} vs the best fixed phi)"

@@ -55,8 +55,8 @@ CORE = [DEFAULT_NAME, "linear", "wsd-1sqrt", "cosine-min10", SCHEDULE_FREE]
 GRID = [
     "cosine",
     "wsd-linear",
-    *(uba_name(p) for p in (0.1, 0.25, 0.5)),
-    *(uba_name(p, 0.1) for p in (0.1, 0.25, 0.5, 1.0)),
+    *(uba_name(p) for p in (0.1, 0.25, 0.5, 4.0)),
+    *(uba_name(p, 0.1) for p in (0.1, 0.25, 0.5, 1.0, 4.0)),
     AUTO,
 ]
 # Seconds per update with one torch thread on this 2-core machine: sweep, the median of v2's first 40
