@@ -371,11 +371,14 @@ _WORKER_DATA: dict[str, Any] = {}
 
 
 def _worker_init(cfg: SweepConfig) -> None:
+    """A spawned worker: the parent's thread count and quiet logging (a fresh interpreter has neither)."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     logging.getLogger().setLevel(logging.WARNING)
+    import datasets
     import transformers
 
+    datasets.disable_progress_bars()
     transformers.logging.set_verbosity_error()
     _WORKER_DATA["data"] = prepare_data(cfg)
 
