@@ -27,6 +27,8 @@ from uba_hf.phi import PROBE_ROWS
 from .config import (
     AUTO,
     DEFAULT_NAME,
+    FLOORS_V2,
+    PHIS_V2,
     SCHEDULE_FREE,
     SweepConfig,
     main_job_config,
@@ -52,11 +54,11 @@ SEEDS = [0, 1, 2]
 CORE = [DEFAULT_NAME, "linear", "wsd-1sqrt", "cosine-min10", SCHEDULE_FREE]
 # The rest of the issue's matrix: the other baselines and the phi x floor grid (phi 1 = uba-default,
 # phi 2 = cosine, phi 2 with the floor = cosine-min10 are run once under their baseline name).
+_RUN_ELSEWHERE = {spec_key(n, 100) for n in [*CORE, "cosine"]}
 GRID = [
     "cosine",
     "wsd-linear",
-    *(uba_name(p) for p in (0.1, 0.25, 0.5, 4.0)),
-    *(uba_name(p, 0.1) for p in (0.1, 0.25, 0.5, 1.0, 4.0)),
+    *(n for f in FLOORS_V2 for p in PHIS_V2 if spec_key(n := uba_name(p, f), 100) not in _RUN_ELSEWHERE),
     AUTO,
 ]
 # Seconds per update with one torch thread on this 2-core machine: sweep, the median of v2's first 40
