@@ -26,6 +26,7 @@ from uba_hf.phi import PROBE_ROWS
 
 from .config import (
     AUTO,
+    COSINE_MIN_LR_RATE,
     DEFAULT_NAME,
     FLOORS_V2,
     PHIS_V2,
@@ -61,6 +62,10 @@ GRID = [
     *(n for f in FLOORS_V2 for p in PHIS_V2 if spec_key(n := uba_name(p, f), 100) not in _RUN_ELSEWHERE),
     AUTO,
 ]
+# The candidates for the package default at 20 tokens/param, run before the rest of the grid there: phi 1
+# with the recipes' 10% floor (first or second at 1.3 and 5 tokens/param) and phi 4 without a floor (best
+# of all at 5 tokens/param). ``sweep-grid-top`` runs the rest of the grid.
+DEFAULT_CANDIDATES = [uba_name(1.0, COSINE_MIN_LR_RATE), uba_name(4.0)]
 # Seconds per update with one torch thread on this 2-core machine: sweep, the median of v2's first 40
 # runs; main job, v1's runs (see benchmarks/README.md). ``--workers 2`` runs two such cells at once.
 SECONDS_PER_UPDATE = {"sweep": 0.045, "main-job": 0.55}
@@ -101,20 +106,24 @@ class Setup:
 SETUP_CONFIGS = {
     "sweep-grid": lambda: _sweep(schedules=GRID, budgets=SWEEP_BUDGETS[:2]),
     "sweep-core": lambda: _sweep(schedules=CORE, budgets=SWEEP_BUDGETS[:2]),
+    "sweep-candidates-top": lambda: _sweep(schedules=DEFAULT_CANDIDATES, budgets=SWEEP_BUDGETS[2:]),
     "sweep-core-top": lambda: _sweep(schedules=CORE, budgets=SWEEP_BUDGETS[2:]),
     "main-job-core": lambda: _main(schedules=[DEFAULT_NAME, "linear", "wsd-1sqrt", "cosine-min10"]),
-    "sweep-grid-top": lambda: _sweep(schedules=GRID, budgets=SWEEP_BUDGETS[2:]),
+    "sweep-grid-top": lambda: _sweep(
+        schedules=[n for n in GRID if n not in DEFAULT_CANDIDATES], budgets=SWEEP_BUDGETS[2:]
+    ),
 }
 # Priority order (``--v2 all`` runs them in this order, one after the other): all three seeds of the
 # cheap budgets (1.3 and 5 tokens/param) first, the grid before the core since it decides the default
-# (phi, floor) the verdict is about; then 20 tokens/param (5200 updates, ~4 min a run) for the core, the
-# main job's model, and the grid at 20 tokens/param last.
+# (phi, floor) the verdict is about; then 20 tokens/param (5200 updates, ~4 min a run): the two default
+# candidates first (they settle the default there), the core, the main job's model, the rest of the grid last.
 SETUPS = [
     Setup("sweep-grid", "sweep", "the phi x floor grid, uba-auto, cosine, wsd-linear at 1.3 and 5 tokens/param"),
     Setup("sweep-core", "sweep", "UBA-default vs the strongest baselines at 1.3 and 5 tokens/param"),
+    Setup("sweep-candidates-top", "sweep", "default candidates (phi 1 with a 10% floor, phi 4) at 20 tokens/param"),
     Setup("sweep-core-top", "sweep", "UBA-default vs the strongest baselines at 20 tokens/param"),
     Setup("main-job-core", "main-job", "UBA-default vs the strongest baselines on the main job's model"),
-    Setup("sweep-grid-top", "sweep", "the phi x floor grid at 20 tokens/param"),
+    Setup("sweep-grid-top", "sweep", "the rest of the phi x floor grid at 20 tokens/param"),
 ]
 SETUP_BY_NAME = {s.name: s for s in SETUPS}
 GROUPS = {"sweep": "sweep model (0.66M parameters, all training files)", "main-job": "main job's model (3.1M)"}
