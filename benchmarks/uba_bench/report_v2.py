@@ -49,8 +49,11 @@ def paired_gaps(a: Best, b: Best, records: list[dict[str, Any]], budget: int) ->
     return [(s, by[a.name][s] - by[b.name][s]) for s in seeds]
 
 
-def compare_default(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per budget: UBA-default vs each of the (up to) three strongest baselines, as plain numbers."""
+def compare_default(
+    cfg: SweepConfig, records: list[dict[str, Any]], baselines: set[str] | None = None
+) -> list[dict[str, Any]]:
+    """Per budget: UBA-default vs each of the (up to) three strongest baselines (or vs each of
+    ``baselines`` that has runs at that budget), as plain numbers."""
     table = summarize(cfg, records)
     stats = next((r for r in records if r.get("kind") == "stats"), None)
     done = {cell_key(r["spec"], r["budget"], r["lr"], r["seed"]) for r in records if r.get("kind") == "run"}
@@ -60,7 +63,8 @@ def compare_default(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[dic
         planned = [c for c in planned_cells(cfg) if c[1] == budget]
         n_done = sum(cell_key(spec_key(c[0], c[1]), *c[1:]) in done for c in planned)
         uba = row.get(DEFAULT_NAME)
-        bases = sorted((b for n, b in row.items() if is_baseline(n)), key=lambda b: b.mean)[:STRONGEST]
+        bases = sorted((b for n, b in row.items() if is_baseline(n)), key=lambda b: b.mean)
+        bases = [b for b in bases if b.name in baselines] if baselines is not None else bases[:STRONGEST]
         comps = []
         for base in bases:
             if uba is None:
@@ -184,35 +188,48 @@ def render_v2(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]], 
 
 
 def plot_gap_vs_tokens(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]], path: os.PathLike) -> None:
-    """Gap (UBA-default minus baseline, nats, ± seed spread) vs tokens per non-embedding parameter."""
+    """Gap (UBA-default minus baseline, nats) vs tokens per non-embedding parameter: one line per baseline
+    that is among the three strongest in some regime, at every regime it ran in; the bar spans the per-seed
+    gaps."""
     from uba_hf.pretrain.plotting import pyplot
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
-    markers = {"sweep": "o", "main-job": "s"}
+    linestyles = {"sweep": "-", "main-job": "--"}
+    colors: dict[str, str] = {}
     partial = False
     for group, (_title, cfg, records) in groups.items():
-        series: dict[str, list[tuple[float, float, float, str]]] = {}
-        for r in compare_default(cfg, records):
+        series: dict[str, list[tuple[float, float, float, float]]] = {}
+        strongest = {c["baseline"].name for r in compare_default(cfg, records) for c in r["comparisons"]}
+        for r in compare_default(cfg, records, baselines=strongest):
             partial |= r["cells_done"] < r["cells_planned"]
             if r["regime"] is None:
                 continue
-            for rank, c in enumerate(r["comparisons"]):
-                label = f"{group}: vs {'best' if rank == 0 else f'#{rank + 1}'} baseline"
-                series.setdefault(label, []).append(
-                    (r["regime"]["tokens_per_param"], c["gap"], c["spread"] or 0.0, c["baseline"].name)
+            for c in r["comparisons"]:
+                gaps = [g for _, g in c["paired"]] or [c["gap"]]
+                series.setdefault(c["baseline"].name, []).append(
+                    (r["regime"]["tokens_per_param"], c["gap"], c["gap"] - min(gaps), max(gaps) - c["gap"])
                 )
-        for i, (label, pts) in enumerate(sorted(series.items())):
-            xs, ys, es, names = zip(*pts, strict=True)
-            ax.errorbar(xs, ys, yerr=es, marker=markers.get(group, "^"), capsize=3, label=label, alpha=1 - 0.25 * i)
-            for x, y, n in zip(xs, ys, names, strict=True):
-                ax.annotate(n, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        for name, pts in sorted(series.items()):
+            xs, ys, lo, hi = zip(*sorted(pts), strict=True)
+            color = colors.setdefault(name, f"C{len(colors)}")
+            ax.errorbar(
+                xs,
+                ys,
+                yerr=[lo, hi],
+                marker="o",
+                capsize=3,
+                color=color,
+                ls=linestyles.get(group, ":"),
+                label=f"vs {name} ({group})",
+            )
     ax.axhline(0.0, color="black", lw=0.8)
     ax.set_xscale("log")
     ax.set_xlabel("tokens per non-embedding parameter")
     ax.set_ylabel("UBA-default minus baseline (nats; < 0 = UBA better)")
     ax.set_title(
-        "UBA-default vs the three strongest baselines (each at its best LR)"
+        "UBA-default vs every baseline that is among the three strongest in a regime\n(each at its best LR); "
+        "point: gap of the means; bar: the per-seed (paired) gaps"
         + ("\nPARTIAL: not every cell finished (see report.md)" if partial else "")
     )
     ax.grid(alpha=0.3, which="both")
