@@ -366,6 +366,15 @@ def test_v2_report_compares_the_default_with_the_three_strongest_baselines(tmp_p
     assert "Best LR still at a grid edge (provisional; the sweep extends these): `uba-default` at 100 (LR 0.02)" in md
     assert "## toy (**partial: 20 / 40 cells finished**)" in md
     assert "| 400 | 40.00 | 2.000 | 0/20 (partial) | no runs yet |" in md
+    # The rule's table names its pick per budget (10 and 40 tokens/param: phi 4 to zero, not run in this toy).
+    rule = md.split("### UBA by the budget rule")[1].split("### UBA-default")[0]
+    assert "| 100 | 10.00 | 0.500 | 20/20 | `uba-phi4`: no runs yet | n/a |" in rule
+    cells[("uba-phi4", 100, 0.02)] = [4.8, 4.85]
+    cells[("uba-phi4", 100, 0.01)] = [5.8, 5.85]
+    with_phi4 = bench.SweepConfig(**{**cfg.__dict__, "schedules": [*cfg.schedules, "uba-phi4"]})
+    rule = bench.render_v2({"sweep": ("toy", with_phi4, _records(cells))}).split("### UBA by the budget rule")[1]
+    assert "| `uba-phi4`: 4.8250 ± 0.0354 (n=2, LR 0.02, **grid edge**) | `wsd-1sqrt` |" in rule
+    assert "| -0.1750 | 0.0791 | 0: -0.1500, 1: -0.2000 |" in rule  # vs wsd-1sqrt (4.95, 5.05)
     bench.plot_gap_vs_tokens({"sweep": ("toy", cfg, _records(cells))}, tmp_path / "g.png")
     assert (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -411,6 +420,22 @@ def test_v2_plan_meets_the_issue():
     assert top_grid == set(v2.GRID)  # the grid at 5200 is split in two, nothing lost or run twice
     budgets = {s.name: s.config().budgets for s in v2.SETUPS if s.group == "sweep"}
     assert max(budgets["sweep-core"]) < min(budgets["sweep-core-top"]) == max(sweep.budgets)
+
+
+def test_v2_runs_the_budget_rules_pick_at_every_budget():
+    """The report's main subject (suggest_schedule at each budget's tokens/param) is run in every regime."""
+    from uba_bench import v2
+
+    from uba_hf import suggest_schedule
+
+    non_embedding = {"sweep": 131_648, "main-job": 1_050_752}  # the models' stats lines (benchmarks/README.md)
+    for group in v2.GROUPS:
+        cfg = v2.group_config(group)
+        for budget in cfg.budgets:
+            pick = suggest_schedule(budget * cfg.block_size * cfg.batch_size / non_embedding[group])
+            name = bench.uba_name(pick["phi"], pick["min_lr_ratio"])
+            specs = {bench.spec_key(n, budget) for n in cfg.schedules}
+            assert bench.spec_key(name, budget) in specs, (group, budget, name)
 
 
 def test_v2_results_resume_without_rerunning(tmp_path):

@@ -14,7 +14,8 @@ import pytest
 import yaml
 from conftest import closed_form, segment_closed_form
 
-from uba_hf.pretrain.budget import TokenBudget, resolve_budget
+from uba_hf import suggest_schedule
+from uba_hf.pretrain.budget import TokenBudget, resolve_budget, schedule_advice
 from uba_hf.pretrain.cli import main, parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,6 +114,7 @@ def test_tiny_recipe_with_max_steps_30_runs_then_rebudgets_in_tokens(tmp_path):
     small = ["--max_eval_blocks", "8", "--logging_steps", "1", "--save_steps", "10", "--output_dir", str(out)]
     proc = cli(TINY, "--max_steps", "30", *small, cache=cache)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "suggest_schedule" not in proc.stderr  # the recipe follows the budget rule: no advice
     first = json.loads((out / "metrics.json").read_text())
     assert first["budget"] == first["global_step"] == 30 and first["num_warmup_steps"] == 3
     assert first["num_training_tokens"] == 61440 and first["budget_from"] == "max_steps"
@@ -143,6 +145,26 @@ def test_tiny_recipe_with_max_steps_30_runs_then_rebudgets_in_tokens(tmp_path):
     for s, lr in new.items():
         assert lr == pytest.approx(3e-3 * segment_closed_form(s, 20, m, 40, 1.0, 0.1), rel=1e-9)
     assert (out / "lr_schedule.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Against the rule (phi 4 at 0.004 tokens/param): trained as given, with one line of advice.
+    other = ["--max_eval_blocks", "8", "--save_strategy", "no", "--output_dir", str(tmp_path / "phi4")]
+    proc = cli(TINY, "--max_steps", "2", "--phi", "4", *other, cache=cache)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "with phi=4, min_lr_ratio=0.1 (as given)" in proc.stderr
+    assert "suggests phi=1, min_lr_ratio=0.1" in proc.stderr
+    assert json.loads((tmp_path / "phi4" / "metrics.json").read_text())["phi"] == 4.0
+
+
+def test_schedule_advice_names_the_rule_only_when_the_run_departs_from_it():
+    """The job's note compares phi / floor with suggest_schedule at the run's tokens per parameter."""
+    rule = suggest_schedule(0.5)
+    assert schedule_advice({"phi": rule["phi"], "min_lr_ratio": rule["min_lr_ratio"]}, 500, 1000) is None
+    assert schedule_advice({"phi": "auto", "min_lr_ratio": 0.0}, 500, 1000) is None  # the probe decides
+    assert schedule_advice({}, 500, 1000) is None  # not a UBA run
+    long = suggest_schedule(20)
+    assert schedule_advice(dict(long), 20_000, 1000) is None
+    note = schedule_advice({"phi": 1.0, "min_lr_ratio": 0.1}, 20_000, 1000)
+    assert note.startswith("This run trains 20 tokens per non-embedding parameter with phi=1, min_lr_ratio=0.1")
+    assert f"suggests phi={long['phi']:g}, min_lr_ratio={long['min_lr_ratio']:g}" in note and "--phi" in note
 
 
 def test_lr_schedule_png_draws_the_old_plan_dashed_and_the_new_one_solid(tmp_path, monkeypatch):

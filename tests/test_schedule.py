@@ -11,7 +11,16 @@ from conftest import closed_form
 from torch.optim.lr_scheduler import LambdaLR
 from transformers import get_cosine_schedule_with_warmup, get_cosine_with_min_lr_schedule_with_warmup
 
-from uba_hf import DEFAULT_PHI, UBAConfigError, UBASchedule, get_uba_schedule_with_warmup, uba_factor, uba_lr_lambda
+from uba_hf import (
+    DEFAULT_PHI,
+    UBAConfigError,
+    UBASchedule,
+    get_uba_schedule_with_warmup,
+    schedule,
+    suggest_schedule,
+    uba_factor,
+    uba_lr_lambda,
+)
 
 
 def make_optimizer(lr: float = 1.0, groups: tuple[float, ...] = ()) -> torch.optim.Optimizer:
@@ -174,6 +183,26 @@ def test_state_without_a_schedule_record_loads_with_a_warning(caplog):
 def test_default_phi_is_documented_value():
     assert DEFAULT_PHI > 0 and math.isfinite(DEFAULT_PHI)
     assert get_uba_schedule_with_warmup.__defaults__[0] == DEFAULT_PHI
+
+
+def test_suggest_schedule_switches_at_the_documented_budget():
+    """Short budgets: phi 1 with a 10% floor; from SHORT_BUDGET_TOKENS_PER_PARAM on: phi 4 to zero."""
+    edge = schedule.SHORT_BUDGET_TOKENS_PER_PARAM
+    assert suggest_schedule(0.19) == suggest_schedule(math.nextafter(edge, 0)) == {"phi": 1.0, "min_lr_ratio": 0.1}
+    assert suggest_schedule(edge) == suggest_schedule(20) == suggest_schedule(1e4) == {"phi": 4.0, "min_lr_ratio": 0.0}
+    # A fresh dict each call (usable as lr_scheduler_kwargs and mutable), always a valid schedule.
+    kwargs = suggest_schedule(20)
+    kwargs["phi"] = 2.0
+    assert suggest_schedule(20)["phi"] == 4.0
+    for tpp in (0.5, 50):
+        sched = get_uba_schedule_with_warmup(make_optimizer(1.0), 1, 10, **suggest_schedule(tpp))
+        assert sched.uba["phi"] == suggest_schedule(tpp)["phi"]
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), "20", True, None])
+def test_suggest_schedule_rejects_a_bad_budget(bad):
+    with pytest.raises(UBAConfigError, match="`tokens_per_param`"):
+        suggest_schedule(bad)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,14 @@ The library is this package's top level; ``uba_hf.pretrain`` is the pretraining 
 from .arguments import UBAArguments
 from .errors import UBAConfigError
 from .registry import UBA_SCHEDULER_NAME, register_uba_scheduler
-from .schedule import DEFAULT_PHI, UBASchedule, get_uba_schedule_with_warmup, uba_factor, uba_lr_lambda
+from .schedule import (
+    DEFAULT_PHI,
+    UBASchedule,
+    get_uba_schedule_with_warmup,
+    suggest_schedule,
+    uba_factor,
+    uba_lr_lambda,
+)
 from .trainer import UBATrainer
 
 __version__ = "0.2.0"
@@ -26,6 +33,7 @@ __all__ = [
     "UBA_SCHEDULER_NAME",
     "get_uba_schedule_with_warmup",
     "register_uba_scheduler",
+    "suggest_schedule",
     "uba_factor",
     "uba_lr_lambda",
 ]

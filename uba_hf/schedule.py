@@ -34,10 +34,23 @@ from .errors import UBAConfigError
 # at 200 and 400 updates in this package's own sweep (benchmarks/budget_sweep.md; phi 0.5 won at 100).
 DEFAULT_PHI = 1.0
 
+# The schedule to use when the budget is known in tokens per non-embedding parameter (``suggest_schedule``),
+# from this package's benchmark v2 (docs/phi.md, "Choosing phi and the floor by budget"): below the
+# threshold (1.3 tokens/param measured) phi 1 with a 10% floor was first or tied-first; above it (5 and 20
+# measured) phi 4 decaying to zero was. The switch lies between the two measured points; 2.5 is their
+# geometric middle, not a measured optimum.
+SHORT_BUDGET_TOKENS_PER_PARAM = 2.5
+SHORT_BUDGET_SCHEDULE = {"phi": 1.0, "min_lr_ratio": 0.1}
+LONG_BUDGET_SCHEDULE = {"phi": 4.0, "min_lr_ratio": 0.0}
+
 __all__ = [
     "DEFAULT_PHI",
+    "LONG_BUDGET_SCHEDULE",
+    "SHORT_BUDGET_SCHEDULE",
+    "SHORT_BUDGET_TOKENS_PER_PARAM",
     "UBASchedule",
     "get_uba_schedule_with_warmup",
+    "suggest_schedule",
     "uba_factor",
     "uba_lr_lambda",
     "validate_phi",
@@ -55,6 +68,21 @@ def validate_phi(phi: float, name: str = "phi") -> float:
             f"`{name}` must be a finite number > 0 (phi=2 is cosine, phi<2 keeps the LR high longer); got {phi!r}."
         )
     return phi
+
+
+def suggest_schedule(tokens_per_param: float) -> dict[str, float]:
+    """``{"phi", "min_lr_ratio"}`` for a budget of ``tokens_per_param`` tokens per non-embedding parameter.
+
+    The package's measured rule (constants above): short budgets keep the LR up (phi 1, 10% floor), longer
+    ones decay early and to zero (phi 4), as linear-to-zero beats a floor more the longer the run (Bergsma et
+    al. 2025). Returns a new dict, usable as ``lr_scheduler_kwargs`` for ``"uba"``.
+    """
+    if isinstance(tokens_per_param, bool) or not isinstance(tokens_per_param, (int, float)):
+        raise UBAConfigError(f"`tokens_per_param` must be a number > 0; got {tokens_per_param!r}.")
+    if not math.isfinite(tokens_per_param) or tokens_per_param <= 0:
+        raise UBAConfigError(f"`tokens_per_param` must be a finite number > 0; got {tokens_per_param!r}.")
+    short = tokens_per_param < SHORT_BUDGET_TOKENS_PER_PARAM
+    return dict(SHORT_BUDGET_SCHEDULE if short else LONG_BUDGET_SCHEDULE)
 
 
 def _validate_int(value: object, name: str, minimum: int) -> int:

@@ -1,5 +1,6 @@
-"""The v2 report (``benchmarks/v2/report.md`` + ``gap_vs_tokens.png``): per regime, UBA at the package
-default vs each of the three strongest baselines, with gap, seed spread and paired per-seed gaps.
+"""The v2 report (``benchmarks/v2/report.md`` + ``gap_vs_tokens.png``): per regime, UBA as the package
+recommends it (the budget rule, ``suggest_schedule``) and at its plain default (phi 1, no floor) vs each of
+the three strongest baselines, with gap, seed spread and paired per-seed gaps.
 
 Works on partial results (an interrupted sweep): every number says how many seeds it rests on, a
 regime whose cells are not all finished is marked **partial**, and a best LR at an edge of its grid is
@@ -13,14 +14,21 @@ import os
 from pathlib import Path
 from typing import Any
 
-from uba_hf.schedule import DEFAULT_PHI
+from uba_hf.schedule import DEFAULT_PHI, suggest_schedule
 
-from .config import AUTO_NAMES, COSINE_MIN_LR_RATE, DEFAULT_NAME, SweepConfig, is_baseline, parse_uba_name
+from .config import AUTO_NAMES, COSINE_MIN_LR_RATE, DEFAULT_NAME, SweepConfig, is_baseline, parse_uba_name, uba_name
 from .report import Best, render_markdown, summarize
 from .runner import planned_cells
 from .schedules import cell_key, spec_key
 
 STRONGEST = 3
+# Not a schedule of its own: per budget, the UBA schedule ``uba_hf.suggest_schedule`` picks at that budget's
+# tokens per parameter (what the package recommends when the budget is known).
+RULE = "uba-rule"
+SUBJECTS = {
+    RULE: "UBA by the budget rule (`uba_hf.suggest_schedule` at each budget's tokens/param)",
+    DEFAULT_NAME: f'UBA-default (phi = {DEFAULT_PHI:g}, no floor: `lr_scheduler_type="uba"` without kwargs)',
+}
 
 
 def regime(stats: dict[str, Any] | None, budget: int) -> dict[str, float] | None:
@@ -49,11 +57,32 @@ def paired_gaps(a: Best, b: Best, records: list[dict[str, Any]], budget: int) ->
     return [(s, by[a.name][s] - by[b.name][s]) for s in seeds]
 
 
+def subject_schedule(subject: str, reg: dict[str, float] | None) -> str | None:
+    """The schedule name ``subject`` stands for at a regime (``RULE``: the rule's pick; None if unknown)."""
+    if subject != RULE:
+        return subject
+    if reg is None:
+        return None
+    picked = suggest_schedule(reg["tokens_per_param"])
+    return uba_name(picked["phi"], picked["min_lr_ratio"])
+
+
+def _lookup(row: dict[str, Best], name: str | None, budget: int) -> Best | None:
+    """``row[name]``, or the entry of another name that runs the same schedule (uba-phi1 = uba-default)."""
+    if name is None or name in row:
+        return row.get(name) if name else None
+    spec = spec_key(name, budget)
+    return next((b for n, b in row.items() if spec_key(n, budget) == spec), None)
+
+
 def compare_default(
-    cfg: SweepConfig, records: list[dict[str, Any]], baselines: set[str] | None = None
+    cfg: SweepConfig,
+    records: list[dict[str, Any]],
+    baselines: set[str] | None = None,
+    subject: str = DEFAULT_NAME,
 ) -> list[dict[str, Any]]:
-    """Per budget: UBA-default vs each of the (up to) three strongest baselines (or vs each of
-    ``baselines`` that has runs at that budget), as plain numbers."""
+    """Per budget: UBA (``subject``: UBA-default, or ``RULE``) vs each of the (up to) three strongest
+    baselines (or vs each of ``baselines`` that has runs at that budget), as plain numbers."""
     table = summarize(cfg, records)
     stats = next((r for r in records if r.get("kind") == "stats"), None)
     done = {cell_key(r["spec"], r["budget"], r["lr"], r["seed"]) for r in records if r.get("kind") == "run"}
@@ -62,7 +91,8 @@ def compare_default(
         row = table.get(budget, {})
         planned = [c for c in planned_cells(cfg) if c[1] == budget]
         n_done = sum(cell_key(spec_key(c[0], c[1]), *c[1:]) in done for c in planned)
-        uba = row.get(DEFAULT_NAME)
+        reg = regime(stats, budget)
+        uba = _lookup(row, subject_schedule(subject, reg), budget)
         bases = sorted((b for n, b in row.items() if is_baseline(n)), key=lambda b: b.mean)
         bases = [b for b in bases if b.name in baselines] if baselines is not None else bases[:STRONGEST]
         comps = []
@@ -81,7 +111,7 @@ def compare_default(
         out.append(
             {
                 "budget": budget,
-                "regime": regime(stats, budget),
+                "regime": reg,
                 "uba": uba,
                 "comparisons": comps,
                 "cells_done": n_done,
@@ -129,13 +159,44 @@ def _best_text(b: Best) -> str:
     return f"{b.mean:.4f} ± {b.std:.4f} (n={b.n}, LR {b.lr:g}{edge})"
 
 
+def _comparison_table(cfg: SweepConfig, records: list[dict[str, Any]], subject: str) -> list[str]:
+    lines = [
+        "| budget | tokens/param | epochs | cells | UBA | baseline | baseline loss | gap | seed spread "
+        "| paired gaps (seed: gap) |",
+        "|---:|---:|---:|---|---|---|---|---:|---:|---|",
+    ]
+    for r in compare_default(cfg, records, subject=subject):
+        reg = r["regime"]
+        tpp = f"{reg['tokens_per_param']:.2f}" if reg else "n/a"
+        ep = f"{reg['epochs']:.3f}" if reg else "n/a"
+        cells = f"{r['cells_done']}/{r['cells_planned']}" + (
+            "" if r["cells_done"] >= r["cells_planned"] else " (partial)"
+        )
+        name = subject_schedule(subject, reg)
+        uba = _best_text(r["uba"]) if r["uba"] else "no runs yet"
+        if subject == RULE:
+            uba = f"`{name}`: {uba}"
+        if not r["comparisons"]:
+            lines.append(f"| {r['budget']} | {tpp} | {ep} | {cells} | {uba} | n/a | | | | |")
+        for c in r["comparisons"]:
+            spread = f"{c['spread']:.4f}" if c["spread"] is not None else "n/a (1 seed)"
+            paired = ", ".join(f"{s}: {g:+.4f}" for s, g in c["paired"])
+            lines.append(
+                f"| {r['budget']} | {tpp} | {ep} | {cells} | {uba} | `{c['baseline'].name}` | "
+                f"{_best_text(c['baseline'])} | {c['gap']:+.4f} | {spread} | {paired} |"
+            )
+    return [*lines, ""]
+
+
 def render_v2(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]], command: str = "") -> str:
-    """``report.md``: one table per model; rows = (budget, baseline), UBA-default vs that baseline."""
-    lines = ["# Benchmark v2: UBA at the package default vs the strongest baselines", ""]
+    """``report.md``: per model, one table per UBA subject (the rule, the default); rows = (budget, baseline)."""
+    lines = ["# Benchmark v2: UBA as the package recommends it vs the strongest baselines", ""]
     lines.append(
-        f'UBA-default = `lr_scheduler_type="uba"` at phi = {DEFAULT_PHI:g} (`uba_hf.DEFAULT_PHI`), min_lr_ratio 0. '
-        "Each schedule at its own best peak LR (lowest mean over seeds). Gap = UBA-default minus the baseline "
-        "(negative: UBA better); seed spread = sqrt(std_a^2 + std_b^2); paired gaps: per seed (same "
+        "Two UBA subjects per model: the budget rule (`uba_hf.suggest_schedule(tokens_per_param)`: the phi and "
+        "floor the package recommends when the budget is known; its pick per budget is named in the table) and "
+        f'UBA-default (phi = {DEFAULT_PHI:g}, `uba_hf.DEFAULT_PHI`, min_lr_ratio 0: what `lr_scheduler_type="uba"` '
+        "gives without kwargs). Each schedule at its own best peak LR (lowest mean over seeds). Gap = UBA minus the "
+        "baseline (negative: UBA better); seed spread = sqrt(std_a^2 + std_b^2); paired gaps: per seed (same "
         "initialisation and data order), each side at its own best LR. Baselines ranked by their mean loss at "
         f"that budget; the {STRONGEST} strongest shown. Details per model: `sweep.md`, `main-job.md`."
     )
@@ -146,29 +207,8 @@ def render_v2(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]], 
         planned = sum(r["cells_planned"] for r in rows)
         state = "complete" if done >= planned else f"**partial: {done} / {planned} cells finished**"
         lines += [f"## {title} ({state})", ""]
-        lines.append(
-            "| budget | tokens/param | epochs | cells | UBA-default | baseline | baseline loss | gap | seed spread "
-            "| paired gaps (seed: gap) |"
-        )
-        lines.append("|---:|---:|---:|---|---|---|---|---:|---:|---|")
-        for r in rows:
-            reg = r["regime"]
-            tpp = f"{reg['tokens_per_param']:.2f}" if reg else "n/a"
-            ep = f"{reg['epochs']:.3f}" if reg else "n/a"
-            cells = f"{r['cells_done']}/{r['cells_planned']}" + (
-                "" if r["cells_done"] >= r["cells_planned"] else " (partial)"
-            )
-            uba = _best_text(r["uba"]) if r["uba"] else "no runs yet"
-            if not r["comparisons"]:
-                lines.append(f"| {r['budget']} | {tpp} | {ep} | {cells} | {uba} | n/a | | | | |")
-            for c in r["comparisons"]:
-                spread = f"{c['spread']:.4f}" if c["spread"] is not None else "n/a (1 seed)"
-                paired = ", ".join(f"{s}: {g:+.4f}" for s, g in c["paired"])
-                lines.append(
-                    f"| {r['budget']} | {tpp} | {ep} | {cells} | {uba} | `{c['baseline'].name}` | "
-                    f"{_best_text(c['baseline'])} | {c['gap']:+.4f} | {spread} | {paired} |"
-                )
-        lines.append("")
+        for subject, heading in SUBJECTS.items():
+            lines += [f"### {heading}", "", *_comparison_table(cfg, records, subject)]
         phis = phi_lines(cfg, records)
         if phis:
             lines += ["Fixed phi (each at its best LR; mean final loss, n seeds):", "", *phis, ""]
@@ -180,7 +220,10 @@ def render_v2(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]], 
         ]
         if edges:
             lines += [f"Best LR still at a grid edge (provisional; the sweep extends these): {', '.join(edges)}.", ""]
-    lines.append("`gap_vs_tokens.png`: the gap to each of the three strongest baselines against tokens per parameter.")
+    lines.append(
+        "`gap_vs_tokens.png`: the gap of each UBA subject to the baselines that are among the three strongest "
+        "in some regime, against tokens per parameter."
+    )
     if command:
         lines += ["", f"Command: {command}"]
     lines.append("")
@@ -188,53 +231,47 @@ def render_v2(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]], 
 
 
 def plot_gap_vs_tokens(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]], path: os.PathLike) -> None:
-    """Gap (UBA-default minus baseline, nats) vs tokens per non-embedding parameter: one line per baseline
-    that is among the three strongest in some regime, at every regime it ran in; the bar spans the per-seed
-    gaps."""
+    """Gap (UBA minus baseline, nats) vs tokens per non-embedding parameter, one panel per UBA subject (the
+    rule, the default): one line per baseline that is among the three strongest in some regime, at every
+    regime it ran in; the bar spans the per-seed (paired) gaps."""
     from uba_hf.pretrain.plotting import pyplot
 
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    fig, axes = plt.subplots(1, len(SUBJECTS), figsize=(14, 5.5), dpi=120, sharey=True)
     linestyles = {"sweep": "-", "main-job": "--"}
     colors: dict[str, str] = {}
     partial = False
-    for group, (_title, cfg, records) in groups.items():
-        series: dict[str, list[tuple[float, float, float, float]]] = {}
-        strongest = {c["baseline"].name for r in compare_default(cfg, records) for c in r["comparisons"]}
-        for r in compare_default(cfg, records, baselines=strongest):
-            partial |= r["cells_done"] < r["cells_planned"]
-            if r["regime"] is None:
-                continue
-            for c in r["comparisons"]:
-                gaps = [g for _, g in c["paired"]] or [c["gap"]]
-                series.setdefault(c["baseline"].name, []).append(
-                    (r["regime"]["tokens_per_param"], c["gap"], c["gap"] - min(gaps), max(gaps) - c["gap"])
-                )
-        for name, pts in sorted(series.items()):
-            xs, ys, lo, hi = zip(*sorted(pts), strict=True)
-            color = colors.setdefault(name, f"C{len(colors)}")
-            ax.errorbar(
-                xs,
-                ys,
-                yerr=[lo, hi],
-                marker="o",
-                capsize=3,
-                color=color,
-                ls=linestyles.get(group, ":"),
-                label=f"vs {name} ({group})",
-            )
-    ax.axhline(0.0, color="black", lw=0.8)
-    ax.set_xscale("log")
-    ax.set_xlabel("tokens per non-embedding parameter")
-    ax.set_ylabel("UBA-default minus baseline (nats; < 0 = UBA better)")
-    ax.set_title(
-        "UBA-default vs every baseline that is among the three strongest in a regime\n(each at its best LR); "
-        "point: gap of the means; bar: the per-seed (paired) gaps"
-        + ("\nPARTIAL: not every cell finished (see report.md)" if partial else "")
+    for ax, (subject, heading) in zip(axes, SUBJECTS.items(), strict=True):
+        for group, (_title, cfg, records) in groups.items():
+            series: dict[str, list[tuple[float, float, float, float]]] = {}
+            strongest = {c["baseline"].name for r in compare_default(cfg, records) for c in r["comparisons"]}
+            for r in compare_default(cfg, records, baselines=strongest, subject=subject):
+                partial |= r["cells_done"] < r["cells_planned"]
+                if r["regime"] is None:
+                    continue
+                for c in r["comparisons"]:
+                    gaps = [g for _, g in c["paired"]] or [c["gap"]]
+                    series.setdefault(c["baseline"].name, []).append(
+                        (r["regime"]["tokens_per_param"], c["gap"], c["gap"] - min(gaps), max(gaps) - c["gap"])
+                    )
+            for name, pts in sorted(series.items()):
+                xs, ys, lo, hi = zip(*sorted(pts), strict=True)
+                style = dict(marker="o", capsize=3, color=colors.setdefault(name, f"C{len(colors)}"))
+                ax.errorbar(xs, ys, yerr=[lo, hi], ls=linestyles.get(group, ":"), label=f"vs {name} ({group})", **style)
+        ax.axhline(0.0, color="black", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel("tokens per non-embedding parameter")
+        ax.set_title(heading.split(" (")[0], fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    axes[0].set_ylabel("UBA minus baseline (nats; < 0 = UBA better)")
+    fig.suptitle(
+        "UBA vs the baselines that are among the three strongest in some regime, each at its best LR; "
+        "point: gap of the means, bar: the per-seed (paired) gaps"
+        + ("\nPARTIAL: not every cell finished (see report.md)" if partial else ""),
+        fontsize=10,
     )
-    ax.grid(alpha=0.3, which="both")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

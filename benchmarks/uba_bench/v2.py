@@ -108,7 +108,10 @@ SETUP_CONFIGS = {
     "sweep-core": lambda: _sweep(schedules=CORE, budgets=SWEEP_BUDGETS[:2]),
     "sweep-candidates-top": lambda: _sweep(schedules=DEFAULT_CANDIDATES, budgets=SWEEP_BUDGETS[2:]),
     "sweep-core-top": lambda: _sweep(schedules=CORE, budgets=SWEEP_BUDGETS[2:]),
-    "main-job-core": lambda: _main(schedules=[DEFAULT_NAME, "linear", "wsd-1sqrt", "cosine-min10"]),
+    # uba-phi1-min10: the budget rule's pick at the main job's 0.19 / 0.78 tokens/param (v1's runs at 400).
+    "main-job-core": lambda: _main(
+        schedules=[DEFAULT_NAME, uba_name(1.0, COSINE_MIN_LR_RATE), "linear", "wsd-1sqrt", "cosine-min10"]
+    ),
     "sweep-grid-top": lambda: _sweep(
         schedules=[n for n in GRID if n not in DEFAULT_CANDIDATES], budgets=SWEEP_BUDGETS[2:]
     ),
@@ -120,9 +123,9 @@ SETUP_CONFIGS = {
 SETUPS = [
     Setup("sweep-grid", "sweep", "the phi x floor grid, uba-auto, cosine, wsd-linear at 1.3 and 5 tokens/param"),
     Setup("sweep-core", "sweep", "UBA-default vs the strongest baselines at 1.3 and 5 tokens/param"),
-    Setup("sweep-candidates-top", "sweep", "default candidates (phi 1 with a 10% floor, phi 4) at 20 tokens/param"),
+    Setup("sweep-candidates-top", "sweep", "the default candidates (phi 1, 10% floor; phi 4) at 20 tokens/param"),
     Setup("sweep-core-top", "sweep", "UBA-default vs the strongest baselines at 20 tokens/param"),
-    Setup("main-job-core", "main-job", "UBA-default vs the strongest baselines on the main job's model"),
+    Setup("main-job-core", "main-job", "UBA-default, the rule's pick and the strongest baselines, main job's model"),
     Setup("sweep-grid-top", "sweep", "the rest of the phi x floor grid at 20 tokens/param"),
 ]
 SETUP_BY_NAME = {s.name: s for s in SETUPS}

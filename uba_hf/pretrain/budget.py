@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UBAConfigError
+from ..schedule import suggest_schedule
 
 BUDGET_KEYS = ("max_steps", "max_tokens", "tokens_per_param")
 
@@ -121,6 +122,24 @@ def resolve_budget(budget_args: BudgetArguments, training, block_size: int) -> T
     if max_tokens is not None:
         training.max_steps = math.ceil(max_tokens / budget.tokens_per_update)
     return budget
+
+
+def schedule_advice(uba_kwargs: dict[str, Any], num_training_tokens: int, non_embedding_parameters: int) -> str | None:
+    """A note when the run's ``phi`` / ``min_lr_ratio`` differ from :func:`uba_hf.suggest_schedule` at its
+    budget in tokens per non-embedding parameter; None when they match, with ``phi="auto"`` or without UBA."""
+    phi, floor = uba_kwargs.get("phi"), uba_kwargs.get("min_lr_ratio", 0.0)
+    if not isinstance(phi, float) or non_embedding_parameters < 1:
+        return None
+    tokens_per_param = num_training_tokens / non_embedding_parameters
+    suggested = suggest_schedule(tokens_per_param)
+    if (phi, float(floor)) == (suggested["phi"], suggested["min_lr_ratio"]):
+        return None
+    return (
+        f"This run trains {tokens_per_param:.3g} tokens per non-embedding parameter with phi={phi:g}, "
+        f"min_lr_ratio={floor:g} (as given). At this budget the package's measured rule, "
+        f"uba_hf.suggest_schedule, suggests phi={suggested['phi']:g}, min_lr_ratio={suggested['min_lr_ratio']:g} "
+        "(docs/phi.md, 'Choosing phi and the floor by budget'): pass --phi and --min_lr_ratio to follow it."
+    )
 
 
 def describe_budget(budget: TokenBudget, num_training_steps: int) -> str:

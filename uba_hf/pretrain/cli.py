@@ -35,7 +35,7 @@ from ..callbacks import LRTraceCallback, PreemptionCallback
 from ..errors import UBAConfigError
 from ..registry import UBA_SCHEDULER_NAME
 from ..trainer import UBATrainer
-from .budget import BudgetArguments, describe_budget, recipe_without_replaced_budget, resolve_budget
+from .budget import BudgetArguments, describe_budget, recipe_without_replaced_budget, resolve_budget, schedule_advice
 from .data import DataArguments, get_tokenizer, load_corpus, tokenize_and_pack
 from .models import PRESETS, build_model, count_parameters, flops_per_token, known_peak_flops, preset_config
 from .outputs import report_preempted, write_run_clm_outputs
@@ -328,6 +328,8 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     )
     if training.max_steps > 0:
         logger.info(describe_budget(token_budget, training.max_steps))
+        if advice := schedule_advice(uba_kwargs, training.max_steps * tokens_per_update, params["non_embedding"]):
+            logger.warning(advice)
 
     if resume is None and run_args.overwrite_output_dir:  # last, so that a failure before training keeps them
         remove_stale_checkpoints(training)
