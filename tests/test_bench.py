@@ -377,6 +377,10 @@ def test_v2_report_compares_the_default_with_the_three_strongest_baselines(tmp_p
     assert "| -0.1750 | 0.0791 | 0: -0.1500, 1: -0.2000 |" in rule  # vs wsd-1sqrt (4.95, 5.05)
     bench.plot_gap_vs_tokens({"sweep": ("toy", cfg, _records(cells))}, tmp_path / "g.png")
     assert (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Mid-sweep a baseline may have fewer seeds than UBA: the plot still draws (bars around the paired mean).
+    cells[("linear", 100, 0.02)], cells[("linear", 100, 0.01)] = [4.0], [6.0]
+    bench.plot_gap_vs_tokens({"sweep": ("toy", with_phi4, _records(cells))}, tmp_path / "uneven.png")
+    assert (tmp_path / "uneven.png").stat().st_size > 0
 
 
 def test_v2_plan_meets_the_issue():

@@ -11,6 +11,7 @@ stand-ins for srun / scontrol / accelerate, its arguments parsed by Accelerate's
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
@@ -21,8 +22,10 @@ import pytest
 import yaml
 from conftest import tiny_olmo2
 
+from uba_hf import suggest_schedule
 from uba_hf.pretrain.cli import parse_args
 from uba_hf.pretrain.models import PRESETS
+from uba_hf.schedule import SHORT_BUDGET_TOKENS_PER_PARAM
 
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAIN = sorted((ROOT / "recipes" / "pretrain").glob("olmo2-*.yaml"))
@@ -95,6 +98,21 @@ def test_pretrain_recipe_parses_with_the_cli_and_matches_its_header(path):
     assert data.dataset_name.count("/") == 1 and not Path(data.dataset_name).exists()
     assert data.streaming and training.max_steps > 0
     assert data.tokenizer_name == "allenai/OLMo-2-1124-7B"
+
+
+@pytest.mark.parametrize("path", [*PRETRAIN, ROOT / "recipes" / "pretrain" / "tiny.yaml"], ids=lambda p: p.stem)
+def test_every_pretrain_recipe_follows_the_budget_rule(path):
+    """Each shipped recipe uses suggest_schedule's phi and floor at its own tokens per non-embedding
+    parameter (the preset's advertised size; every recipe sits at least 2x away from the rule's switch)."""
+    model, data, uba, _, training = parse_args([str(path), "--use_cpu", "true"])
+    if path.stem == "tiny":  # one process, no header
+        processes = 1
+    else:
+        processes = _header_numbers(path.read_text())["processes"]
+    per_update = training.per_device_train_batch_size * training.gradient_accumulation_steps * processes
+    tokens_per_param = training.max_steps * per_update * data.block_size / PRESETS[model.model_preset].nominal_params
+    assert abs(math.log(tokens_per_param / SHORT_BUDGET_TOKENS_PER_PARAM)) > math.log(2)
+    assert {"phi": uba.phi, "min_lr_ratio": uba.min_lr_ratio} == suggest_schedule(tokens_per_param)
 
 
 def test_pretrain_recipes_grow_in_batch_and_budget():

@@ -233,7 +233,7 @@ def render_v2(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]], 
 def plot_gap_vs_tokens(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]], path: os.PathLike) -> None:
     """Gap (UBA minus baseline, nats) vs tokens per non-embedding parameter, one panel per UBA subject (the
     rule, the default): one line per baseline that is among the three strongest in some regime, at every
-    regime it ran in; the bar spans the per-seed (paired) gaps."""
+    regime it ran in; the point is the mean of the per-seed (paired) gaps, the bar their range."""
     from uba_hf.pretrain.plotting import pyplot
 
     plt = pyplot()
@@ -250,9 +250,11 @@ def plot_gap_vs_tokens(groups: dict[str, tuple[str, SweepConfig, list[dict[str, 
                 if r["regime"] is None:
                     continue
                 for c in r["comparisons"]:
+                    # The mean of the paired gaps (= the gap of the means once both sides have every seed).
                     gaps = [g for _, g in c["paired"]] or [c["gap"]]
+                    mid = sum(gaps) / len(gaps)
                     series.setdefault(c["baseline"].name, []).append(
-                        (r["regime"]["tokens_per_param"], c["gap"], c["gap"] - min(gaps), max(gaps) - c["gap"])
+                        (r["regime"]["tokens_per_param"], mid, mid - min(gaps), max(gaps) - mid)
                     )
             for name, pts in sorted(series.items()):
                 xs, ys, lo, hi = zip(*sorted(pts), strict=True)
@@ -268,7 +270,7 @@ def plot_gap_vs_tokens(groups: dict[str, tuple[str, SweepConfig, list[dict[str, 
     axes[0].set_ylabel("UBA minus baseline (nats; < 0 = UBA better)")
     fig.suptitle(
         "UBA vs the baselines that are among the three strongest in some regime, each at its best LR; "
-        "point: gap of the means, bar: the per-seed (paired) gaps"
+        "point: mean per-seed (paired) gap, bar: their range"
         + ("\nPARTIAL: not every cell finished (see report.md)" if partial else ""),
         fontsize=10,
     )
