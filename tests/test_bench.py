@@ -361,11 +361,14 @@ def test_v2_report_compares_the_default_with_the_three_strongest_baselines(tmp_p
     assert (
         "| `linear` | 5.1000 ± 0.1414 (n=2, LR 0.02, **grid edge**) | -0.1500 | 0.1581 | 0: -0.1000, 1: -0.2000 |" in md
     )
-    table = md.split("## toy")[1].split("Best LR still at a grid edge")[0]
+    table = md.split("### UBA-default")[1].split("Best LR still at a grid edge")[0]
     assert "`cosine-min10`" in table and "`schedule-free`" not in table  # the 3 strongest only
     assert "Best LR still at a grid edge (provisional; the sweep extends these): `uba-default` at 100 (LR 0.02)" in md
     assert "## toy (**partial: 20 / 40 cells finished**)" in md
     assert "| 400 | 40.00 | 2.000 | 0/20 (partial) | no runs yet |" in md
+    # The verdict table: vs each of the four strongest, mean and per-seed paired gaps.
+    verdict = "| UBA-default | 100 | 10.0 | -0.150 (-0.100, -0.200) | -0.350 (-0.400, -0.300) | -0.050 (-0.050, -0.050)"
+    assert verdict in md
     # The rule's table names its pick per budget (10 and 40 tokens/param: phi 4 to zero, not run in this toy).
     rule = md.split("### UBA by the budget rule")[1].split("### UBA-default")[0]
     assert "| 100 | 10.00 | 0.500 | 20/20 | `uba-phi4`: no runs yet | n/a |" in rule

@@ -188,6 +188,34 @@ def _comparison_table(cfg: SweepConfig, records: list[dict[str, Any]], subject: 
     return [*lines, ""]
 
 
+VERDICT_BASELINES = ("linear", "cosine-min10", "wsd-1sqrt", "schedule-free")  # the issue's strongest four
+
+
+def verdict_table(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[str]:
+    """One row per (UBA subject, budget): the mean paired gap to each of ``VERDICT_BASELINES`` with the
+    per-seed gaps in brackets (the README's "Does it help?" table)."""
+    stats = next((r for r in records if r.get("kind") == "stats"), None)
+    head = " | ".join(f"vs `{b}`" for b in VERDICT_BASELINES)
+    lines = [f"| UBA | budget | tokens/param | {head} |", "|---|---:|---:|" + "---|" * len(VERDICT_BASELINES)]
+    for subject in SUBJECTS:
+        for r in compare_default(cfg, records, baselines=set(VERDICT_BASELINES), subject=subject):
+            reg = regime(stats, r["budget"])
+            tpp = f"{reg['tokens_per_param']:.1f}" if reg else "n/a"
+            pick = subject_schedule(subject, reg)
+            label = "UBA-default" if subject == DEFAULT_NAME else (f"rule: `{pick}`" if pick else "rule (no runs yet)")
+            by_name = {c["baseline"].name: c for c in r["comparisons"]}
+            cells = []
+            for b in VERDICT_BASELINES:
+                c = by_name.get(b)
+                if c is None or not c["paired"]:
+                    cells.append("n/a")
+                    continue
+                gaps = [g for _, g in c["paired"]]
+                cells.append(f"{sum(gaps) / len(gaps):+.3f} ({', '.join(f'{g:+.3f}' for g in gaps)})")
+            lines.append(f"| {label} | {r['budget']} | {tpp} | {' | '.join(cells)} |")
+    return [*lines, ""]
+
+
 def render_v2(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]], command: str = "") -> str:
     """``report.md``: per model, one table per UBA subject (the rule, the default); rows = (budget, baseline)."""
     lines = ["# Benchmark v2: UBA as the package recommends it vs the strongest baselines", ""]
@@ -207,6 +235,12 @@ def render_v2(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]], 
         planned = sum(r["cells_planned"] for r in rows)
         state = "complete" if done >= planned else f"**partial: {done} / {planned} cells finished**"
         lines += [f"## {title} ({state})", ""]
+        lines += [
+            "Verdict: mean of the per-seed (paired) gaps, UBA minus baseline, each at its best LR; the per-seed "
+            "gaps in brackets (fewer than 3 while the sweep runs).",
+            "",
+            *verdict_table(cfg, records),
+        ]
         for subject, heading in SUBJECTS.items():
             lines += [f"### {heading}", "", *_comparison_table(cfg, records, subject)]
         phis = phi_lines(cfg, records)
