@@ -157,14 +157,16 @@ def test_tiny_recipe_with_max_steps_30_runs_then_rebudgets_in_tokens(tmp_path):
 def test_schedule_advice_names_the_rule_only_when_the_run_departs_from_it():
     """The job's note compares phi / floor with suggest_schedule at the run's tokens per parameter."""
     rule = suggest_schedule(0.5)
-    assert schedule_advice({"phi": rule["phi"], "min_lr_ratio": rule["min_lr_ratio"]}, 500, 1000) is None
-    assert schedule_advice({"phi": "auto", "min_lr_ratio": 0.0}, 500, 1000) is None  # the probe decides
-    assert schedule_advice({}, 500, 1000) is None  # not a UBA run
+    assert schedule_advice(dict(rule), 0.5) is None
+    assert schedule_advice({"phi": 1, "min_lr_ratio": 0.1}, 0.5) is None  # an int phi is the same phi
+    assert schedule_advice({"phi": "auto", "min_lr_ratio": 0.0}, 0.5) is None  # the probe decides
+    assert schedule_advice({}, 0.5) is None  # not a UBA run
     long = suggest_schedule(20)
-    assert schedule_advice(dict(long), 20_000, 1000) is None
-    note = schedule_advice({"phi": 1.0, "min_lr_ratio": 0.1}, 20_000, 1000)
+    assert schedule_advice(dict(long), 20) is None
+    note = schedule_advice({"phi": 1.0, "min_lr_ratio": 0.1}, 20)
     assert note.startswith("This run trains 20 tokens per non-embedding parameter with phi=1, min_lr_ratio=0.1")
     assert f"suggests phi={long['phi']:g}, min_lr_ratio={long['min_lr_ratio']:g}" in note and "--phi" in note
+    assert schedule_advice({"phi": 4.0, "min_lr_ratio": None}, 20) is None  # no floor given = 0
 
 
 def test_lr_schedule_png_draws_the_old_plan_dashed_and_the_new_one_solid(tmp_path, monkeypatch):

@@ -50,7 +50,8 @@ class UBAArguments:
         metadata={
             "help": "UBA shape parameter, a number > 0 (2 = cosine; < 2 keeps the LR high longer; > 2 decays "
             f"earlier), or '{PHI_AUTO}' (curvature probe, see docs/phi.md). "
-            f"Default {DEFAULT_PHI}: best fixed phi in our sweep."
+            f"Default {DEFAULT_PHI}. For a budget known in tokens per parameter, uba_hf.suggest_schedule gives the "
+            "measured choice of phi and floor (docs/phi.md)."
         },
     )
     min_lr_ratio: float = field(

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 from collections.abc import Sequence
 from functools import partial
+from types import MappingProxyType
 from typing import Any
 
 from torch.optim.lr_scheduler import LambdaLR
@@ -40,8 +42,8 @@ DEFAULT_PHI = 1.0
 # measured) phi 4 decaying to zero was. The switch lies between the two measured points; 2.5 is their
 # geometric middle, not a measured optimum.
 SHORT_BUDGET_TOKENS_PER_PARAM = 2.5
-SHORT_BUDGET_SCHEDULE = {"phi": 1.0, "min_lr_ratio": 0.1}
-LONG_BUDGET_SCHEDULE = {"phi": 4.0, "min_lr_ratio": 0.0}
+SHORT_BUDGET_SCHEDULE = MappingProxyType({"phi": 1.0, "min_lr_ratio": 0.1})  # read-only: the rule is global
+LONG_BUDGET_SCHEDULE = MappingProxyType({"phi": 4.0, "min_lr_ratio": 0.0})
 
 __all__ = [
     "DEFAULT_PHI",
@@ -77,7 +79,7 @@ def suggest_schedule(tokens_per_param: float) -> dict[str, float]:
     ones decay early and to zero (phi 4), as linear-to-zero beats a floor more the longer the run (Bergsma et
     al. 2025). Returns a new dict, usable as ``lr_scheduler_kwargs`` for ``"uba"``.
     """
-    if isinstance(tokens_per_param, bool) or not isinstance(tokens_per_param, (int, float)):
+    if isinstance(tokens_per_param, bool) or not isinstance(tokens_per_param, numbers.Real):
         raise UBAConfigError(f"`tokens_per_param` must be a number > 0; got {tokens_per_param!r}.")
     if not math.isfinite(tokens_per_param) or tokens_per_param <= 0:
         raise UBAConfigError(f"`tokens_per_param` must be a finite number > 0; got {tokens_per_param!r}.")

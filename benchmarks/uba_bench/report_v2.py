@@ -16,7 +16,16 @@ from typing import Any
 
 from uba_hf.schedule import DEFAULT_PHI, suggest_schedule
 
-from .config import AUTO_NAMES, COSINE_MIN_LR_RATE, DEFAULT_NAME, SweepConfig, is_baseline, parse_uba_name, uba_name
+from .config import (
+    AUTO_NAMES,
+    COSINE_MIN_LR_RATE,
+    DEFAULT_NAME,
+    SCHEDULE_FREE,
+    SweepConfig,
+    is_baseline,
+    parse_uba_name,
+    uba_name,
+)
 from .report import Best, render_markdown, summarize
 from .runner import planned_cells
 from .schedules import cell_key, spec_key
@@ -69,8 +78,10 @@ def subject_schedule(subject: str, reg: dict[str, float] | None) -> str | None:
 
 def _lookup(row: dict[str, Best], name: str | None, budget: int) -> Best | None:
     """``row[name]``, or the entry of another name that runs the same schedule (uba-phi1 = uba-default)."""
-    if name is None or name in row:
-        return row.get(name) if name else None
+    if name is None:
+        return None
+    if name in row:
+        return row[name]
     spec = spec_key(name, budget)
     return next((b for n, b in row.items() if spec_key(n, budget) == spec), None)
 
@@ -175,20 +186,21 @@ def _comparison_table(cfg: SweepConfig, records: list[dict[str, Any]], subject: 
         name = subject_schedule(subject, reg)
         uba = _best_text(r["uba"]) if r["uba"] else "no runs yet"
         if subject == RULE:
-            uba = f"`{name}`: {uba}"
+            uba = f"`{name}`: {uba}" if name else "pick unknown (no stats yet)"
         if not r["comparisons"]:
             lines.append(f"| {r['budget']} | {tpp} | {ep} | {cells} | {uba} | n/a | | | | |")
         for c in r["comparisons"]:
             spread = f"{c['spread']:.4f}" if c["spread"] is not None else "n/a (1 seed)"
+            unequal = " (unequal seeds: see paired)" if r["uba"].n != c["baseline"].n else ""
             paired = ", ".join(f"{s}: {g:+.4f}" for s, g in c["paired"])
             lines.append(
                 f"| {r['budget']} | {tpp} | {ep} | {cells} | {uba} | `{c['baseline'].name}` | "
-                f"{_best_text(c['baseline'])} | {c['gap']:+.4f} | {spread} | {paired} |"
+                f"{_best_text(c['baseline'])} | {c['gap']:+.4f}{unequal} | {spread} | {paired} |"
             )
     return [*lines, ""]
 
 
-VERDICT_BASELINES = ("linear", "cosine-min10", "wsd-1sqrt", "schedule-free")  # the issue's strongest four
+VERDICT_BASELINES = ("linear", "cosine-min10", "wsd-1sqrt", SCHEDULE_FREE)  # the issue's strongest four
 
 
 def verdict_table(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[str]:
@@ -202,7 +214,7 @@ def verdict_table(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[str]:
             reg = regime(stats, r["budget"])
             tpp = f"{reg['tokens_per_param']:.1f}" if reg else "n/a"
             pick = subject_schedule(subject, reg)
-            label = "UBA-default" if subject == DEFAULT_NAME else (f"rule: `{pick}`" if pick else "rule (no runs yet)")
+            label = "UBA-default" if subject == DEFAULT_NAME else (f"rule: `{pick}`" if pick else "rule (no stats yet)")
             by_name = {c["baseline"].name: c for c in r["comparisons"]}
             cells = []
             for b in VERDICT_BASELINES:
@@ -271,7 +283,8 @@ def plot_gap_vs_tokens(groups: dict[str, tuple[str, SweepConfig, list[dict[str, 
     from uba_hf.pretrain.plotting import pyplot
 
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(SUBJECTS), figsize=(14, 5.5), dpi=120, sharey=True)
+    fig, axes = plt.subplots(1, len(SUBJECTS), figsize=(14, 5.5), dpi=120, sharey=True, squeeze=False)
+    axes = axes[0]
     linestyles = {"sweep": "-", "main-job": "--"}
     colors: dict[str, str] = {}
     partial = False

@@ -81,7 +81,7 @@ def _sweep(**kw: Any) -> SweepConfig:
 
 
 def _main(**kw: Any) -> SweepConfig:
-    # 400: v1's main-job grid, so v1's cosine-min10 runs (same setup) are imported, not rerun.
+    # 400: v1's main-job grid, so v1's cosine-min10 and uba-phi1-min10 runs (same setup) are imported, not rerun.
     lrs = {100: [3e-3, 1e-2, 3e-2, 1e-1], 400: [1e-3, 3e-3, 1e-2, 3e-2]}
     base = dict(budgets=MAIN_BUDGETS, seeds=SEEDS, extend_grid=True, **_DEFAULT_PROBE)
     base.update(kw)

@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..arguments import PHI_AUTO
 from ..errors import UBAConfigError
 from ..schedule import suggest_schedule
 
@@ -124,21 +125,21 @@ def resolve_budget(budget_args: BudgetArguments, training, block_size: int) -> T
     return budget
 
 
-def schedule_advice(uba_kwargs: dict[str, Any], num_training_tokens: int, non_embedding_parameters: int) -> str | None:
+def schedule_advice(uba_kwargs: dict[str, Any], tokens_per_param: float) -> str | None:
     """A note when the run's ``phi`` / ``min_lr_ratio`` differ from :func:`uba_hf.suggest_schedule` at its
     budget in tokens per non-embedding parameter; None when they match, with ``phi="auto"`` or without UBA."""
-    phi, floor = uba_kwargs.get("phi"), uba_kwargs.get("min_lr_ratio", 0.0)
-    if not isinstance(phi, float) or non_embedding_parameters < 1:
+    phi, floor = uba_kwargs.get("phi"), uba_kwargs.get("min_lr_ratio") or 0.0
+    if phi is None or phi == PHI_AUTO:
         return None
-    tokens_per_param = num_training_tokens / non_embedding_parameters
     suggested = suggest_schedule(tokens_per_param)
-    if (phi, float(floor)) == (suggested["phi"], suggested["min_lr_ratio"]):
+    if (float(phi), float(floor)) == (suggested["phi"], suggested["min_lr_ratio"]):
         return None
     return (
         f"This run trains {tokens_per_param:.3g} tokens per non-embedding parameter with phi={phi:g}, "
         f"min_lr_ratio={floor:g} (as given). At this budget the package's measured rule, "
         f"uba_hf.suggest_schedule, suggests phi={suggested['phi']:g}, min_lr_ratio={suggested['min_lr_ratio']:g} "
-        "(docs/phi.md, 'Choosing phi and the floor by budget'): pass --phi and --min_lr_ratio to follow it."
+        "(docs/phi.md, 'Choosing phi and the floor by budget'): pass --phi and --min_lr_ratio to follow it, "
+        "and retune the peak LR with phi."
     )
 
 
