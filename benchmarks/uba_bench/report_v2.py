@@ -206,12 +206,11 @@ VERDICT_BASELINES = ("linear", "cosine-min10", "wsd-1sqrt", SCHEDULE_FREE)  # th
 def verdict_table(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[str]:
     """One row per (UBA subject, budget): the mean paired gap to each of ``VERDICT_BASELINES`` with the
     per-seed gaps in brackets (the README's "Does it help?" table)."""
-    stats = next((r for r in records if r.get("kind") == "stats"), None)
     head = " | ".join(f"vs `{b}`" for b in VERDICT_BASELINES)
     lines = [f"| UBA | budget | tokens/param | {head} |", "|---|---:|---:|" + "---|" * len(VERDICT_BASELINES)]
     for subject in SUBJECTS:
         for r in compare_default(cfg, records, baselines=set(VERDICT_BASELINES), subject=subject):
-            reg = regime(stats, r["budget"])
+            reg = r["regime"]
             tpp = f"{reg['tokens_per_param']:.1f}" if reg else "n/a"
             pick = subject_schedule(subject, reg)
             label = "UBA-default" if subject == DEFAULT_NAME else (f"rule: `{pick}`" if pick else "rule (no stats yet)")

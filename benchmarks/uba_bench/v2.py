@@ -23,10 +23,10 @@ from typing import Any
 
 from uba_hf.arguments import UBAArguments
 from uba_hf.phi import PROBE_ROWS
+from uba_hf.schedule import LONG_BUDGET_SCHEDULE, SHORT_BUDGET_SCHEDULE
 
 from .config import (
     AUTO,
-    COSINE_MIN_LR_RATE,
     DEFAULT_NAME,
     FLOORS_V2,
     PHIS_V2,
@@ -62,10 +62,11 @@ GRID = [
     *(n for f in FLOORS_V2 for p in PHIS_V2 if spec_key(n := uba_name(p, f), 100) not in _RUN_ELSEWHERE),
     AUTO,
 ]
-# The candidates for the package default at 20 tokens/param, run before the rest of the grid there: phi 1
-# with the recipes' 10% floor (first or second at 1.3 and 5 tokens/param) and phi 4 without a floor (best
-# of all at 5 tokens/param). ``sweep-grid-top`` runs the rest of the grid.
-DEFAULT_CANDIDATES = [uba_name(1.0, COSINE_MIN_LR_RATE), uba_name(4.0)]
+# The budget rule's two picks (``uba_hf.suggest_schedule``): phi 1 with a 10% floor (short budgets) and phi 4
+# to zero (long ones). At 20 tokens/param they ran first, as the candidates for the default, before the rest
+# of the grid there (``sweep-grid-top``); on the main job's model the short pick runs in its core.
+RULE_SHORT, RULE_LONG = (uba_name(s["phi"], s["min_lr_ratio"]) for s in (SHORT_BUDGET_SCHEDULE, LONG_BUDGET_SCHEDULE))
+DEFAULT_CANDIDATES = [RULE_SHORT, RULE_LONG]
 # Seconds per update with one torch thread on this 2-core machine: sweep, the median of v2's first 40
 # runs; main job, v1's runs (see benchmarks/README.md). ``--workers 2`` runs two such cells at once.
 SECONDS_PER_UPDATE = {"sweep": 0.045, "main-job": 0.55}
@@ -108,10 +109,8 @@ SETUP_CONFIGS = {
     "sweep-core": lambda: _sweep(schedules=CORE, budgets=SWEEP_BUDGETS[:2]),
     "sweep-candidates-top": lambda: _sweep(schedules=DEFAULT_CANDIDATES, budgets=SWEEP_BUDGETS[2:]),
     "sweep-core-top": lambda: _sweep(schedules=CORE, budgets=SWEEP_BUDGETS[2:]),
-    # uba-phi1-min10: the budget rule's pick at the main job's 0.19 / 0.78 tokens/param (v1's runs at 400).
-    "main-job-core": lambda: _main(
-        schedules=[DEFAULT_NAME, uba_name(1.0, COSINE_MIN_LR_RATE), "linear", "wsd-1sqrt", "cosine-min10"]
-    ),
+    # RULE_SHORT: the budget rule's pick at the main job's 0.19 / 0.78 tokens/param (v1's runs at 400).
+    "main-job-core": lambda: _main(schedules=[DEFAULT_NAME, RULE_SHORT, "linear", "wsd-1sqrt", "cosine-min10"]),
     "sweep-grid-top": lambda: _sweep(
         schedules=[n for n in GRID if n not in DEFAULT_CANDIDATES], budgets=SWEEP_BUDGETS[2:]
     ),
