@@ -64,9 +64,14 @@ GRID = [
 ]
 # The budget rule's two picks (``uba_hf.suggest_schedule``): phi 1 with a 10% floor (short budgets) and phi 4
 # to zero (long ones). At 20 tokens/param they ran first, as the candidates for the default, before the rest
-# of the grid there (``sweep-grid-top``); on the main job's model the short pick runs in its core.
+# of the grid there (``sweep-phi-top``, ``sweep-grid-top``); on the main job's model the short pick runs in its core.
 RULE_SHORT, RULE_LONG = (uba_name(s["phi"], s["min_lr_ratio"]) for s in (SHORT_BUDGET_SCHEDULE, LONG_BUDGET_SCHEDULE))
 DEFAULT_CANDIDATES = [RULE_SHORT, RULE_LONG]
+# The picks' neighbours without a floor at 20 tokens/param: phi 0.5 (below phi 1, which is uba-default in the
+# core), phi 2 (``cosine``) and phi 8 either side of phi 4. They decide whether phi 4 stays the long-budget pick,
+# so they run before the main job's model; the rest of the grid there (floored, phi 0.1 / 0.25, wsd-linear,
+# uba-auto) runs last.
+RULE_NEIGHBOURS = ["uba-phi0.5", "cosine", "uba-phi8"]
 # Seconds per update with one torch thread on this 2-core machine: sweep, the median of v2's first 40
 # runs; main job, v1's runs (see benchmarks/README.md). ``--workers 2`` runs two such cells at once.
 SECONDS_PER_UPDATE = {"sweep": 0.045, "main-job": 0.55}
@@ -110,20 +115,23 @@ SETUP_CONFIGS = {
     "sweep-candidates-top": lambda: _sweep(schedules=DEFAULT_CANDIDATES, budgets=SWEEP_BUDGETS[2:]),
     "sweep-core-top": lambda: _sweep(schedules=CORE, budgets=SWEEP_BUDGETS[2:]),
     # RULE_SHORT: the budget rule's pick at the main job's 0.19 / 0.78 tokens/param (v1's runs at 400).
+    "sweep-phi-top": lambda: _sweep(schedules=RULE_NEIGHBOURS, budgets=SWEEP_BUDGETS[2:]),
     "main-job-core": lambda: _main(schedules=[DEFAULT_NAME, RULE_SHORT, "linear", "wsd-1sqrt", "cosine-min10"]),
     "sweep-grid-top": lambda: _sweep(
-        schedules=[n for n in GRID if n not in DEFAULT_CANDIDATES], budgets=SWEEP_BUDGETS[2:]
+        schedules=[n for n in GRID if n not in DEFAULT_CANDIDATES + RULE_NEIGHBOURS], budgets=SWEEP_BUDGETS[2:]
     ),
 }
 # Priority order (``--v2 all`` runs them in this order, one after the other): all three seeds of the
 # cheap budgets (1.3 and 5 tokens/param) first, the grid before the core since it decides the default
 # (phi, floor) the verdict is about; then 20 tokens/param (5200 updates, ~4 min a run): the two default
-# candidates first (they settle the default there), the core, the main job's model, the rest of the grid last.
+# candidates first (they settle the default there), the core, the picks' neighbours (they settle phi 4 there),
+# the main job's model, the rest of the grid last.
 SETUPS = [
     Setup("sweep-grid", "sweep", "the phi x floor grid, uba-auto, cosine, wsd-linear at 1.3 and 5 tokens/param"),
     Setup("sweep-core", "sweep", "UBA-default vs the strongest baselines at 1.3 and 5 tokens/param"),
     Setup("sweep-candidates-top", "sweep", "the default candidates (phi 1, 10% floor; phi 4) at 20 tokens/param"),
     Setup("sweep-core-top", "sweep", "UBA-default vs the strongest baselines at 20 tokens/param"),
+    Setup("sweep-phi-top", "sweep", "the rule's picks' neighbours (phi 0.5, 2, 8, no floor) at 20 tokens/param"),
     Setup("main-job-core", "main-job", "UBA-default, the rule's pick and the strongest baselines, main job's model"),
     Setup("sweep-grid-top", "sweep", "the rest of the phi x floor grid at 20 tokens/param"),
 ]
