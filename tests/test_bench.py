@@ -244,6 +244,16 @@ def test_report_compares_floored_uba_with_cosine_min10_without_a_default_row():
     assert "Lowest loss of all schedules per budget: 400: `uba-phi1-min10`" in md
 
 
+def test_report_best_fixed_phi_counts_uba_default_and_cosine():
+    """v2 runs phi 1 and phi 2 only as UBA-default and cosine: the best fixed phi must weigh them too."""
+    names = ["uba-default", "cosine", "uba-phi0.5", "uba-phi4", "linear"]
+    cfg = bench.SweepConfig(schedules=names, budgets=[400], lrs=[0.01], seeds=[0])
+    for best, losses in [("uba-default", (3.68, 3.70, 3.69, 3.69, 3.67)), ("cosine", (3.70, 3.60, 3.69, 3.69, 3.5))]:
+        recs = [_run_record(n, 400, 0.01, 0, loss) for n, loss in zip(names, losses, strict=True)]
+        md = bench.render_markdown(cfg, recs)
+        assert f"- Best fixed phi: `{best}` ({min(losses[:4]):.4f}" in md, best
+
+
 # --------------------------------------------------------------------------------------------------
 # Benchmark v2 (issue 15)
 # --------------------------------------------------------------------------------------------------
@@ -463,6 +473,35 @@ def test_v2_results_resume_without_rerunning(tmp_path):
     runs = [r for r in bench.read_results(path) if r.get("kind") == "run"]
     assert len(runs) == 2 and runs[1]["eval_loss"] == json.loads(lines[3])["eval_loss"]
     assert bench.run_sweep(cfg, path, log=lambda *_: None)["ran"] == 0
+
+
+def test_v2_imports_v1_runs_that_differ_only_in_the_probe(tmp_path, monkeypatch):
+    """v1's main-job runs (probed with more HVPs than v2's defaults) are imported into main-job-core, auto
+    runs excepted, under v2's header: the sweep resumes from that file instead of refusing or rerunning."""
+    from uba_bench import v2
+
+    setup = v2.SETUP_BY_NAME["main-job-core"]
+    cfg = setup.config()
+    v1_setup = {**cfg.setup_key(), "probe_batches": 2, "probe_batch_size": 8, "probe_lanczos_steps": 20}
+    v1_setup.pop("auto_with_uba_trainer")
+    v1_setup["probe_num_probes"] = 3
+    name, budget, lr, seed = next(c for c in bench.planned_cells(cfg) if c[0] == "cosine-min10" and c[1] == 400)
+    run = {"kind": "run", "spec": bench.spec_key(name, budget), "budget": budget, "lr": lr, "seed": seed}
+    other = {**run, "spec": bench.spec_key("cosine-min10", budget), "lr": 123.0}  # a cell v2 does not plan
+    auto = {**run, "spec": bench.spec_key(bench.AUTO, budget)}
+    src = tmp_path / "v1.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in [{"kind": "setup", "setup": v1_setup}, run, other, auto]) + "\n")
+    monkeypatch.setitem(v2.IMPORTS, setup.name, src)
+
+    assert v2.import_v1_runs(setup, root=tmp_path) == 1
+    records = bench.read_results(setup.results(tmp_path))
+    assert records[0]["setup"] == cfg.setup_key() and records[0]["imported_setup"] == v1_setup
+    assert [r["spec"] for r in records[1:]] == [run["spec"]] and records[1]["imported_from"] == str(src)
+    assert v2.import_v1_runs(setup, root=tmp_path) == 0  # never twice into a started file
+
+    other_model = {**v1_setup, "block_size": v1_setup["block_size"] * 2}
+    src.write_text("\n".join(json.dumps(r) for r in [{"kind": "setup", "setup": other_model}, run]) + "\n")
+    assert v2.import_v1_runs(setup, root=tmp_path / "other") == 0
 
 
 @pytest.mark.slow

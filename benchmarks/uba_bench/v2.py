@@ -27,6 +27,7 @@ from uba_hf.schedule import LONG_BUDGET_SCHEDULE, SHORT_BUDGET_SCHEDULE
 
 from .config import (
     AUTO,
+    AUTO_NAMES,
     DEFAULT_NAME,
     FLOORS_V2,
     PHIS_V2,
@@ -166,8 +167,19 @@ def group_records(group: str, root: Path = V2_DIR) -> list[dict[str, Any]]:
     return out
 
 
+# Settings that shape only the curvature probe of uba-auto runs, which are never imported: v1 probed with
+# more HVPs than the package's defaults v2 uses, and its other runs are the same cells.
+_PROBE_ONLY = ("auto_with_uba_trainer", "probe_batches", "probe_batch_size", "probe_lanczos_steps", "probe_num_probes")
+
+
+def _without_probe(setup_key: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in setup_key.items() if k not in _PROBE_ONLY}
+
+
 def import_v1_runs(setup: Setup, root: Path = V2_DIR) -> int:
-    """Start a setup's results file with the v1 runs of the same setup and cells (marked ``imported_from``)."""
+    """Start a setup's results file with the v1 runs of the same setup and cells (marked ``imported_from``).
+
+    The file gets the v2 setup's header (v1's is kept as ``imported_setup``), so the sweep resumes from it."""
     from .runner import _append, planned_cells, read_results
 
     src = IMPORTS.get(setup.name)
@@ -177,11 +189,11 @@ def import_v1_runs(setup: Setup, root: Path = V2_DIR) -> int:
     cfg = setup.config()
     records = read_results(src)
     header = next(r for r in records if r.get("kind") == "setup")
-    if header["setup"] != cfg.setup_key():
+    if _without_probe(header["setup"]) != _without_probe(cfg.setup_key()):
         return 0
-    wanted = {json.dumps([spec_key(n, b), b, lr, s]) for n, b, lr, s in planned_cells(cfg)}
+    wanted = {json.dumps([spec_key(n, b), b, lr, s]) for n, b, lr, s in planned_cells(cfg) if n not in AUTO_NAMES}
     dst.parent.mkdir(parents=True, exist_ok=True)
-    _append(dst, header)
+    _append(dst, {**header, "setup": cfg.setup_key(), "imported_setup": header["setup"]})
     n = 0
     for r in records:
         if r.get("kind") == "run" and json.dumps([r["spec"], r["budget"], r["lr"], r["seed"]]) in wanted:
