@@ -99,19 +99,21 @@ def _fmt(b: Best | None) -> str:
     return f"{b.mean:.4f} ± {b.std:.4f}"
 
 
-# Schedules that are UBA at a fixed phi without a floor under another name: v2 runs phi 1 and phi 2 once,
-# as UBA-default and cosine (pinned equal step for step by tests/test_bench.py), not again as uba-phi1/2.
-_FIXED_PHI_ALIASES = (DEFAULT_NAME, "cosine")
+def phi_of(name: str) -> tuple[float, float] | None:
+    """``(phi, floor)`` of a fixed-phi UBA schedule, including the baselines that *are* UBA: v2 runs phi 1
+    and phi 2 once, as UBA-default and cosine / cosine-min10 (pinned step for step by tests/test_bench.py)."""
+    if name == DEFAULT_NAME:
+        return float(DEFAULT_PHI), 0.0
+    return {"cosine": (2.0, 0.0), "cosine-min10": (2.0, COSINE_MIN_LR_RATE)}.get(name) or parse_uba_name(name)
 
 
 def _fixed_phi(cfg: SweepConfig, row: dict[str, Best], *, floored: bool) -> list[Best]:
-    """The fixed-phi UBA rows of a budget, without (``floored=False``, with UBA-default and cosine) or with
-    the 10% floor (without ``cosine-min10``, which the best of them is compared with)."""
+    """The fixed-phi UBA rows of a budget, without (``floored=False``) or with the 10% floor; the floored
+    ones leave out ``cosine-min10``, which the best of them is compared with."""
     out = []
     for name in cfg.schedules:
-        parsed = parse_uba_name(name)
-        fixed = parsed is not None and bool(parsed[1]) == floored
-        if (fixed or (not floored and name in _FIXED_PHI_ALIASES)) and name in row:
+        parsed = phi_of(name)
+        if parsed is not None and bool(parsed[1]) == floored and name != "cosine-min10" and name in row:
             out.append(row[name])
     return out
 

@@ -18,15 +18,13 @@ from uba_hf.schedule import DEFAULT_PHI, suggest_schedule
 
 from .config import (
     AUTO_NAMES,
-    COSINE_MIN_LR_RATE,
     DEFAULT_NAME,
     SCHEDULE_FREE,
     SweepConfig,
     is_baseline,
-    parse_uba_name,
     uba_name,
 )
-from .report import Best, render_markdown, summarize
+from .report import Best, phi_of, render_markdown, summarize
 from .runner import planned_cells
 from .schedules import cell_key, spec_key
 
@@ -130,13 +128,6 @@ def compare_default(
             }
         )
     return out
-
-
-def phi_of(name: str) -> tuple[float, float] | None:
-    """``(phi, floor)`` of a fixed-phi UBA schedule, including the baselines that *are* UBA (cosine = phi 2)."""
-    if name == DEFAULT_NAME:
-        return float(DEFAULT_PHI), 0.0
-    return {"cosine": (2.0, 0.0), "cosine-min10": (2.0, COSINE_MIN_LR_RATE)}.get(name) or parse_uba_name(name)
 
 
 def phi_lines(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[str]:
