@@ -72,9 +72,8 @@ def test_latest_skips_another_runs_checkpoints_and_names_the_difference(tmp_path
 
 
 def _interrupt_main_thread() -> None:
-    """Ctrl-C, delivered to the main thread. ``os.kill(getpid())`` may land on any thread of this process
-    (torch and tokenizers start some), which leaves when Python runs the handler to the scheduler: this
-    test once failed that way on a loaded machine (no KeyboardInterrupt inside the ``raises`` block)."""
+    """Ctrl-C, delivered to the main thread, where Python runs signal handlers: ``os.kill(getpid())`` may
+    land on any thread of this process (torch and tokenizers start some)."""
     signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
     time.sleep(0.01)  # Python runs the handler between bytecodes
 

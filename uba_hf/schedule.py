@@ -39,8 +39,9 @@ DEFAULT_PHI = 1.0
 # The schedule to use when the budget is known in tokens per non-embedding parameter (``suggest_schedule``),
 # from this package's benchmark v2 (docs/phi.md, "Choosing phi and the floor by budget"): at 1.3 tokens/param
 # phi 1 with a 10% floor was first or tied-first; at 5 phi 4 decaying to zero was best of all schedules; at
-# 20 decaying to zero beat the floor on every seed, phi 4 and phi 1 tied, and both trailed linear-to-zero.
-# The switch lies between 1.3 and 5; 2.5 is their geometric middle, not a measured optimum.
+# 20 decaying to zero beat the floor on every seed, phi 0.5-8 tied, and all trailed linear-to-zero; phi 4 had
+# the lowest loss averaged over 5 and 20. The switch lies between 1.3 and 5; 2.5 is their geometric middle,
+# not a measured optimum.
 SHORT_BUDGET_TOKENS_PER_PARAM = 2.5
 SHORT_BUDGET_SCHEDULE = MappingProxyType({"phi": 1.0, "min_lr_ratio": 0.1})  # read-only: the rule is global
 LONG_BUDGET_SCHEDULE = MappingProxyType({"phi": 4.0, "min_lr_ratio": 0.0})
