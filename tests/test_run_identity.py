@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import TokenDataset, tiny_olmo2, tiny_training_args
-from transformers import TrainingArguments
+from transformers import TrainerControl, TrainingArguments
 
 from uba_hf import UBATrainer
 from uba_hf.callbacks import PreemptionCallback
@@ -81,9 +81,7 @@ def _interrupt_main_thread() -> None:
 def test_second_sigint_aborts_at_once():
     callback = PreemptionCallback()
     previous = signal.getsignal(signal.SIGINT)
-    # Python's own Ctrl-C handler before training, whatever an earlier test in this process left installed
-    # (in the full suite one leaves a handler that does not raise KeyboardInterrupt).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own Ctrl-C handler before training
     callback.on_train_begin(None, None, None)
     try:
         _interrupt_main_thread()
@@ -94,6 +92,63 @@ def test_second_sigint_aborts_at_once():
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler before training is back
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_a_signal_ignored_before_training_stays_ignored_and_sigterm_still_saves():
+    """A shell ignores Ctrl-C for a command a script starts with `&`: Ctrl-C on the script must not stop it."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    callback = PreemptionCallback()
+    try:
+        callback.on_train_begin(None, None, None)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        _interrupt_main_thread()
+        assert not callback._requested and callback.signal_received is None
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
+        time.sleep(0.01)
+        assert callback._requested and callback.signal_received == signal.SIGTERM
+        callback.on_train_end(None, None, None)
+        assert signal.getsignal(signal.SIGTERM) is previous[signal.SIGTERM]
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def test_a_second_train_starts_unpreempted_with_the_handlers_from_before_the_first():
+    """The same callback in a second ``train()``, also after a first that raised (no ``on_train_end``)."""
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    callback = PreemptionCallback(signals=(signal.SIGINT,))
+    try:
+        callback.on_train_begin(None, None, None)
+        _interrupt_main_thread()
+        assert callback.on_step_end(None, None, TrainerControl()).should_training_stop and callback.preempted
+        callback.on_train_begin(None, None, None)  # the first train() raised after the signal
+        assert not callback.preempted and callback.signal_received is None
+        assert not callback.on_step_end(None, None, TrainerControl()).should_training_stop
+        callback.restore_signal_handlers()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.slow
+def test_a_run_that_raises_in_training_puts_the_signal_handlers_back(tmp_path, small_text_corpus, monkeypatch):
+    """Trainer has no event for a training that raises: the CLI restores the handlers itself."""
+    from uba_hf.pretrain.cli import PretrainTrainer, main
+
+    def fail(self, *args, **kwargs):
+        raise RuntimeError("a bad batch")
+
+    monkeypatch.setattr(PretrainTrainer, "training_step", fail)
+    monkeypatch.setenv("UBA_HF_CACHE", str(tmp_path / "cache"))
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    argv = [TINY, "--output_dir", str(tmp_path / "out"), "--dataset_name", str(small_text_corpus)]
+    argv += ["--vocab_size", "512", "--block_size", "64", "--preprocessing_num_workers", "1", "--max_steps", "4"]
+    argv += ["--eval_strategy", "no", "--config_overrides", '{"num_hidden_layers": 1}']
+    with pytest.raises(RuntimeError, match="a bad batch"):
+        main(argv)
+    assert {sig: signal.getsignal(sig) for sig in before} == before
 
 
 # ------------------------------------------------------------------------------------ the CLI, end to end

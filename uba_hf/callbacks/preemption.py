@@ -6,6 +6,9 @@ stops and the caller prints how to resume. A second signal of the same kind abor
 handler that was installed before training runs: ``KeyboardInterrupt`` for Ctrl-C, termination for
 SIGTERM), for when the save itself must not be waited for. Every rank must stop at the same update,
 or the next collective hangs, so the flag is all-reduced.
+
+A signal that is ignored when training starts stays ignored: a shell ignores Ctrl-C for the commands a script
+starts in the background (``uba-pretrain ... &``), so that Ctrl-C on the script does not reach them.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ class PreemptionCallback(TrainerCallback):
     asked for it (exit with ``128 + signal_received``, as if the signal had ended the job); resume
     with ``--resume_from_checkpoint latest``. A second signal of the same kind restores the previous
     handler and re-raises the signal: Ctrl-C twice aborts at once. The previous handlers are restored
-    when training ends.
+    when training ends; Trainer has no event for a training that raises, so a caller that goes on after
+    an exception calls ``restore_signal_handlers()`` in a ``finally`` (the pretraining CLI does).
     """
 
     def __init__(self, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> None:
@@ -38,7 +42,7 @@ class PreemptionCallback(TrainerCallback):
     def _handle(self, signum, frame) -> None:
         if self.signal_received == signum:
             logger.warning("Received signal %d again: aborting now, without saving.", signum)
-            self._restore()
+            self.restore_signal_handlers()
             signal.raise_signal(signum)
             return
         self._requested = True
@@ -49,13 +53,22 @@ class PreemptionCallback(TrainerCallback):
             signum,
         )
 
-    def _restore(self) -> None:
+    def restore_signal_handlers(self) -> None:
+        """Put back the handlers that were installed before training (idempotent)."""
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous.clear()
 
     def on_train_begin(self, args, state, control, **kwargs):
+        self.restore_signal_handlers()  # a train() that raised left ours installed: never stack them
+        self.preempted, self.signal_received, self._requested = False, None, False
         for sig in self.signals:
+            if signal.getsignal(sig) is signal.SIG_IGN:
+                logger.info(
+                    "%s is ignored in this process (as for a command started with &): it will not stop training.",
+                    signal.Signals(sig).name,
+                )
+                continue
             self._previous[sig] = signal.signal(sig, self._handle)
 
     def _any_rank_requested(self, args) -> bool:
@@ -77,4 +90,4 @@ class PreemptionCallback(TrainerCallback):
         return control
 
     def on_train_end(self, args, state, control, **kwargs):
-        self._restore()
+        self.restore_signal_handlers()

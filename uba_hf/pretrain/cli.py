@@ -356,7 +356,10 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         metrics["eval_loss_init"] = trainer.evaluate(metric_key_prefix="eval")["eval_loss"]
         logger.info("Eval loss at initialisation: %.4f", metrics["eval_loss_init"])
     train_start = time.time()
-    train_out = trainer.train(resume_from_checkpoint=resume)
+    try:
+        train_out = trainer.train(resume_from_checkpoint=resume)
+    finally:  # after a crash, Ctrl-C must not go to a callback that stops nothing
+        preemption.restore_signal_handlers()
     train_seconds = time.time() - train_start
     if preemption.preempted:
         return report_preempted(trainer, preemption.signal_received)
