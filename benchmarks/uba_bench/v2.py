@@ -73,6 +73,10 @@ DEFAULT_CANDIDATES = [RULE_SHORT, RULE_LONG]
 # so they run before the main job's model; the rest of the grid there (floored, phi 0.1 / 0.25, wsd-linear,
 # uba-auto) runs last.
 RULE_NEIGHBOURS = ["uba-phi0.5", "cosine", "uba-phi8"]
+# On the main job's model WSD-1sqrt (flat, then a short decay to zero) led at both budgets on the first seed.
+# UBA's small phis have that shape (phi 0.25 keeps 92% of the peak LR at half the budget, phi 1 74%):
+# does one catch WSD there, though small phis trailed on the sweep model?
+MAIN_LOW_PHI = ["uba-phi0.25"]
 # Seconds per update with one torch thread on this 2-core machine: sweep, the median of v2's first 40
 # runs; main job, v1's runs (see benchmarks/README.md). ``--workers 2`` runs two such cells at once.
 SECONDS_PER_UPDATE = {"sweep": 0.045, "main-job": 0.55}
@@ -118,6 +122,7 @@ SETUP_CONFIGS = {
     # RULE_SHORT: the budget rule's pick at the main job's 0.19 / 0.78 tokens/param (v1's runs at 400).
     "sweep-phi-top": lambda: _sweep(schedules=RULE_NEIGHBOURS, budgets=SWEEP_BUDGETS[2:]),
     "main-job-core": lambda: _main(schedules=[DEFAULT_NAME, RULE_SHORT, "linear", "wsd-1sqrt", "cosine-min10"]),
+    "main-job-low-phi": lambda: _main(schedules=MAIN_LOW_PHI),
     "sweep-grid-top": lambda: _sweep(
         schedules=[n for n in GRID if n not in DEFAULT_CANDIDATES + RULE_NEIGHBOURS], budgets=SWEEP_BUDGETS[2:]
     ),
@@ -126,7 +131,7 @@ SETUP_CONFIGS = {
 # cheap budgets (1.3 and 5 tokens/param) first, the grid before the core since it decides the default
 # (phi, floor) the verdict is about; then 20 tokens/param (5200 updates, ~4 min a run): the two default
 # candidates first (they settle the default there), the core, the picks' neighbours (they settle phi 4 there),
-# the main job's model, the rest of the grid last.
+# the main job's model and a small phi there, the rest of the grid last.
 SETUPS = [
     Setup("sweep-grid", "sweep", "the phi x floor grid, uba-auto, cosine, wsd-linear at 1.3 and 5 tokens/param"),
     Setup("sweep-core", "sweep", "UBA-default vs the strongest baselines at 1.3 and 5 tokens/param"),
@@ -134,6 +139,7 @@ SETUPS = [
     Setup("sweep-core-top", "sweep", "UBA-default vs the strongest baselines at 20 tokens/param"),
     Setup("sweep-phi-top", "sweep", "the rule's picks' neighbours (phi 0.5, 2, 8, no floor) at 20 tokens/param"),
     Setup("main-job-core", "main-job", "UBA-default, the rule's pick and the strongest baselines, main job's model"),
+    Setup("main-job-low-phi", "main-job", "UBA at phi 0.25 (WSD's shape: flat, then a late decay), main job's model"),
     Setup("sweep-grid-top", "sweep", "the rest of the phi x floor grid at 20 tokens/param"),
 ]
 SETUP_BY_NAME = {s.name: s for s in SETUPS}
