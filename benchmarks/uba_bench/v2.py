@@ -8,9 +8,9 @@ and data (their ``setup_key`` is equal) and the report merges them (``GROUPS``).
 
 Budgets (sweep model, 512 tokens per update): 325 / 1300 / 5200 updates = 1.26 / 5.06 / 20.2 tokens
 per non-embedding parameter = 0.055 / 0.22 / 0.88 epochs. Main job (2048 tokens per update): 100 / 400
-updates = 0.19 / 0.78 tokens per non-embedding parameter. LR grids: 4 points per budget at factor 2,
-centred where the best LR is expected (it falls roughly as budget^-1/2); a best LR at an edge extends
-the grid (``extend_grid``). Every setup: 3 seeds, seeds outermost, budgets ascending, all schedules of
+updates = 0.19 / 0.78 tokens per non-embedding parameter. LR grids: 4 points per budget (5 for the main
+job at 100), centred where the best LR is expected (it falls roughly as budget^-1/2); a best LR at an
+edge extends the grid (``extend_grid``). Every setup: 3 seeds, seeds outermost, budgets ascending, all schedules of
 a budget before the next, so an interrupted sweep has complete comparisons for its first seed(s).
 """
 
@@ -93,7 +93,8 @@ def _sweep(**kw: Any) -> SweepConfig:
 
 def _main(**kw: Any) -> SweepConfig:
     # 400: v1's main-job grid, so v1's cosine-min10 and uba-phi1-min10 runs (same setup) are imported, not rerun.
-    lrs = {100: [3e-3, 1e-2, 3e-2, 1e-1], 400: [1e-3, 3e-3, 1e-2, 3e-2]}
+    # 100: 1e-3 added after two seeds put every schedule's best at 3e-3, the low edge of the first grid.
+    lrs = {100: [1e-3, 3e-3, 1e-2, 3e-2, 1e-1], 400: [1e-3, 3e-3, 1e-2, 3e-2]}
     base = dict(budgets=MAIN_BUDGETS, seeds=SEEDS, extend_grid=True, **_DEFAULT_PROBE)
     base.update(kw)
     base["lrs_by_budget"] = {b: lrs[b] for b in base["budgets"]}
