@@ -73,7 +73,7 @@ DEFAULT_CANDIDATES = [RULE_SHORT, RULE_LONG]
 # so they run before the main job's model; the rest of the grid there (floored, phi 0.1 / 0.25, wsd-linear,
 # uba-auto) runs last.
 RULE_NEIGHBOURS = ["uba-phi0.5", "cosine", "uba-phi8"]
-# On the main job's model WSD-1sqrt (flat, then a short decay to zero) led at both budgets on the first seed.
+# On the main job's model WSD-1sqrt (flat, then a short decay to zero) led at both budgets on every seed run.
 # UBA's small phis have that shape (phi 0.25 keeps 92% of the peak LR at half the budget, phi 1 74%):
 # does one catch WSD there, though small phis trailed on the sweep model?
 MAIN_LOW_PHI = ["uba-phi0.25"]
