@@ -78,8 +78,9 @@ RULE_NEIGHBOURS = ["uba-phi0.5", "cosine", "uba-phi8"]
 # does one catch WSD there, though small phis trailed on the sweep model?
 MAIN_LOW_PHI = ["uba-phi0.25"]
 # Seconds per update with one torch thread on this 2-core machine: sweep, the median of v2's first 40
-# runs; main job, v1's runs (see benchmarks/README.md). ``--workers 2`` runs two such cells at once.
-SECONDS_PER_UPDATE = {"sweep": 0.045, "main-job": 0.55}
+# runs; main job, the mean of v2's first 99 runs with two workers (v1's 0.55 was from an idle machine; see
+# benchmarks/README.md). ``--workers 2`` runs two such cells at once.
+SECONDS_PER_UPDATE = {"sweep": 0.045, "main-job": 1.15}
 RUN_OVERHEAD_S = {"sweep": 3.0, "main-job": 12.0}  # model build + final evaluation per run
 
 
