@@ -425,8 +425,8 @@ def test_v2_report_flags_a_best_phi_at_an_edge_of_the_phi_grid():
     lines = phi_lines(cfg, _records({(n, 100, 0.01): [v] for n, v in loss.items()}))
     assert lines == [
         "- 100 updates, floor 0: 0.1: 4.8000 (n=1), 0.5: 4.9000 (n=1), 1: 5.0000 (n=1), 2: 5.2000 (n=1); best phi "
-        "**0.1** (**low edge of the phi grid: extend it downward**); "
-        "`uba-auto` 4.9500 (+0.1500 vs the best fixed phi).",
+        "**0.1** (**low edge of the phi grid: extend it downward**); minus the best baseline `cosine-min10`: "
+        "+0.1000 (paired: +0.1000); `uba-auto` 4.9500 (+0.1500 vs the best fixed phi).",
         "- 100 updates, floor 0.1: 0.1: 4.7500 (n=1), 2: 4.7000 (n=1); best phi **2** (**high edge of the phi "
         "grid: extend it upward**).",
     ]

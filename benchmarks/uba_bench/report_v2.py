@@ -132,7 +132,8 @@ def compare_default(
 
 def phi_lines(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[str]:
     """Per budget and floor: the loss of every fixed phi (best LR), the best phi, a best phi at an end of the
-    phi grid (extend the grid that way), and uba-auto against the best fixed phi."""
+    phi grid (extend the grid that way), the best phi's paired gap to the strongest baseline, and uba-auto
+    against the best fixed phi."""
     table = summarize(cfg, records)
     lines = []
     for budget in cfg.budgets:
@@ -149,6 +150,13 @@ def phi_lines(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[str]:
                 text += " (**low edge of the phi grid: extend it downward**)"
             elif best == grid[-1]:
                 text += " (**high edge of the phi grid: extend it upward**)"
+            # Does any phi catch the strongest baseline? (Skipped when the best phi *is* it: cosine-min10.)
+            top = min((b for n, b in row.items() if is_baseline(n)), key=lambda b: b.mean, default=None)
+            if top is not None and top.name != by_phi[best].name:
+                gaps = [g for _, g in paired_gaps(by_phi[best], top, records, budget)]
+                if gaps:
+                    per_seed = ", ".join(f"{g:+.4f}" for g in gaps)
+                    text += f"; minus the best baseline `{top.name}`: {sum(gaps) / len(gaps):+.4f} (paired: {per_seed})"
             auto = next((row[n] for n in AUTO_NAMES if n in row and (n != AUTO_NAMES[0]) == bool(floor)), None)
             if auto is not None:
                 text += f"; `{auto.name}` {auto.mean:.4f} ({auto.mean - by_phi[best].mean:+.4f} vs the best fixed phi)"
