@@ -46,7 +46,7 @@ from .config import (
 from .grid import edge_of, grid_extensions, lr_grid
 from .plots import plot_budget_sweep, plot_lr_curves
 from .report import Best, render_markdown, summarize
-from .report_v2 import compare_default, plot_gap_vs_tokens, render_v2, write_v2_report
+from .report_v2 import compare_to_baselines, plot_gap_vs_tokens, render_v2, write_v2_report
 from .runner import (
     SweepData,
     environment,
@@ -68,7 +68,7 @@ __all__ = [
     "BASELINES",
     "BASELINES_V2",
     "SCHEDULE_FREE",
-    "compare_default",
+    "compare_to_baselines",
     "edge_of",
     "grid_extensions",
     "is_baseline",

@@ -84,7 +84,7 @@ def _lookup(row: dict[str, Best], name: str | None, budget: int) -> Best | None:
     return next((b for n, b in row.items() if spec_key(n, budget) == spec), None)
 
 
-def compare_default(
+def compare_to_baselines(
     cfg: SweepConfig,
     records: list[dict[str, Any]],
     baselines: set[str] | None = None,
@@ -175,7 +175,7 @@ def _comparison_table(cfg: SweepConfig, records: list[dict[str, Any]], subject: 
         "| paired gaps (seed: gap) |",
         "|---:|---:|---:|---|---|---|---|---:|---:|---|",
     ]
-    for r in compare_default(cfg, records, subject=subject):
+    for r in compare_to_baselines(cfg, records, subject=subject):
         reg = r["regime"]
         tpp = f"{reg['tokens_per_param']:.2f}" if reg else "n/a"
         ep = f"{reg['epochs']:.3f}" if reg else "n/a"
@@ -208,7 +208,7 @@ def verdict_table(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[str]:
     head = " | ".join(f"vs `{b}`" for b in VERDICT_BASELINES)
     lines = [f"| UBA | budget | tokens/param | {head} |", "|---|---:|---:|" + "---|" * len(VERDICT_BASELINES)]
     for subject in SUBJECTS:
-        for r in compare_default(cfg, records, baselines=set(VERDICT_BASELINES), subject=subject):
+        for r in compare_to_baselines(cfg, records, baselines=set(VERDICT_BASELINES), subject=subject):
             reg = r["regime"]
             tpp = f"{reg['tokens_per_param']:.1f}" if reg else "n/a"
             pick = subject_schedule(subject, reg)
@@ -240,7 +240,7 @@ def render_v2(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]], 
     )
     lines.append("")
     for _group, (title, cfg, records) in groups.items():
-        rows = compare_default(cfg, records)
+        rows = compare_to_baselines(cfg, records)
         done = sum(r["cells_done"] for r in rows)
         planned = sum(r["cells_planned"] for r in rows)
         state = "complete" if done >= planned else f"**partial: {done} / {planned} cells finished**"
@@ -289,8 +289,8 @@ def plot_gap_vs_tokens(groups: dict[str, tuple[str, SweepConfig, list[dict[str, 
     for ax, (subject, heading) in zip(axes, SUBJECTS.items(), strict=True):
         for group, (_title, cfg, records) in groups.items():
             series: dict[str, list[tuple[float, float, float, float]]] = {}
-            strongest = {c["baseline"].name for r in compare_default(cfg, records) for c in r["comparisons"]}
-            for r in compare_default(cfg, records, baselines=strongest, subject=subject):
+            strongest = {c["baseline"].name for r in compare_to_baselines(cfg, records) for c in r["comparisons"]}
+            for r in compare_to_baselines(cfg, records, baselines=strongest, subject=subject):
                 partial |= r["cells_done"] < r["cells_planned"]
                 if r["regime"] is None:
                     continue
