@@ -77,6 +77,9 @@ RULE_NEIGHBOURS = ["uba-phi0.5", "cosine", "uba-phi8"]
 # UBA's small phis have that shape (phi 0.25 keeps 92% of the peak LR at half the budget, phi 1 74%):
 # does one catch WSD there, though small phis trailed on the sweep model?
 MAIN_LOW_PHI = ["uba-phi0.25"]
+# Phi 0.25 beat phi 1 there (seed 0: 5.647 against 5.757 at 100 updates), so the best phi sat at the low edge
+# of the main job's phi grid {0.25, 1}; the grid is extended downward to phi 0.1, the sweep model's low edge.
+MAIN_LOWER_PHI = ["uba-phi0.1"]
 # Seconds per update with one torch thread on this 2-core machine: sweep, the median of v2's first 40
 # runs; main job, the mean of v2's first 99 runs with two workers (v1's 0.55 was from an idle machine; see
 # benchmarks/README.md). ``--workers 2`` runs two such cells at once.
@@ -125,6 +128,7 @@ SETUP_CONFIGS = {
     "sweep-phi-top": lambda: _sweep(schedules=RULE_NEIGHBOURS, budgets=SWEEP_BUDGETS[2:]),
     "main-job-core": lambda: _main(schedules=[DEFAULT_NAME, RULE_SHORT, "linear", "wsd-1sqrt", "cosine-min10"]),
     "main-job-low-phi": lambda: _main(schedules=MAIN_LOW_PHI),
+    "main-job-lower-phi": lambda: _main(schedules=MAIN_LOWER_PHI),
     "sweep-grid-top": lambda: _sweep(
         schedules=[n for n in GRID if n not in DEFAULT_CANDIDATES + RULE_NEIGHBOURS], budgets=SWEEP_BUDGETS[2:]
     ),
@@ -133,7 +137,7 @@ SETUP_CONFIGS = {
 # cheap budgets (1.3 and 5 tokens/param) first, the grid before the core since it decides the default
 # (phi, floor) the verdict is about; then 20 tokens/param (5200 updates, ~4 min a run): the two default
 # candidates first (they settle the default there), the core, the picks' neighbours (they settle phi 4 there),
-# the main job's model and a small phi there, the rest of the grid last.
+# the main job's model and small phis there, the rest of the grid last.
 SETUPS = [
     Setup("sweep-grid", "sweep", "the phi x floor grid, uba-auto, cosine, wsd-linear at 1.3 and 5 tokens/param"),
     Setup("sweep-core", "sweep", "UBA-default vs the strongest baselines at 1.3 and 5 tokens/param"),
@@ -142,6 +146,7 @@ SETUPS = [
     Setup("sweep-phi-top", "sweep", "the rule's picks' neighbours (phi 0.5, 2, 8, no floor) at 20 tokens/param"),
     Setup("main-job-core", "main-job", "UBA-default, the rule's pick and the strongest baselines, main job's model"),
     Setup("main-job-low-phi", "main-job", "UBA at phi 0.25 (WSD's shape: flat, then a late decay), main job's model"),
+    Setup("main-job-lower-phi", "main-job", "UBA at phi 0.1 (phi 0.25 was best, at the grid edge), main job's model"),
     Setup("sweep-grid-top", "sweep", "the rest of the phi x floor grid at 20 tokens/param"),
 ]
 SETUP_BY_NAME = {s.name: s for s in SETUPS}
