@@ -79,6 +79,10 @@ def suggest_schedule(tokens_per_param: float) -> dict[str, float]:
     The package's measured rule (constants above): short budgets keep the LR up (phi 1, 10% floor), longer
     ones decay early and to zero (phi 4), as linear-to-zero beats a floor more the longer the run (Bergsma et
     al. 2025). Returns a new dict, usable as ``lr_scheduler_kwargs`` for ``"uba"``.
+
+    Fitted on one small model: on another (the main job's 3M model) a smaller phi without a floor beat this
+    pick, so the best phi is not a function of the budget alone (``docs/phi.md``, "Choosing phi and the
+    floor by budget"). Use it as the starting point, not as a tuned value for every model.
     """
     if isinstance(tokens_per_param, bool) or not isinstance(tokens_per_param, numbers.Real):
         raise UBAConfigError(f"`tokens_per_param` must be a number > 0; got {tokens_per_param!r}.")
