@@ -138,6 +138,7 @@ def phi_lines(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[str]:
     lines = []
     for budget in cfg.budgets:
         row = table.get(budget, {})
+        top = min((b for n, b in row.items() if is_baseline(n)), key=lambda b: b.mean, default=None)
         for floor in sorted({f for n in cfg.schedules if (pf := phi_of(n)) for f in [pf[1]]}):
             by_phi = {phi_of(n)[0]: b for n, b in row.items() if phi_of(n) and phi_of(n)[1] == floor}
             if len(by_phi) < 2:
@@ -151,7 +152,6 @@ def phi_lines(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[str]:
             elif best == grid[-1]:
                 text += " (**high edge of the phi grid: extend it upward**)"
             # Does any phi catch the strongest baseline? (Skipped when the best phi *is* it: cosine-min10.)
-            top = min((b for n, b in row.items() if is_baseline(n)), key=lambda b: b.mean, default=None)
             if top is not None and top.name != by_phi[best].name:
                 gaps = [g for _, g in paired_gaps(by_phi[best], top, records, budget)]
                 if gaps:
