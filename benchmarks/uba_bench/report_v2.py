@@ -84,6 +84,11 @@ def _lookup(row: dict[str, Best], name: str | None, budget: int) -> Best | None:
     return next((b for n, b in row.items() if spec_key(n, budget) == spec), None)
 
 
+def _ranked_baselines(row: dict[str, Best]) -> list[Best]:
+    """The baselines of one budget's row, best (lowest mean loss) first."""
+    return sorted((b for n, b in row.items() if is_baseline(n)), key=lambda b: b.mean)
+
+
 def compare_to_baselines(
     cfg: SweepConfig,
     records: list[dict[str, Any]],
@@ -102,7 +107,7 @@ def compare_to_baselines(
         n_done = sum(cell_key(spec_key(c[0], c[1]), *c[1:]) in done for c in planned)
         reg = regime(stats, budget)
         uba = _lookup(row, subject_schedule(subject, reg), budget)
-        bases = sorted((b for n, b in row.items() if is_baseline(n)), key=lambda b: b.mean)
+        bases = _ranked_baselines(row)
         bases = [b for b in bases if b.name in baselines] if baselines is not None else bases[:STRONGEST]
         comps = []
         for base in bases:
@@ -138,7 +143,7 @@ def phi_lines(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[str]:
     lines = []
     for budget in cfg.budgets:
         row = table.get(budget, {})
-        top = min((b for n, b in row.items() if is_baseline(n)), key=lambda b: b.mean, default=None)
+        top = next(iter(_ranked_baselines(row)), None)
         for floor in sorted({f for n in cfg.schedules if (pf := phi_of(n)) for f in [pf[1]]}):
             by_phi = {phi_of(n)[0]: b for n, b in row.items() if phi_of(n) and phi_of(n)[1] == floor}
             if len(by_phi) < 2:
