@@ -44,6 +44,8 @@ _COLORS = {
     "wsd-1sqrt": "tab:brown",
     "wsd-linear": "peru",
     SCHEDULE_FREE: "black",
+    "uba-phi0.025": "paleturquoise",
+    "uba-phi0.05": "powderblue",
     "uba-phi0.1": "lightblue",
     "uba-phi0.25": "deepskyblue",
     AUTO: "tab:purple",
