@@ -80,8 +80,9 @@ MAIN_LOW_PHI = ["uba-phi0.25"]
 # Phi 0.25 beat phi 1 there (seed 0: 5.647 against 5.757 at 100 updates), so the best phi sat at the low edge
 # of the main job's phi grid {0.25, 1}; the grid is extended downward to phi 0.1, the sweep model's low edge,
 # and, as phi 0.1 then beat phi 0.25 on every seed (tied with WSD-1sqrt), to phi 0.05, which led again
-# (ahead of WSD-1sqrt at 0.19 tokens/param on every seed), so to phi 0.025.
-MAIN_LOWER_PHI = ["uba-phi0.1", "uba-phi0.05", "uba-phi0.025"]
+# (ahead of WSD-1sqrt at 0.19 tokens/param on every seed), so to phi 0.025, which led phi 0.05 at 0.19 on
+# every seed (tied it at 0.78), so to phi 0.01 (its decay fills only the last ~10% of the budget).
+MAIN_LOWER_PHI = ["uba-phi0.1", "uba-phi0.05", "uba-phi0.025", "uba-phi0.01"]
 # Seconds per update with one torch thread on this 2-core machine: sweep, the median of v2's first 40
 # runs; main job, the mean of v2's first 99 runs with two workers (v1's 0.55 was from an idle machine; see
 # benchmarks/README.md). ``--workers 2`` runs two such cells at once.
@@ -148,7 +149,7 @@ SETUPS = [
     Setup("sweep-phi-top", "sweep", "the rule's picks' neighbours (phi 0.5, 2, 8, no floor) at 20 tokens/param"),
     Setup("main-job-core", "main-job", "UBA-default, the rule's pick and the strongest baselines, main job's model"),
     Setup("main-job-low-phi", "main-job", "UBA at phi 0.25 (WSD's shape: flat, then a late decay), main job's model"),
-    Setup("main-job-lower-phi", "main-job", "UBA at phi 0.1, 0.05, 0.025 (best phi at the low edge), main job's model"),
+    Setup("main-job-lower-phi", "main-job", "UBA at phi 0.1 down to 0.01 (best phi at the low edge), main job's model"),
     Setup("sweep-grid-top", "sweep", "the rest of the phi x floor grid at 20 tokens/param"),
 ]
 SETUP_BY_NAME = {s.name: s for s in SETUPS}
