@@ -44,6 +44,8 @@ _COLORS = {
     "wsd-1sqrt": "tab:brown",
     "wsd-linear": "peru",
     SCHEDULE_FREE: "black",
+    "uba-phi0.0025": "darkslategray",
+    "uba-phi0.005": "darkgreen",
     "uba-phi0.01": "teal",
     "uba-phi0.025": "darkcyan",
     "uba-phi0.05": "cadetblue",

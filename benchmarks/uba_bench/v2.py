@@ -83,6 +83,10 @@ MAIN_LOW_PHI = ["uba-phi0.25"]
 # (ahead of WSD-1sqrt at 0.19 tokens/param on every seed), so to phi 0.025, which led phi 0.05 at 0.19 on
 # every seed (tied it at 0.78), so to phi 0.01 (its decay fills only the last ~10% of the budget).
 MAIN_LOWER_PHI = ["uba-phi0.1", "uba-phi0.05", "uba-phi0.025", "uba-phi0.01"]
+# At 400 updates that put the best phi inside the grid (phi 0.025 and 0.05 tied, 0.01 and 0.1 behind on
+# every seed); at 100 phi 0.01 still led, so the grid goes further down there only (a few minutes a seed).
+# As phi -> 0 UBA tends to a constant LR that drops to zero in the last updates.
+MAIN_LOWEST_PHI = ["uba-phi0.005", "uba-phi0.0025"]
 # Seconds per update with one torch thread on this 2-core machine: sweep, the median of v2's first 40
 # runs; main job, the mean of v2's first 99 runs with two workers (v1's 0.55 was from an idle machine; see
 # benchmarks/README.md). ``--workers 2`` runs two such cells at once.
@@ -132,6 +136,7 @@ SETUP_CONFIGS = {
     "main-job-core": lambda: _main(schedules=[DEFAULT_NAME, RULE_SHORT, "linear", "wsd-1sqrt", "cosine-min10"]),
     "main-job-low-phi": lambda: _main(schedules=MAIN_LOW_PHI),
     "main-job-lower-phi": lambda: _main(schedules=MAIN_LOWER_PHI),
+    "main-job-lowest-phi": lambda: _main(schedules=MAIN_LOWEST_PHI, budgets=MAIN_BUDGETS[:1]),
     "sweep-grid-top": lambda: _sweep(
         schedules=[n for n in GRID if n not in DEFAULT_CANDIDATES + RULE_NEIGHBOURS], budgets=SWEEP_BUDGETS[2:]
     ),
@@ -150,6 +155,7 @@ SETUPS = [
     Setup("main-job-core", "main-job", "UBA-default, the rule's pick and the strongest baselines, main job's model"),
     Setup("main-job-low-phi", "main-job", "UBA at phi 0.25 (WSD's shape: flat, then a late decay), main job's model"),
     Setup("main-job-lower-phi", "main-job", "UBA at phi 0.1 down to 0.01 (best phi at the low edge), main job's model"),
+    Setup("main-job-lowest-phi", "main-job", "UBA at phi 0.005 and 0.0025 at 100 updates, main job's model"),
     Setup("sweep-grid-top", "sweep", "the rest of the phi x floor grid at 20 tokens/param"),
 ]
 SETUP_BY_NAME = {s.name: s for s in SETUPS}
