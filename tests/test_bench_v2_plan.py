@@ -51,6 +51,7 @@ def test_v2_plan_meets_the_issue():
     assert names.index("main-job-core") < names.index("main-job-low-phi") < names.index("sweep-grid-top")
     assert names.index("main-job-low-phi") < names.index("main-job-lower-phi") < names.index("sweep-grid-top")
     assert names.index("main-job-lower-phi") < names.index("main-job-lowest-phi") < names.index("sweep-grid-top")
+    assert names.index("main-job-lowest-phi") < names.index("main-job-floored-low-phi") < names.index("sweep-grid-top")
     top_setups = ("sweep-candidates-top", "sweep-phi-top", "sweep-grid-top")
     top_grid = [n for s in top_setups for n in v2.SETUP_BY_NAME[s].config().schedules]
     assert sorted(top_grid) == sorted(v2.GRID)  # the grid at 5200 is split in three, nothing lost or run twice

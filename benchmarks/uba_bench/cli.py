@@ -176,11 +176,12 @@ def v2_main(args, overrides: dict[str, Any]) -> int:
     root = Path(args.out_dir or V2_DIR)
     if args.v2 == "plan":
         total = left = 0.0
+        width = max(len(s.name) for s in SETUPS)
         for s in SETUPS:
             t, rest = estimate_seconds(s, root)
             total, left = total + t, left + rest
-            print(f"{s.name:20s} {t / 3600:5.2f} h ({rest / 3600:5.2f} h left): {s.why}")
-        print(f"{'all':20s} {total / 3600:5.2f} h ({left / 3600:5.2f} h left)  [CPU-hours, one thread per cell]")
+            print(f"{s.name:{width}s} {t / 3600:5.2f} h ({rest / 3600:5.2f} h left): {s.why}")
+        print(f"{'all':{width}s} {total / 3600:5.2f} h ({left / 3600:5.2f} h left)  [CPU-hours, one thread per cell]")
         if args.workers > 1:
             print(f"with --workers {args.workers}: about {left / 3600 / args.workers:.2f} h of wall time left")
         from .v2 import SECONDS_PER_UPDATE, group_records
