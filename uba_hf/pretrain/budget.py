@@ -136,10 +136,11 @@ def schedule_advice(uba_kwargs: dict[str, Any], tokens_per_param: float) -> str 
         return None
     return (
         f"This run trains {tokens_per_param:.3g} tokens per non-embedding parameter with phi={phi:g}, "
-        f"min_lr_ratio={floor:g} (as given). At this budget the package's measured rule, "
-        f"uba_hf.suggest_schedule, suggests phi={suggested['phi']:g}, min_lr_ratio={suggested['min_lr_ratio']:g} "
-        "(docs/phi.md, 'Choosing phi and the floor by budget'): pass --phi and --min_lr_ratio to follow it, "
-        "and retune the peak LR with phi."
+        f"min_lr_ratio={floor:g} (as given). At this budget the package's rule, uba_hf.suggest_schedule, "
+        f"suggests phi={suggested['phi']:g}, min_lr_ratio={suggested['min_lr_ratio']:g}; it was fitted on one "
+        "small model and the best phi also depends on the model (docs/phi.md, 'Choosing phi and the floor by "
+        "budget'): pass --phi and --min_lr_ratio to follow it or compare both in short runs, and retune the "
+        "peak LR with phi."
     )
 
 

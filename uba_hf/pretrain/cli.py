@@ -331,7 +331,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         # The budget as given when it is in tokens/param (the rounding to whole updates could cross the switch).
         tpp = token_budget.tokens_per_param or training.max_steps * tokens_per_update / params["non_embedding"]
         if training.process_index == 0 and (advice := schedule_advice(uba_kwargs, tpp)):
-            logger.warning(advice)
+            logger.info(advice)  # a note, not a warning: on some models a phi off the rule did better
 
     if resume is None and run_args.overwrite_output_dir:  # last, so that a failure before training keeps them
         remove_stale_checkpoints(training)
