@@ -48,10 +48,11 @@ def test_v2_plan_meets_the_issue():
     assert names.index("sweep-grid") < names.index("sweep-core") < names.index("sweep-core-top")
     assert names.index("sweep-core") < names.index("sweep-candidates-top") < names.index("sweep-core-top")
     assert names.index("sweep-core-top") < names.index("sweep-phi-top") < names.index("sweep-grid-top")
-    assert names.index("main-job-core") < names.index("main-job-low-phi") < names.index("sweep-grid-top")
-    assert names.index("main-job-low-phi") < names.index("main-job-lower-phi") < names.index("sweep-grid-top")
-    assert names.index("main-job-lower-phi") < names.index("main-job-lowest-phi") < names.index("sweep-grid-top")
-    assert names.index("main-job-lowest-phi") < names.index("main-job-floored-low-phi") < names.index("sweep-grid-top")
+    # The main job's model: its core, then the phi grid extended downward, then floored small phis; all of
+    # them before the rest of the grid at 20 tokens/param.
+    main = [f"main-job-{s}" for s in ("core", "low-phi", "lower-phi", "lowest-phi", "floored-low-phi")]
+    assert [n for n in names if n.startswith("main-job")] == main
+    assert names.index(main[-1]) < names.index("sweep-grid-top")
     top_setups = ("sweep-candidates-top", "sweep-phi-top", "sweep-grid-top")
     top_grid = [n for s in top_setups for n in v2.SETUP_BY_NAME[s].config().schedules]
     assert sorted(top_grid) == sorted(v2.GRID)  # the grid at 5200 is split in three, nothing lost or run twice
