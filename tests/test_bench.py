@@ -430,3 +430,26 @@ def test_v2_report_flags_a_best_phi_at_an_edge_of_the_phi_grid():
         "- 100 updates, floor 0.1: 0.1: 4.7500 (n=1), 2: 4.7000 (n=1); best phi **2** (**high edge of the phi "
         "grid: extend it upward**).",
     ]
+
+
+def test_v2_report_ranks_every_schedule_by_its_worst_gap_across_both_models():
+    """The across-models table: each regime's best among schedules with every seed; paired gaps to it; the
+    worst over the regimes a schedule has every seed in; the budget rule as a row of its picks."""
+    from uba_bench.report_v2 import across_regimes, across_regimes_table
+
+    cfg = bench.SweepConfig(schedules=["linear", "uba-phi0.1", "uba-phi4"], budgets=[100], lrs=[0.01], seeds=[0, 1])
+    a = {"linear": [5.0, 5.2], "uba-phi0.1": [5.1, 5.3], "uba-phi4": [4.9, 5.1]}
+    b = {"linear": [4.0, 4.2], "uba-phi0.1": [3.8, 3.9], "uba-phi4": [3.5]}  # phi 4: one seed, not b's best
+    groups = {
+        g: (g, cfg, _records({(n, 100, 0.01): v for n, v in losses.items()})) for g, losses in {"a": a, "b": b}.items()
+    }
+    found = across_regimes(groups)
+    assert [r["best"].name for r in found["regimes"]] == ["uba-phi4", "uba-phi0.1"]
+    worst = {r["name"]: (None if r["worst"] is None else round(r["worst"], 6), r["complete"]) for r in found["rows"]}
+    # 10 tokens/param (100 updates x 100 tokens / 1000): the rule picks phi 4 to zero.
+    assert worst == {"uba-phi0.1": (0.2, 2), "linear": (0.25, 2), "uba-phi4": (0.0, 1), "uba-rule": (0.0, 1)}
+    assert [r["name"] for r in found["rows"]] == ["uba-phi0.1", "linear", "uba-phi4", "uba-rule"]
+    table = across_regimes_table(groups)
+    assert table[0] == "| schedule | a 10 t/p | b 10 t/p | worst (regimes with every seed) |"
+    assert table[2] == "| best of the regime | `uba-phi4` 5.0000 | `uba-phi0.1` 3.8500 | |"
+    assert "| `uba-phi4` | +0.000 | -0.300 (1 seed) | +0.000 (1 of 2) |" in table

@@ -231,6 +231,80 @@ def verdict_table(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
+def across_regimes(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """Every schedule's gap to the best schedule of each regime (model and budget), across both models: the
+    evidence for a default that has to serve models nobody tuned it on.
+
+    The best of a regime is the lowest mean among schedules with every seed at their best LR; a gap is the
+    mean of the per-seed (paired) gaps to it. ``worst`` is the largest gap over the regimes where the
+    schedule has every seed (None until it has one); ``complete`` counts those regimes. One more row,
+    ``RULE``, takes at each regime the schedule ``suggest_schedule`` picks there."""
+    regimes: list[dict[str, Any]] = []
+    gaps: dict[str, dict[int, tuple[float, int]]] = {}
+    for group, (_title, cfg, records) in groups.items():
+        table = summarize(cfg, records)
+        stats = next((r for r in records if r.get("kind") == "stats"), None)
+        for budget in cfg.budgets:
+            row = table.get(budget, {})
+            full = [b for b in row.values() if b.n == len(cfg.seeds)]
+            if not full:
+                continue
+            best = min(full, key=lambda b: b.mean)
+            reg = regime(stats, budget)
+            regimes.append(
+                {
+                    "group": group,
+                    "budget": budget,
+                    "tokens_per_param": reg["tokens_per_param"] if reg else None,
+                    "best": best,
+                    "seeds": len(cfg.seeds),
+                    "rule": subject_schedule(RULE, reg),
+                }
+            )
+            for name, b in row.items():
+                pairs = [g for _, g in paired_gaps(b, best, records, budget)]
+                if pairs:
+                    gaps.setdefault(name, {})[len(regimes) - 1] = (sum(pairs) / len(pairs), len(pairs))
+    # The budget rule as one more row: at each regime, the gap of the schedule it picks there.
+    rule = {i: gaps[r["rule"]][i] for i, r in enumerate(regimes) if i in gaps.get(r["rule"], {})}
+    if rule:
+        gaps[RULE] = rule
+    rows = []
+    for name, by_regime in gaps.items():
+        full = [g for i, (g, n) in by_regime.items() if n == regimes[i]["seeds"]]
+        rows.append({"name": name, "gaps": by_regime, "worst": max(full) if full else None, "complete": len(full)})
+    rows.sort(key=lambda r: (-r["complete"], math.inf if r["worst"] is None else r["worst"], r["name"]))
+    return {"regimes": regimes, "rows": rows}
+
+
+def across_regimes_table(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]]) -> list[str]:
+    """``across_regimes`` as markdown: one row per schedule, one column per regime, then the worst gap."""
+    found = across_regimes(groups)
+    regimes = found["regimes"]
+    if not regimes:
+        return []
+    heads = [
+        f"{r['group']} {r['tokens_per_param']:.2g} t/p" if r["tokens_per_param"] else f"{r['group']} {r['budget']}"
+        for r in regimes
+    ]
+    lines = [
+        f"| schedule | {' | '.join(heads)} | worst (regimes with every seed) |",
+        "|---|" + "---:|" * (len(regimes) + 1),
+        "| best of the regime | " + " | ".join(f"`{r['best'].name}` {r['best'].mean:.4f}" for r in regimes) + " | |",
+    ]
+    for row in found["rows"]:
+        cells = []
+        for i, reg in enumerate(regimes):
+            g = row["gaps"].get(i)
+            if g is None:
+                cells.append("")
+            else:
+                cells.append(f"{g[0]:+.3f}" + ("" if g[1] == reg["seeds"] else f" ({g[1]} seed{'s' * (g[1] > 1)})"))
+        worst = "n/a" if row["worst"] is None else f"{row['worst']:+.3f} ({row['complete']} of {len(regimes)})"
+        lines.append(f"| `{row['name']}` | {' | '.join(cells)} | {worst} |")
+    return [*lines, ""]
+
+
 def render_v2(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]], command: str = "") -> str:
     """``report.md``: per model, one table per UBA subject (the rule, the default); rows = (budget, baseline)."""
     lines = ["# Benchmark v2: UBA as the package recommends it vs the strongest baselines", ""]
@@ -269,6 +343,19 @@ def render_v2(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]], 
         ]
         if edges:
             lines += [f"Best LR still at a grid edge (provisional; the sweep extends these): {', '.join(edges)}.", ""]
+    across = across_regimes_table(groups)
+    if across:
+        lines += [
+            "## Across both models: how far behind each regime's best",
+            "",
+            "Per regime (model, tokens per non-embedding parameter), the mean per-seed (paired) gap of each "
+            "schedule at its best LR to the regime's best schedule (lowest mean with every seed); fewer seeds "
+            "are named. Worst: the largest gap over the regimes where the schedule has every seed, and how many "
+            "those are. A default has to serve models nobody tuned it on: a small worst case across both models "
+            "is what makes a setting safe to recommend untested.",
+            "",
+            *across,
+        ]
     lines.append(
         "`gap_vs_tokens.png`: the gap of each UBA subject to the baselines that are among the three strongest "
         "in some regime, against tokens per parameter."
