@@ -57,7 +57,8 @@ _COLORS = {
 
 
 def _style(name: str) -> dict[str, Any]:
-    color = _COLORS.get(name, "tab:gray")
+    # A floored phi without a colour of its own takes its unfloored twin's (its marker tells them apart).
+    color = _COLORS.get(name) or _COLORS.get(name.removesuffix(FLOOR_SUFFIX), "tab:gray")
     if name == DEFAULT_NAME:
         return dict(color=color, lw=2.6, marker="o", zorder=5)
     if name in AUTO_NAMES:
