@@ -27,10 +27,17 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+import yaml  # noqa: E402
 from transformers import Olmo2ForCausalLM  # noqa: E402
 
 from uba_hf.callbacks import LRTraceCallback  # noqa: E402
 from uba_hf.pretrain.models import preset_config  # noqa: E402
+
+# The main job's recipe and its schedule knobs: tests that run it check its LRs against the closed form at
+# these (the recipe follows the benchmark, tests/test_bench.py; its phi is not pinned here).
+TINY = str(ROOT / "recipes" / "pretrain" / "tiny.yaml")
+_TINY_RECIPE = yaml.safe_load(Path(TINY).read_text())
+TINY_PHI, TINY_FLOOR = float(_TINY_RECIPE["phi"]), float(_TINY_RECIPE["min_lr_ratio"])
 
 VOCAB = 64
 SEQ = 16

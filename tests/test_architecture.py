@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, closed_form
+from conftest import ROOT, TINY_FLOOR, TINY_PHI, closed_form
 
 LIBRARY = ROOT / "uba_hf"
 # What the library may not import: the pretraining job, the benchmark harness, and the job's extras.
@@ -145,7 +145,7 @@ def test_pretrain_cli_honours_an_explicit_linear_schedule(tmp_path):
     lrs = {h["step"] - 1: h["learning_rate"] for h in history if "learning_rate" in h}
     linear = {s: lr * (s / warmup if s < warmup else (steps - s) / (steps - warmup)) for s in range(steps)}
     assert lrs == pytest.approx(linear, rel=1e-9, abs=1e-15)
-    uba = {s: lr * closed_form(s, warmup, steps, 1.0, 0.1) for s in range(steps)}
+    uba = {s: lr * closed_form(s, warmup, steps, TINY_PHI, TINY_FLOOR) for s in range(steps)}
     assert lrs != pytest.approx(uba, rel=1e-6)  # and it is not the UBA curve
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["lr_scheduler_type"] == "linear"

@@ -453,3 +453,22 @@ def test_v2_report_ranks_every_schedule_by_its_worst_gap_across_both_models():
     assert table[0] == "| schedule | a 10 t/p | b 10 t/p | worst (regimes with every seed) |"
     assert table[2] == "| best of the regime | `uba-phi4` 5.0000 | `uba-phi0.1` 3.8500 | |"
     assert "| `uba-phi4` | +0.000 | -0.300 (1 seed) | +0.000 (1 of 2) |" in table
+
+
+def test_main_job_recipe_uses_the_best_uba_setting_measured_on_its_model_and_budget():
+    """tiny.yaml's phi, floor and peak LR are benchmark v2's best fixed-phi UBA on exactly that model, data
+    and budget (every seed, each setting at its own best LR): the default run shows UBA as measured there,
+    not as the budget rule (fitted on the sweep model, 5x smaller) would guess."""
+    import yaml
+    from uba_bench.report import phi_of, summarize
+    from uba_bench.v2 import group_config, group_records
+
+    root = Path(__file__).parent.parent
+    recipe = yaml.safe_load((root / "recipes" / "pretrain" / "tiny.yaml").read_text())
+    cfg = group_config("main-job")
+    row = summarize(cfg, group_records("main-job", root / "benchmarks" / "v2"))[recipe["max_steps"]]
+    measured = [b for name, b in row.items() if phi_of(name) and b.n == len(cfg.seeds)]
+    best = min(measured, key=lambda b: b.mean)
+    assert len(measured) >= 8 and not best.edge  # a grid of phis and floors, its best LR inside its LR grid
+    phi, floor = phi_of(best.name)
+    assert (float(recipe["phi"]), recipe["min_lr_ratio"], recipe["learning_rate"]) == (phi, floor, best.lr), best.name

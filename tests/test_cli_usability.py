@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import TINY, TINY_PHI
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = str(ROOT / "recipes" / "pretrain" / "tiny.yaml")
 PRETRAIN = str(ROOT / "scripts" / "pretrain.py")
 
 
@@ -174,7 +174,7 @@ def test_logs_written_to_files_are_clean(finished):
     _, _, logs = finished
     assert "\x1b[" not in logs and "\r" not in logs  # no progress-bar redraws or cursor movements
     assert "Setting accelerator to CPU" not in logs  # DeepSpeed is not used by this run
-    for line in ("UBA schedule: phi=1.0", "Model: tiny", "Eval loss at initialisation"):
+    for line in (f"UBA schedule: phi={TINY_PHI}", "Model: tiny", "Eval loss at initialisation"):
         assert logs.count(line) == 1, line
 
 

@@ -9,13 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import closed_form
+from conftest import TINY, TINY_FLOOR, TINY_PHI, closed_form
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from uba_hf.pretrain.cli import main, parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = str(ROOT / "recipes" / "pretrain" / "tiny.yaml")
 PEAK_FLOPS = 1e12  # given explicitly: a CPU has no known peak, so without it no MFU is logged
 
 
@@ -89,7 +88,7 @@ def test_default_recipe_produces_every_output(tiny_run):
         "budget",
     ):
         assert metrics[key] is not None, key
-    assert metrics["budget"] == metrics["global_step"] == 40 and metrics["phi"] == 1.0
+    assert metrics["budget"] == metrics["global_step"] == 40 and metrics["phi"] == TINY_PHI
     assert metrics["tokens_seen"] == 40 * 16 * 128 and metrics["world_size"] == 1
     # Learning on real text: the final eval loss is well below the loss at initialisation.
     assert metrics["eval_loss"] < metrics["eval_loss_init"] - 1.0
@@ -104,7 +103,9 @@ def test_logged_lr_loss_throughput_and_closed_form(tiny_run):
     train_logs = [h for h in history if "loss" in h]
     assert [h["step"] for h in train_logs] == list(range(1, 41))
     for h in train_logs:  # the LR logged at step k is the one update k-1 used
-        assert h["learning_rate"] == pytest.approx(3e-3 * closed_form(h["step"] - 1, 4, 40, 1.0, 0.1), rel=1e-9)
+        assert h["learning_rate"] == pytest.approx(
+            3e-3 * closed_form(h["step"] - 1, 4, 40, TINY_PHI, TINY_FLOOR), rel=1e-9
+        )
         assert h["tokens_per_second"] > 0 and h["grad_norm"] > 0
         mfu = h["tokens_per_second"] * metrics["flops_per_token"] / PEAK_FLOPS
         assert h["mfu"] == pytest.approx(mfu, rel=1e-3, abs=1e-5)
@@ -135,7 +136,7 @@ def test_recipe_then_overrides_win(tmp_path):
     assert training.max_steps == 7 and training.output_dir == "x" and uba.phi == 0.5
     assert data.block_size == 128 and model.model_preset == "tiny" and training.learning_rate == 3e-3
     _, _, uba, _, training = parse_args([TINY])
-    assert uba.phi == 1.0 and uba.min_lr_ratio == 0.1 and training.max_steps == 400
+    assert (uba.phi, uba.min_lr_ratio, training.max_steps) == (TINY_PHI, TINY_FLOOR, 400)
     # Plain flags without a recipe work too.
     _, _, uba, _, training = parse_args(["--output_dir", "y", "--max_steps", "3"])
     assert training.max_steps == 3 and uba.min_lr_ratio == 0.0

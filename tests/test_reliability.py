@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import LRRecorder, TokenDataset, closed_form, tiny_olmo2, tiny_training_args
+from conftest import TINY, TINY_FLOOR, TINY_PHI, LRRecorder, TokenDataset, closed_form, tiny_olmo2, tiny_training_args
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import TrainingArguments
@@ -23,7 +23,6 @@ from uba_hf import UBATrainer, uba_lr_lambda
 from uba_hf.checkpoints import COMPLETE_MARKER, checkpoint_problems, resolve_resume_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = str(ROOT / "recipes" / "pretrain" / "tiny.yaml")
 N, W, SAVE = 30, 3, 10
 RUN_ARGS = [
     TINY,
@@ -91,7 +90,7 @@ def assert_same_run(resumed: Path, reference: Path) -> None:
     assert sorted(got) == sorted(ref) == list(range(1, N + 1))  # no update lost or repeated
     assert [got[s]["learning_rate"] for s in got] == [ref[s]["learning_rate"] for s in ref]  # identical LR
     for s in got:
-        assert got[s]["learning_rate"] == pytest.approx(3e-3 * closed_form(s - 1, W, N, 1.0, 0.1), rel=1e-9)
+        assert got[s]["learning_rate"] == pytest.approx(3e-3 * closed_form(s - 1, W, N, TINY_PHI, TINY_FLOOR), rel=1e-9)
     # Same data order and state: the loss curves agree tightly.
     assert [got[s]["loss"] for s in got] == pytest.approx([ref[s]["loss"] for s in ref], rel=1e-4)
     assert json.loads((resumed / "metrics.json").read_text())["global_step"] == N

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TokenDataset, tiny_olmo2, tiny_training_args
+from conftest import TINY, TokenDataset, tiny_olmo2, tiny_training_args
 from transformers import TrainerControl, TrainingArguments
 
 from uba_hf import UBATrainer
@@ -23,7 +23,6 @@ from uba_hf.callbacks import PreemptionCallback
 from uba_hf.checkpoints import COMPLETE_MARKER, identity_differences, read_run_identity
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = str(ROOT / "recipes" / "pretrain" / "tiny.yaml")
 
 
 def trainer_args(tmp_path, **kw) -> TrainingArguments:
