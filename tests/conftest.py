@@ -36,8 +36,8 @@ from uba_hf.pretrain.models import preset_config  # noqa: E402
 # The main job's recipe and its schedule knobs: tests that run it check its LRs against the closed form at
 # these (the recipe follows the benchmark, tests/test_bench.py; its phi is not pinned here).
 TINY = str(ROOT / "recipes" / "pretrain" / "tiny.yaml")
-_TINY_RECIPE = yaml.safe_load(Path(TINY).read_text())
-TINY_PHI, TINY_FLOOR = float(_TINY_RECIPE["phi"]), float(_TINY_RECIPE["min_lr_ratio"])
+TINY_RECIPE = yaml.safe_load(Path(TINY).read_text())
+TINY_PHI, TINY_FLOOR = float(TINY_RECIPE["phi"]), float(TINY_RECIPE["min_lr_ratio"])
 
 VOCAB = 64
 SEQ = 16

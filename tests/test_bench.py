@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from pathlib import Path
 
 import pytest
 import torch
@@ -208,9 +207,8 @@ def test_report_marks_partial_sweeps():
 
 
 def test_main_job_setup_matches_the_main_job_recipe():
-    import yaml
+    from conftest import TINY_RECIPE as recipe
 
-    recipe = yaml.safe_load((Path(__file__).parent.parent / "recipes" / "pretrain" / "tiny.yaml").read_text())
     cfg = bench.main_job_config()
     assert cfg.model_preset == recipe["model_preset"] and cfg.model_overrides == {}
     assert (cfg.block_size, cfg.batch_size, cfg.vocab_size) == (
@@ -459,14 +457,13 @@ def test_main_job_recipe_uses_the_best_uba_setting_measured_on_its_model_and_bud
     """tiny.yaml's phi, floor and peak LR are benchmark v2's best fixed-phi UBA on exactly that model, data
     and budget (every seed, each setting at its own best LR): the default run shows UBA as measured there,
     not as the budget rule (fitted on the sweep model, 5x smaller) would guess."""
-    import yaml
+    from conftest import ROOT
+    from conftest import TINY_RECIPE as recipe
     from uba_bench.report import phi_of, summarize
     from uba_bench.v2 import group_config, group_records
 
-    root = Path(__file__).parent.parent
-    recipe = yaml.safe_load((root / "recipes" / "pretrain" / "tiny.yaml").read_text())
     cfg = group_config("main-job")
-    row = summarize(cfg, group_records("main-job", root / "benchmarks" / "v2"))[recipe["max_steps"]]
+    row = summarize(cfg, group_records("main-job", ROOT / "benchmarks" / "v2"))[recipe["max_steps"]]
     measured = [b for name, b in row.items() if phi_of(name) and b.n == len(cfg.seeds)]
     best = min(measured, key=lambda b: b.mean)
     assert len(measured) >= 8 and not best.edge  # a grid of phis and floors, its best LR inside its LR grid
