@@ -10,6 +10,7 @@ import os
 import pytest
 import torch
 import uba_bench as bench
+from conftest import ROOT, TINY_RECIPE
 
 from uba_hf import DEFAULT_PHI
 
@@ -207,8 +208,7 @@ def test_report_marks_partial_sweeps():
 
 
 def test_main_job_setup_matches_the_main_job_recipe():
-    from conftest import TINY_RECIPE as recipe
-
+    recipe = TINY_RECIPE
     cfg = bench.main_job_config()
     assert cfg.model_preset == recipe["model_preset"] and cfg.model_overrides == {}
     assert (cfg.block_size, cfg.batch_size, cfg.vocab_size) == (
@@ -457,15 +457,17 @@ def test_main_job_recipe_uses_the_best_uba_setting_measured_on_its_model_and_bud
     """tiny.yaml's phi, floor and peak LR are benchmark v2's best fixed-phi UBA on exactly that model, data
     and budget (every seed, each setting at its own best LR): the default run shows UBA as measured there,
     not as the budget rule (fitted on the sweep model, 5x smaller) would guess."""
-    from conftest import ROOT
-    from conftest import TINY_RECIPE as recipe
     from uba_bench.report import phi_of, summarize
     from uba_bench.v2 import group_config, group_records
 
     cfg = group_config("main-job")
-    row = summarize(cfg, group_records("main-job", ROOT / "benchmarks" / "v2"))[recipe["max_steps"]]
+    row = summarize(cfg, group_records("main-job", ROOT / "benchmarks" / "v2"))[TINY_RECIPE["max_steps"]]
     measured = [b for name, b in row.items() if phi_of(name) and b.n == len(cfg.seeds)]
     best = min(measured, key=lambda b: b.mean)
     assert len(measured) >= 8 and not best.edge  # a grid of phis and floors, its best LR inside its LR grid
     phi, floor = phi_of(best.name)
-    assert (float(recipe["phi"]), recipe["min_lr_ratio"], recipe["learning_rate"]) == (phi, floor, best.lr), best.name
+    assert (float(TINY_RECIPE["phi"]), TINY_RECIPE["min_lr_ratio"], TINY_RECIPE["learning_rate"]) == (
+        phi,
+        floor,
+        best.lr,
+    ), best.name
