@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import uba_bench as bench
 
 from uba_hf import UBAArguments
@@ -58,6 +59,22 @@ def test_v2_plan_meets_the_issue():
     assert sorted(top_grid) == sorted(v2.GRID)  # the grid at 5200 is split in three, nothing lost or run twice
     budgets = {s.name: s.config().budgets for s in v2.SETUPS if s.group == "sweep"}
     assert max(budgets["sweep-core"]) < min(budgets["sweep-core-top"]) == max(sweep.budgets)
+
+
+def test_a_models_report_plans_exactly_the_cells_its_setups_run():
+    """The merged config a model's report reads (``group_config``) plans the union of its setups' cells, no
+    more: main-job-lowest-phi runs its phis at 100 updates only, so the report must not count them missing at
+    400 (it said "partial: 381 / 405" for a finished benchmark) nor take them as that budget's phi-grid edge."""
+    from uba_bench import v2
+
+    for group in v2.GROUPS:
+        merged = bench.planned_cells(v2.group_config(group))
+        union = {c for s in v2.SETUPS if s.group == group for c in bench.planned_cells(s.config())}
+        assert len(merged) == len(set(merged)) and set(merged) == union, group
+    main = v2.group_config("main-job")
+    assert main.budgets_for("uba-phi0.005") == [100] and main.budgets_for("uba-default") == [100, 400]
+    with pytest.raises(ValueError, match=r"budgets_by_schedule\['linear'\].*subset of `budgets`"):
+        bench.quick_config(budgets_by_schedule={"linear": [999]}, schedules=["linear"])
 
 
 def test_v2_runs_the_budget_rules_pick_at_every_budget():

@@ -122,6 +122,9 @@ class SweepConfig:
     # per-schedule grids replacing both for that schedule.
     lrs_by_budget: dict[int, list[float]] = field(default_factory=dict)
     lr_overrides: dict[str, list[float]] = field(default_factory=dict)
+    # v2: schedules that run at only some of ``budgets`` (a model's merged report config, ``v2.group_config``,
+    # where one setup runs a schedule at fewer budgets than another setup runs others).
+    budgets_by_schedule: dict[str, list[int]] = field(default_factory=dict)
     # v2: when a schedule's best LR sits at an edge of its grid, run the next point outward (factor
     # ``grid_ratio``) for every seed, until the best is inside (at most ``max_grid_extensions`` points).
     extend_grid: bool = False
@@ -136,9 +139,16 @@ class SweepConfig:
         unknown = sorted(n for n in set(self.schedules) - set(valid_schedule_names()) if not _is_fixed_phi(n))
         if unknown:
             raise ValueError(f"Unknown schedule name(s) {unknown}; valid: {valid_schedule_names()}.")
-        unknown = sorted(set(self.lr_overrides) - set(self.schedules))
-        if unknown:
-            raise ValueError(f"`lr_overrides` names schedule(s) {unknown} that the sweep does not run.")
+        for field_name in ("lr_overrides", "budgets_by_schedule"):
+            unknown = sorted(set(getattr(self, field_name)) - set(self.schedules))
+            if unknown:
+                raise ValueError(f"`{field_name}` names schedule(s) {unknown} that the sweep does not run.")
+        for name, budgets in self.budgets_by_schedule.items():
+            if not budgets or not set(budgets) <= set(self.budgets):
+                raise ValueError(
+                    f"`budgets_by_schedule[{name!r}]` must be a non-empty subset of `budgets` {self.budgets}; "
+                    f"got {budgets}."
+                )
         if not self.budgets or not self.lrs or not self.seeds or not self.schedules:
             raise ValueError("A sweep needs at least one schedule, budget, LR and seed.")
         if any(int(b) < 10 for b in self.budgets):
@@ -149,13 +159,18 @@ class SweepConfig:
     def setup_key(self) -> dict[str, Any]:
         """The fields every run of the sweep shares; a results file must not mix two setups."""
         d = asdict(self)
-        for k in ("schedules", "budgets", "lrs", "seeds", "threads", "lr_overrides", "lrs_by_budget", "extend_grid"):
+        grids = ("lr_overrides", "lrs_by_budget", "budgets_by_schedule", "extend_grid")
+        for k in ("schedules", "budgets", "lrs", "seeds", "threads", *grids):
             d.pop(k)
         d.pop("max_grid_extensions")
         for key, default in ADDED_AFTER_V1.items():  # so that v1 results files stay resumable
             if d[key] == default:
                 d.pop(key)
         return d
+
+    def budgets_for(self, name: str) -> list[int]:
+        """The budgets one schedule runs at (all of ``budgets`` unless ``budgets_by_schedule`` names it)."""
+        return [int(b) for b in self.budgets_by_schedule.get(name, self.budgets)]
 
     def lrs_for(self, name: str, budget: int) -> list[float]:
         """The configured LR grid of one schedule at one budget (before any edge extension)."""

@@ -85,8 +85,9 @@ MAIN_LOW_PHI = ["uba-phi0.25"]
 MAIN_LOWER_PHI = ["uba-phi0.1", "uba-phi0.05", "uba-phi0.025", "uba-phi0.01"]
 # At 400 updates that put the best phi inside the grid (phi 0.025 and 0.05 tied, 0.01 and 0.1 behind on
 # every seed); at 100 phi 0.01 still led, so the grid goes further down there only (a few minutes a seed).
-# As phi -> 0 UBA tends to a constant LR that drops to zero in the last updates.
-MAIN_LOWEST_PHI = ["uba-phi0.005", "uba-phi0.0025"]
+# As phi -> 0 UBA tends to a constant LR that drops to zero in the last updates. With the 10% floor phi 0.01
+# led at 100 (the floored grid's low edge, below), so phi 0.005 with the floor runs there too.
+MAIN_LOWEST_PHI = ["uba-phi0.005", "uba-phi0.0025", "uba-phi0.005-min10"]
 # With the 10% floor only phi 1 and 2 ran there, and phi 1 led (low edge), while without a floor the best phi
 # was 0.005-0.05: do small phis gain from the floor as phi 1 did (4.519 against 4.564 at 400)? They did (phi
 # 0.025 with the floor led phi 0.025 without it on every seed at 100 updates), and phi 0.025 was the floored
@@ -161,7 +162,11 @@ SETUPS = [
     Setup("main-job-core", "main-job", "UBA-default, the rule's pick and the strongest baselines, main job's model"),
     Setup("main-job-low-phi", "main-job", "UBA at phi 0.25 (WSD's shape: flat, then a late decay), main job's model"),
     Setup("main-job-lower-phi", "main-job", "UBA at phi 0.1 down to 0.01 (best phi at the low edge), main job's model"),
-    Setup("main-job-lowest-phi", "main-job", "UBA at phi 0.005 and 0.0025 at 100 updates, main job's model"),
+    Setup(
+        "main-job-lowest-phi",
+        "main-job",
+        "UBA at phi 0.005 and 0.0025 (and 0.005 with the floor) at 100 updates, main job's model",
+    ),
     Setup("main-job-floored-low-phi", "main-job", "UBA at phi 0.25, 0.025, 0.01 with the 10% floor, main job's model"),
     Setup("sweep-grid-top", "sweep", "the rest of the phi x floor grid at 20 tokens/param"),
 ]
@@ -177,8 +182,11 @@ def group_config(group: str) -> SweepConfig:
     names = list(dict.fromkeys(n for c in cfgs for n in c.schedules))
     budgets = sorted({b for c in cfgs for b in c.budgets})
     lrs_by_budget = {b: g for c in cfgs for b, g in c.lrs_by_budget.items()}
-    first = cfgs[0]
-    return SweepConfig(**{**first.__dict__, "schedules": names, "budgets": budgets, "lrs_by_budget": lrs_by_budget})
+    # A schedule that no setup runs at some budget is not planned there (e.g. main-job-lowest-phi's, at 100 only).
+    runs_at = {n: sorted({b for c in cfgs if n in c.schedules for b in c.budgets}) for n in names}
+    budgets_by_schedule = {n: bs for n, bs in runs_at.items() if bs != budgets}
+    merged = {"schedules": names, "budgets": budgets, "lrs_by_budget": lrs_by_budget}
+    return SweepConfig(**{**cfgs[0].__dict__, **merged, "budgets_by_schedule": budgets_by_schedule})
 
 
 def group_records(group: str, root: Path = V2_DIR) -> list[dict[str, Any]]:
