@@ -122,8 +122,8 @@ class SweepConfig:
     # per-schedule grids replacing both for that schedule.
     lrs_by_budget: dict[int, list[float]] = field(default_factory=dict)
     lr_overrides: dict[str, list[float]] = field(default_factory=dict)
-    # v2: schedules that run at only some of ``budgets`` (a model's merged report config, ``v2.group_config``,
-    # where one setup runs a schedule at fewer budgets than another setup runs others).
+    # v2: schedules run at only some of ``budgets`` (``v2.group_config`` merges a model's setups for its
+    # report, and one setup may run its schedules at fewer budgets than the others).
     budgets_by_schedule: dict[str, list[int]] = field(default_factory=dict)
     # v2: when a schedule's best LR sits at an edge of its grid, run the next point outward (factor
     # ``grid_ratio``) for every seed, until the best is inside (at most ``max_grid_extensions`` points).
@@ -168,9 +168,9 @@ class SweepConfig:
                 d.pop(key)
         return d
 
-    def budgets_for(self, name: str) -> list[int]:
-        """The budgets one schedule runs at (all of ``budgets`` unless ``budgets_by_schedule`` names it)."""
-        return [int(b) for b in self.budgets_by_schedule.get(name, self.budgets)]
+    def schedules_at(self, budget: int) -> list[str]:
+        """The schedules run at one budget: all of ``schedules`` but those ``budgets_by_schedule`` limits."""
+        return [n for n in self.schedules if int(budget) in self.budgets_by_schedule.get(n, self.budgets)]
 
     def lrs_for(self, name: str, budget: int) -> list[float]:
         """The configured LR grid of one schedule at one budget (before any edge extension)."""

@@ -149,9 +149,7 @@ def phi_lines(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[str]:
             if len(by_phi) < 2:
                 continue
             best = min(by_phi, key=lambda k: by_phi[k].mean)
-            # The phis planned at this budget (a setup may run some phis at fewer budgets).
-            planned = [n for n in cfg.schedules if budget in cfg.budgets_for(n)]
-            grid = sorted({phi_of(n)[0] for n in planned if phi_of(n) and phi_of(n)[1] == floor})
+            grid = sorted({phi_of(n)[0] for n in cfg.schedules_at(budget) if phi_of(n) and phi_of(n)[1] == floor})
             cells = ", ".join(f"{k:g}: {by_phi[k].mean:.4f} (n={by_phi[k].n})" for k in sorted(by_phi))
             text = f"- {budget} updates, floor {floor:g}: {cells}; best phi **{best:g}**"
             if best == grid[0]:

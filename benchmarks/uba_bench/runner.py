@@ -296,7 +296,7 @@ def planned_cells(cfg: SweepConfig) -> list[tuple[str, int, float, int]]:
     # Seeds outermost: an interrupted sweep still has complete tables for the first seed(s).
     for seed in cfg.seeds:
         for budget in cfg.budgets:
-            for name in (n for n in cfg.schedules if budget in cfg.budgets_for(n)):
+            for name in cfg.schedules_at(budget):
                 spec = spec_key(name, budget)
                 for lr in cfg.lrs_for(name, budget):
                     key = cell_key(spec, budget, lr, seed)
