@@ -89,6 +89,13 @@ def main(argv: list[str] | None = None) -> int:
         help="benchmark v2 (benchmarks/v2/): a setup name, 'all' (every setup in priority order), 'plan' (cost "
         "estimates only) or 'quick' (harness check -> out/bench-v2-quick/)",
     )
+    setup.add_argument(
+        "--factors",
+        default=None,
+        metavar="SETUP",
+        help="what sets the best phi (benchmarks/phi_factors/): a setup name, 'all' (every setup in priority "
+        "order) or 'plan' (CPU-hour estimates only)",
+    )
     parser.add_argument("--results", default=None, help="results JSONL (default: <out-dir>/budget_sweep.jsonl)")
     parser.add_argument(
         "--out-dir", default=None, help="where the md/png go (default: benchmarks/, quick: out/bench-quick)"
@@ -123,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             overrides[key] = getattr(args, key)
     if args.v2:
         return v2_main(args, overrides)
+    if args.factors:
+        return factors_main(args)
     try:
         make = quick_config if args.quick else (main_job_config if args.main_job else SweepConfig)
         cfg = make(**overrides)
@@ -215,4 +224,36 @@ def v2_main(args, overrides: dict[str, Any]) -> int:
             write_v2_report(root, command)
     paths = write_v2_report(root, command)
     print(f"[budget-sweep] wrote {', '.join(str(p) for p in paths.values())}", flush=True)
+    return 0
+
+
+def factors_main(args) -> int:
+    """``--factors SETUP|all|plan``: run (or resume) the phi-factor setups, then write their report."""
+    from .phi_factors import FACTORS_DIR, SETUP_BY_NAME, SETUPS, estimate_seconds
+    from .phi_factors_report import write_factors_report
+
+    root = Path(args.out_dir or FACTORS_DIR)
+    if args.factors == "plan":
+        total = left = 0.0
+        width = max(len(s.name) for s in SETUPS)
+        for s in SETUPS:
+            t, rest = estimate_seconds(s, root)
+            total, left = total + t, left + rest
+            print(f"{s.name:{width}s} {t / 3600:5.2f} h ({rest / 3600:5.2f} h left)")
+        print(f"{'all':{width}s} {total / 3600:5.2f} h ({left / 3600:5.2f} h left)  [CPU-hours, one thread per cell]")
+        return 0
+    if args.factors != "all" and args.factors not in SETUP_BY_NAME:
+        print(
+            f"budget_sweep: error: --factors {args.factors!r}: use one of {[*SETUP_BY_NAME, 'all', 'plan']}",
+            file=sys.stderr,
+        )
+        return 2
+    command = f"`{command_line()}`"
+    if not args.report_only:
+        for s in SETUPS if args.factors == "all" else [SETUP_BY_NAME[args.factors]]:
+            counts = run_sweep(s.config(), s.results(root), workers=args.workers)
+            print(f"[budget-sweep] {s.name}: ran {counts['ran']}, skipped {counts['skipped']}", flush=True)
+            write_factors_report(root, command)
+    path = write_factors_report(root, command)
+    print(f"[budget-sweep] wrote {path}", flush=True)
     return 0
