@@ -11,6 +11,7 @@ from .arguments import UBAArguments
 from .errors import UBAConfigError
 from .registry import UBA_SCHEDULER_NAME, register_uba_scheduler
 from .schedule import (
+    DEFAULT_MIN_LR_RATIO,
     DEFAULT_PHI,
     UBASchedule,
     get_uba_schedule_with_warmup,
@@ -25,6 +26,7 @@ __version__ = "0.2.0"
 register_uba_scheduler()
 
 __all__ = [
+    "DEFAULT_MIN_LR_RATIO",
     "DEFAULT_PHI",
     "UBAArguments",
     "UBAConfigError",

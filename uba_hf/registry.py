@@ -21,7 +21,7 @@ from transformers import optimization
 from transformers.trainer_utils import SchedulerType
 
 from .errors import UBAConfigError
-from .schedule import DEFAULT_PHI, get_uba_schedule_with_warmup
+from .schedule import get_uba_schedule_with_warmup
 
 UBA_SCHEDULER_NAME = "uba"
 _MEMBER_NAME = "UBA"
@@ -69,8 +69,8 @@ def _uba_from_get_scheduler(optimizer, num_warmup_steps: int, num_training_steps
         optimizer,
         num_warmup_steps=num_warmup_steps,
         num_training_steps=num_training_steps,
-        phi=kwargs.get("phi", DEFAULT_PHI),
-        min_lr_ratio=kwargs.get("min_lr_ratio", 0.0),
+        phi=kwargs.get("phi"),  # not given: the package default, or the checkpoint's on a resume
+        min_lr_ratio=kwargs.get("min_lr_ratio"),
         rebudget=kwargs.get("rebudget", False),
     )
 

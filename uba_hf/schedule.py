@@ -35,6 +35,10 @@ from .errors import UBAConfigError
 # cosine for most of the budget (mean factor 0.586 vs 0.5) and was the best fixed phi of {0.5, 1, 2, 4}
 # at 200 and 400 updates in this package's own sweep (benchmarks/budget_sweep.md; phi 0.5 won at 100).
 DEFAULT_PHI = 1.0
+DEFAULT_MIN_LR_RATIO = 0.0
+# The values a schedule takes when the user gives none: on a resume they are not checked against the checkpoint
+# but taken from it (``adopt_recorded``), so that a run started under an earlier default resumes under a new one.
+DEFAULTS = MappingProxyType({"phi": DEFAULT_PHI, "min_lr_ratio": DEFAULT_MIN_LR_RATIO})
 
 # The schedule to use when the budget is known in tokens per non-embedding parameter (``suggest_schedule``),
 # from this package's benchmark v2 (docs/phi.md, "Choosing phi and the floor by budget"): at 1.3 tokens/param
@@ -47,6 +51,8 @@ SHORT_BUDGET_SCHEDULE = MappingProxyType({"phi": 1.0, "min_lr_ratio": 0.1})  # r
 LONG_BUDGET_SCHEDULE = MappingProxyType({"phi": 4.0, "min_lr_ratio": 0.0})
 
 __all__ = [
+    "DEFAULTS",
+    "DEFAULT_MIN_LR_RATIO",
     "DEFAULT_PHI",
     "LONG_BUDGET_SCHEDULE",
     "SHORT_BUDGET_SCHEDULE",
@@ -231,6 +237,31 @@ def rebudget_state(saved: dict[str, Any], current_step: int, new_budget: int) ->
     return {**old_kwargs, "num_training_steps": int(new_budget), "segments": [*old_segments, segment]}
 
 
+def adopt_recorded(
+    current: dict[str, Any], recorded: dict[str, Any], not_given: Sequence[str], where: str
+) -> dict[str, Any]:
+    """``current`` with the values of ``not_given`` keys taken from a checkpoint's ``recorded`` schedule.
+
+    A value the user did not give cannot conflict with a checkpoint: the run continues with what it started
+    with (an earlier release's default, or the package's choice when it started), and says so in one line.
+    The keys the user gave are left as they are, for the caller to check against the checkpoint.
+    """
+    adopted = {key: recorded[key] for key in not_given if key in recorded}
+    changed = {key: value for key, value in adopted.items() if value != current.get(key)}
+    if changed:
+        logging.getLogger("uba_hf").info(
+            "UBA: resuming with %s recorded in %s (not given now; a new run would use %s).",
+            ", ".join(f"{key}={value!r}" for key, value in changed.items()),
+            where,
+            ", ".join(f"{key}={current.get(key)!r}" for key in changed),
+        )
+    return {**current, **adopted}
+
+
+# UBASchedule attributes that say how this run loads a checkpoint's state; never saved in the state itself.
+_HOW_TO_LOAD = ("rebudget", "not_given")
+
+
 class UBASchedule(LambdaLR):
     """The UBA ``LambdaLR``: its ``state_dict()`` also records the schedule, and ``load_state_dict()``
     refuses a state recorded with another one, or, with ``rebudget=True``, continues it on a new budget.
@@ -244,6 +275,10 @@ class UBASchedule(LambdaLR):
     ``rebudget=True``: a state with another budget is continued on a new decay segment
     (:func:`rebudget_state`); phi and the floor must still match, and the run keeps its own warmup.
     The segments are part of the state, so a later resume (with the new budget) is exact.
+
+    ``phi`` / ``min_lr_ratio`` ``None`` (not given): the package default (``DEFAULTS``) for a new run, and the
+    state's own values on a resume (:func:`adopt_recorded`), so a run started under an earlier default resumes
+    exactly. Only values given explicitly are checked against the state.
     """
 
     def __init__(
@@ -252,11 +287,15 @@ class UBASchedule(LambdaLR):
         *,
         num_warmup_steps: int,
         num_training_steps: int,
-        phi: float,
-        min_lr_ratio: float,
+        phi: float | None,
+        min_lr_ratio: float | None,
         last_epoch: int = -1,
         rebudget: bool = False,
     ) -> None:
+        # None: not given, so the package default now, and the checkpoint's value on a resume.
+        self.not_given = tuple(key for key, value in (("phi", phi), ("min_lr_ratio", min_lr_ratio)) if value is None)
+        phi = DEFAULTS["phi"] if phi is None else phi
+        min_lr_ratio = DEFAULTS["min_lr_ratio"] if min_lr_ratio is None else min_lr_ratio
         num_warmup_steps, num_training_steps, phi, min_lr_ratio = validate_schedule_args(
             num_warmup_steps, num_training_steps, phi, min_lr_ratio
         )
@@ -274,11 +313,12 @@ class UBASchedule(LambdaLR):
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
-        state.pop("rebudget", None)  # how this run loads a state, not what the state is
+        for key in _HOW_TO_LOAD:  # how this run loads a state, not what the state is
+            state.pop(key, None)
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state_dict = {key: value for key, value in state_dict.items() if key != "rebudget"}
+        state_dict = {key: value for key, value in state_dict.items() if key not in _HOW_TO_LOAD}
         saved = state_dict.get(SCHEDULE_STATE_KEY)
         if saved is None:
             logging.getLogger("uba_hf").warning(
@@ -288,6 +328,7 @@ class UBASchedule(LambdaLR):
             )
             state_dict = {**state_dict, SCHEDULE_STATE_KEY: self.uba}
         else:
+            self.uba = adopt_recorded(self.uba, saved, self.not_given, "the scheduler state")
             # A re-budgeted run's warmup is history (the state keeps it); a ratio warmup re-derived from the
             # new budget would differ, so it is compared only while the run is on its first plan.
             keep_warmup = self.rebudget or bool(saved.get("segments"))
@@ -333,8 +374,8 @@ def get_uba_schedule_with_warmup(
     optimizer,
     num_warmup_steps: int,
     num_training_steps: int,
-    phi: float = DEFAULT_PHI,
-    min_lr_ratio: float = 0.0,
+    phi: float | None = None,
+    min_lr_ratio: float | None = None,
     last_epoch: int = -1,
     rebudget: bool = False,
 ) -> LambdaLR:
@@ -349,9 +390,10 @@ def get_uba_schedule_with_warmup(
         num_warmup_steps: updates of linear warmup, counted inside the budget.
         num_training_steps: the budget ``N`` in optimizer updates (not micro-batches): gradient
             accumulation and data parallelism do not change it.
-        phi: the UBA shape parameter, a finite number > 0. ``2`` is cosine. The default
-            (``DEFAULT_PHI = 1``) comes from this package's budget sweep (see the comment on it).
-        min_lr_ratio: ``eta_min / eta_max`` in [0, 1).
+        phi: the UBA shape parameter, a finite number > 0. ``2`` is cosine. ``None`` (not given): the
+            package default ``DEFAULT_PHI`` (see the comment on it), and on a resume the checkpoint's phi.
+        min_lr_ratio: ``eta_min / eta_max`` in [0, 1). ``None``: ``DEFAULT_MIN_LR_RATIO``, and on a resume
+            the checkpoint's floor.
         last_epoch: index of the last scheduler step when resuming, as in ``LambdaLR``.
         rebudget: on ``load_state_dict``, continue a state recorded with another budget on a new decay
             segment instead of refusing it (docs/schedule.md, "Re-budgeting").
