@@ -60,6 +60,7 @@ def test_uba_trainer_resumes_a_release_default_run_with_latest_on_its_own_curve(
     with caplog.at_level(logging.INFO, logger="uba_hf"):
         trainer, rec, _ = train_tiny(UBATrainer, args(out, save_strategy="steps", save_steps=3), resume="latest")
     assert trainer.state.global_step == N and rec.steps == list(range(6, N))
+    assert {k: trainer.uba_kwargs[k] for k in RELEASE_DEFAULT} == RELEASE_DEFAULT  # what ran, as it ran
     assert rec.lrs == pytest.approx(expected(**RELEASE_DEFAULT, steps=range(6, N)), rel=1e-12)
     adopted = [r.getMessage() for r in caplog.records if "UBA: resuming with" in r.getMessage()]
     assert adopted == [

@@ -207,4 +207,10 @@ class UBATrainer(Trainer):
             resume_from_checkpoint, self.args.output_dir, self.run_identity
         )
         self._resume_checkpoint = resume_from_checkpoint
-        return super().train(resume_from_checkpoint=resume_from_checkpoint, trial=trial, **kwargs)
+        output = super().train(resume_from_checkpoint=resume_from_checkpoint, trial=trial, **kwargs)
+        # What ran, including the values a resume took from the checkpoint (``_fill_not_given``).
+        live = self.uba_schedule_state()
+        if live is not None:
+            self.uba_kwargs.update({key: live[key] for key in UBA_SCHEDULE_KWARGS})
+            self.args.lr_scheduler_kwargs = dict(self.uba_kwargs)
+        return output
