@@ -33,7 +33,7 @@ from .errors import UBAConfigError
 # Where the default comes from: the paper (arXiv 2505.24452) gives phi-selection guidelines for LM
 # pretraining, but its text was not available to us, so we do not quote it. phi = 1 keeps the LR above
 # cosine for most of the budget (mean factor 0.586 vs 0.5) and was the best fixed phi of {0.5, 1, 2, 4}
-# at 200 and 400 updates in this package's own sweep (benchmarks/budget_sweep.md; phi 0.5 won at 100).
+# at 200 and 400 updates in this package's own sweep (benchmarks/v1/budget_sweep.md; phi 0.5 won at 100).
 DEFAULT_PHI = 1.0
 
 # The schedule to use when the budget is known in tokens per non-embedding parameter (``suggest_schedule``),
