@@ -210,7 +210,7 @@ VERDICT_BASELINES = ("linear", "cosine-min10", "wsd-1sqrt", SCHEDULE_FREE)  # th
 
 def verdict_table(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[str]:
     """One row per (UBA subject, budget): the mean paired gap to each of ``VERDICT_BASELINES`` with the
-    per-seed gaps in brackets (the README's "Does it help?" table)."""
+    per-seed gaps in brackets (the tables of `docs/benchmarks.md`)."""
     head = " | ".join(f"vs `{b}`" for b in VERDICT_BASELINES)
     lines = [f"| UBA | budget | tokens/param | {head} |", "|---|---:|---:|" + "---|" * len(VERDICT_BASELINES)]
     for subject in SUBJECTS:
