@@ -28,9 +28,7 @@ def main() -> int:
     parser.add_argument("--out", default="benchmarks/schedules.png")
     args = parser.parse_args()
     cfg = SweepConfig(schedules=SCHEDULES, budgets=[args.budget], warmup_fraction=0.01)
-    title = (
-        f"UBA (phi < 2: later decay; phi = 2: cosine; phi > 2: earlier) and the usual schedules, {args.budget} updates"
-    )
+    title = f"UBA at several phis beside linear, cosine (= phi 2) and WSD, {args.budget} updates"
     plot_lr_curves(cfg, args.out, title=title)
     print(f"wrote {args.out}")
     return 0

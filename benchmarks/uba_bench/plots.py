@@ -137,6 +137,8 @@ def plot_lr_curves(
         lrs = scheduler_lrs(name, budget, 1.0, cfg.warmup_fraction)
         style = _style(name)
         style.pop("marker", None)
+        if name.endswith(FLOOR_SUFFIX):  # the same colour as its unfloored twin: a dotted line tells them apart
+            style["ls"] = ":"
         ax.plot(range(budget), lrs, label=label, **style)
     ax.set_xlabel("optimizer update")
     ax.set_ylabel("LR / peak LR")
