@@ -82,6 +82,23 @@ def test_auto_uses_the_probed_phi(name):
         bench.schedule_spec(name, 50)
 
 
+def test_the_readme_figure_draws_each_schedule_as_transformers_builds_it(tmp_path, monkeypatch):
+    """benchmarks/plot_schedules.py: UBA at several phis beside linear, cosine and WSD, each curve the LRs that
+    ``transformers.get_scheduler`` gives (closed forms at a few updates)."""
+    import plot_schedules
+
+    budget, warmup = 1000, bench.warmup_steps(1000, 0.01)
+    assert {"linear", "cosine", "wsd-1sqrt"} < set(plot_schedules.SCHEDULES)
+    assert sum(n.startswith("uba-phi") for n in plot_schedules.SCHEDULES) >= 4
+    for name in plot_schedules.SCHEDULES:
+        lrs = bench.scheduler_lrs(name, budget, 1.0, 0.01)
+        for s in (0, warmup, 500, 900, budget - 1):
+            assert lrs[s] == pytest.approx(closed_form(name, s, budget, warmup), rel=1e-9, abs=1e-12), (name, s)
+    monkeypatch.setattr("sys.argv", ["plot_schedules.py", "--out", str(tmp_path / "s.png")])
+    assert plot_schedules.main() == 0
+    assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_uba_phi2_is_cosine_so_the_sweep_shares_their_runs():
     for budget in (20, 100, 400):
         assert bench.scheduler_lrs("uba-phi2", budget, PEAK, 0.1) == bench.scheduler_lrs("cosine", budget, PEAK, 0.1)
