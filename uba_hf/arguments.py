@@ -44,7 +44,23 @@ def validate_uba_args(
 
 @dataclass
 class UBAArguments:
-    """Arguments of the UBA schedule, parseable by ``HfArgumentParser``."""
+    """Arguments of the UBA schedule, parseable by ``HfArgumentParser``; ``UBATrainer(uba_args=...)`` takes them.
+
+    Fields: ``phi`` (a number > 0, or ``"auto"`` for the curvature probe; a string so that the command line
+    can say either), ``min_lr_ratio`` (the floor, a fraction of each param group's peak LR), ``rebudget``
+    (continue a resumed run on a new budget instead of refusing it), and the probe's settings
+    ``phi_probe_batches`` and ``phi_probe_lanczos_steps``. Bad values raise :class:`UBAConfigError`.
+
+    Example:
+
+    >>> from transformers import HfArgumentParser
+    >>> parser = HfArgumentParser(UBAArguments)
+    >>> (uba_args,) = parser.parse_args_into_dataclasses(["--phi", "0.5", "--min_lr_ratio", "0.1"])
+    >>> uba_args.phi, uba_args.min_lr_ratio
+    (0.5, 0.1)
+    >>> uba_args.to_scheduler_kwargs()  # the same as lr_scheduler_kwargs for the stock Trainer
+    {'phi': 0.5, 'min_lr_ratio': 0.1}
+    """
 
     _argument_group_name = "UBA schedule (UBAArguments)"  # its section in an HfArgumentParser's --help
 

@@ -43,6 +43,27 @@ _TRANSFORMERS_DEFAULT_SCHEDULER = TrainingArguments.__dataclass_fields__["lr_sch
 class UBATrainer(Trainer):
     """``Trainer`` with UBA as its schedule and the budget checked across resume.
 
+    Beyond the stock ``Trainer`` with ``lr_scheduler_type="uba"``: it logs ``phi`` and the budget, refuses
+    a resume with another budget, warmup, phi or floor (unless ``rebudget``), writes a completion marker and
+    ``uba_schedule.json`` with every checkpoint, resumes ``--resume_from_checkpoint latest`` from the newest
+    complete one, saves and exits on SIGTERM, refuses a DeepSpeed config with its own scheduler, and
+    accepts ``phi="auto"`` (a curvature probe before the first update). The budget is ``max_steps``
+    optimizer updates, or the updates the Trainer derives from ``num_train_epochs``.
+
+    Example::
+
+        import uba_hf
+        from transformers import TrainingArguments
+
+        args = TrainingArguments(output_dir="out", max_steps=10_000, warmup_steps=0.01, learning_rate=3e-4)
+        trainer = uba_hf.UBATrainer(
+            model=model,
+            args=args,
+            train_dataset=train_dataset,
+            uba_args=uba_hf.UBAArguments(phi="1.0", min_lr_ratio=0.1),
+        )
+        trainer.train()  # resume later with trainer.train(resume_from_checkpoint="latest")
+
     Which schedule runs (the whole rule):
 
     * ``lr_scheduler_type="uba"``: UBA.

@@ -9,9 +9,9 @@ from typing import Any
 
 from .config import is_baseline
 from .phi_factors import FACTORS_DIR, REGIMES, SETUPS, Regime, anchor_records, regime_config
-from .report import Best, phi_of, summarize
-from .report_v2 import paired_gaps
+from .report import paired_gaps
 from .runner import read_results
+from .summary import Best, phi_of, summarize
 
 
 def regime_records(regime: Regime, root: Path = FACTORS_DIR) -> list[dict[str, Any]]:
