@@ -8,7 +8,8 @@ Public names:
 * ``get_uba_schedule_with_warmup`` builds the schedule (a :class:`UBASchedule`, a ``LambdaLR``), shaped like
   Transformers' ``get_*_schedule_with_warmup``; ``uba_factor`` and ``uba_lr_lambda`` are its pure math.
 * ``suggest_schedule(tokens_per_param)``: the package's measured choice of phi and floor for a budget.
-* ``DEFAULT_PHI`` (1): the phi of ``lr_scheduler_type="uba"`` without kwargs.
+* ``DEFAULT_PHI`` (1) and ``DEFAULT_MIN_LR_RATIO`` (0): the phi and floor of ``lr_scheduler_type="uba"`` without
+  kwargs; a resume that does not give them takes the checkpoint's, so a run outlives a change of default.
 * ``UBA_SCHEDULER_NAME`` (``"uba"``) and ``register_uba_scheduler``: the registration with Transformers.
 * ``UBATrainer`` and ``UBAArguments``: a ``Trainer`` that runs UBA by default and guards its budget.
 * ``UBAConfigError``: every user mistake (a ``ValueError``).
