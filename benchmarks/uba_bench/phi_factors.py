@@ -17,7 +17,7 @@ an edge. Results: ``benchmarks/phi_factors/<setup>/results.jsonl``, resumable ce
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,8 @@ REGIMES = [
     Regime("main-b64", "main-job", 64, 25, (3e-3, 1e-2, 3e-2), "batch x4"),
 ]
 REGIME_BY_NAME = {r.name: r for r in REGIMES}
+# sweep-b32: phi 0.025, the grid's low edge, was best with and without the floor on every seed (3 of 3).
+PHI_EXTENSIONS = {"sweep-b32": [uba_name(0.01), uba_name(0.01, 0.1)]}
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,10 @@ def _setups() -> list[FactorSetup]:
         return ANCHOR_MISSING if r.anchor else (PHI_GRID if r.model == "sweep" else MAIN_PHI_GRID)
 
     phi = [FactorSetup(f"{r.name}-phi", r, tuple(grid(r))) for r in REGIMES]
+    # A phi grid whose best sits at its edge is extended outward (as v2 did), right after it.
+    for name, extra in PHI_EXTENSIONS.items():
+        i = next(k for k, f in enumerate(phi) if f.regime.name == name)
+        phi.insert(i + 1, FactorSetup(f"{name}-phi-ext", REGIME_BY_NAME[name], tuple(extra)))
     base = [FactorSetup(f"{r.name}-base", r, tuple(OTHER_BASELINES)) for r in REGIMES if not r.anchor]
     return phi + base  # the phi question for every regime first, then the comparison
 
@@ -174,5 +180,6 @@ def anchor_records(regime: Regime, v2_root: Path = Path("benchmarks/v2")) -> lis
 
 
 def regime_config(regime: Regime) -> SweepConfig:
-    """The report's view of a regime: every schedule run there."""
-    return replace(regime.config(PHI_GRID + OTHER_BASELINES))
+    """The report's view of a regime: every schedule run there (the anchors' from v2 included)."""
+    names = [*PHI_GRID, *OTHER_BASELINES, *(n for s in SETUPS if s.regime == regime for n in s.schedules)]
+    return regime.config(list(dict.fromkeys(names)))
