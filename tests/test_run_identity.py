@@ -18,7 +18,7 @@ import pytest
 from conftest import TINY, TokenDataset, tiny_olmo2, tiny_training_args
 from transformers import TrainerControl, TrainingArguments
 
-from uba_hf import UBATrainer
+from uba_hf import UBAArguments, UBATrainer
 from uba_hf.callbacks import PreemptionCallback
 from uba_hf.checkpoints import COMPLETE_MARKER, identity_differences, read_run_identity
 
@@ -68,6 +68,17 @@ def test_latest_skips_another_runs_checkpoints_and_names_the_difference(tmp_path
         model=tiny_olmo2(), args=trainer_args(tmp_path), train_dataset=TokenDataset(), run_identity={"data": "b"}
     )
     assert identity_differences(marker_identity, other_data.run_identity) == ["data='a' there, 'b' now"]
+    # `rebudget` says how to resume, not what was trained: not recorded, and ignored where uba-hf 0.2.0 did.
+    rebudgeting = UBATrainer(
+        model=tiny_olmo2(),
+        args=trainer_args(tmp_path, max_steps=9),
+        train_dataset=TokenDataset(),
+        run_identity={"data": "a"},
+        uba_args=UBAArguments(rebudget=True),
+    )
+    assert rebudgeting.run_identity == same.run_identity
+    recorded_by_0_2_0 = {**marker_identity, "schedule": {**marker_identity["schedule"], "rebudget": True}}
+    assert identity_differences(recorded_by_0_2_0, same.run_identity) == []
 
 
 def _interrupt_main_thread() -> None:
