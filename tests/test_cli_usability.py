@@ -76,7 +76,7 @@ def test_uba_run_help_and_missing_script():
             ["--report_to", "tensorboard"],
             "--report_to tensorboard: the tensorboard package is not installed; pip install",
         ),
-        (["--output_dir", "{file}/sub"], "is not writable"),
+        (["--output_dir", "{file}/sub"], "is a file, not a folder (its parent"),
         (["--dataset_name", "someone/corpus"], "the hub (http://127.0.0.1:9) is unreachable"),
     ],
     ids=["lr_scheduler_kwargs", "missing-tensorboard", "unwritable-output_dir", "hub-unreachable"],

@@ -43,6 +43,7 @@ from .plotting import plot_lr_schedule
 from .preflight import (
     finished_budget,
     identity_sections,
+    nothing_left_on_config_error,
     prepare_output_dir,
     pretrain_identity,
     quiet_logs,
@@ -246,6 +247,18 @@ def _check_output_dir(training: TrainingArguments, run: RunArguments) -> None:
         )
 
 
+def evaluation_at_last_update(trainer: UBATrainer) -> dict[str, float] | None:
+    """The evaluation the Trainer ran at the last update (``--eval_steps`` dividing the budget), as
+    ``trainer.evaluate()`` returns it; None when it ran none there. The model has not changed since, so
+    evaluating again would only cost time."""
+    for entry in reversed(trainer.state.log_history):
+        if entry.get("step") != trainer.state.global_step:
+            break
+        if "eval_loss" in entry:
+            return {key: value for key, value in entry.items() if key != "step"}
+    return None
+
+
 def build_model_for(model_args: ModelArguments, tokenizer, block_size: int):
     if model_args.model_name_or_path:
         return AutoModelForCausalLM.from_pretrained(
@@ -363,7 +376,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     train_seconds = time.time() - train_start
     if preemption.preempted:
         return report_preempted(trainer, preemption.signal_received)
-    eval_metrics = trainer.evaluate() if evaluate else {}
+    eval_metrics = (evaluation_at_last_update(trainer) or trainer.evaluate()) if evaluate else {}
     trainer.save_model(training.output_dir)
     trainer.save_state()
 
@@ -440,7 +453,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         args = parse_args(argv)
-        metrics = run(*args)
+        with nothing_left_on_config_error(args[-1].output_dir):
+            metrics = run(*args)
     except UBAConfigError as err:
         if os.environ.get("UBA_HF_DEBUG"):
             raise
