@@ -245,3 +245,25 @@ def test_resume_picks_only_this_run_ctrl_c_saves_and_finished_runs_are_no_ops(tm
     logs = [h for h in json.loads((out / "trainer_state.json").read_text())["log_history"] if "loss" in h]
     first_after_resume = next(h for h in logs if h["step"] == stopped + 1)
     assert first_after_resume["tokens_per_second"] < 2.5 * max(a_speeds)
+
+
+@pytest.mark.slow
+def test_latest_rebudget_extends_a_finished_run_says_which_checkpoint_and_evaluates_once(tmp_path, small_text_corpus):
+    """The README's re-budget with ``latest`` instead of a checkpoint path; the final evaluation is the one the
+    Trainer ran at the last update, not a second one after training."""
+    out, cache, corpus = tmp_path / "run", tmp_path / "cache", small_text_corpus
+    every_2 = ["--save_steps", "2", "--eval_strategy", "steps", "--eval_steps", "2"]
+    first = cli(out, cache, corpus, "--max_steps", "4", *every_2)
+    assert first.returncode == 0, first.stderr[-3000:]
+    evaluations = [h for h in json.loads((out / "trainer_state.json").read_text())["log_history"] if "eval_loss" in h]
+    assert [h["step"] for h in evaluations] == [2, 4]
+    assert json.loads((out / "eval_results.json").read_text())["eval_loss"] == evaluations[-1]["eval_loss"]
+
+    longer = cli(
+        out, cache, corpus, "--max_steps", "6", *every_2, "--resume_from_checkpoint", "latest", "--rebudget", "true"
+    )
+    assert longer.returncode == 0, longer.stderr[-3000:]
+    assert f"resuming from {out / 'checkpoint-4'} (update 4 of 6)" in longer.stderr
+    assert "another run" not in longer.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["resumed_from"] == str(out / "checkpoint-4") and metrics["global_step"] == metrics["budget"] == 6
