@@ -9,6 +9,8 @@ to bottom: arguments -> corpus -> tokenizer -> blocks -> model -> UBATrainer -> 
 
 from __future__ import annotations
 
+import argparse
+import copy
 import json
 import logging
 import math
@@ -29,6 +31,8 @@ from transformers import (
     set_seed,
 )
 from transformers.trainer_utils import IntervalStrategy
+
+from uba_hf_cli import PRETRAIN_DESCRIPTION, PRETRAIN_NO_ARGUMENTS, PRETRAIN_USAGE
 
 from ..arguments import UBAArguments, validate_uba_args
 from ..callbacks import LRTraceCallback, PreemptionCallback
@@ -92,6 +96,7 @@ class RunArguments(BudgetArguments):
 
 
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, UBAArguments, RunArguments, TrainingArguments)
+HELP_WIDTH = 100
 
 
 def _recipe_to_argv(recipe: dict[str, Any], known: set[str], path: str) -> list[str]:
@@ -113,20 +118,25 @@ def _recipe_to_argv(recipe: dict[str, Any], known: set[str], path: str) -> list[
     return argv
 
 
-USAGE = "uba-pretrain [RECIPE.yaml] [--key value ...]"
-DESCRIPTION = """\
-Pretrain an OLMo-2 style decoder from scratch with the UBA learning-rate schedule.
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Each flag once, at a fixed width. ``HfArgumentParser`` adds a dashed alias to every underscored flag
+    (``--max-steps`` for ``--max_steps``): both work, the help shows the underscored one. The width does not
+    follow the terminal, so the text rendered ahead of time (``uba_hf_cli``) is the one argparse prints."""
 
-positional arguments:
-  RECIPE.yaml   optional YAML recipe (e.g. recipes/pretrain/tiny.yaml, the CPU default) whose keys are
-                the --options below; --key value flags after it override the recipe.
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=HELP_WIDTH)
 
-The job's own options come first (model, data, UBA schedule, run), then Transformers' TrainingArguments.
-Example: uba-pretrain recipes/pretrain/tiny.yaml --max_steps 50 --output_dir out/x"""
-NO_ARGUMENTS_HINT = (
-    "uba-pretrain: no arguments. Try `uba-pretrain recipes/pretrain/tiny.yaml` (the CPU default run, from the "
-    "repository root) or `uba-pretrain --help`."
-)
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        names = action.option_strings
+        shown = [name for name in names if _underscored(name) == name or _underscored(name) not in names]
+        if shown != names:
+            action = copy.copy(action)
+            action.option_strings = shown
+        return super()._format_action_invocation(action)
+
+
+def _underscored(flag: str) -> str:
+    return "--" + flag[2:].replace("-", "_") if flag.startswith("--") else flag
 
 
 class _Parser(HfArgumentParser):
@@ -139,19 +149,14 @@ class _Parser(HfArgumentParser):
 def build_parser() -> _Parser:
     """The CLI's parser: a description, the recipe positional in the usage line, the job's options grouped
     before Transformers' ones, and no prefix matching (``--max_step`` must not silently mean ``--max_steps``)."""
-    import argparse
-
-    class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-        pass
-
     # Each of the job's dataclasses names its help section (``_argument_group_name``, HfArgumentParser's hook).
     parser = _Parser(
         ARGUMENT_CLASSES,
         prog="uba-pretrain",
-        usage=USAGE,
-        description=DESCRIPTION,
+        usage=PRETRAIN_USAGE,
+        description=PRETRAIN_DESCRIPTION,
         allow_abbrev=False,
-        formatter_class=Formatter,
+        formatter_class=_HelpFormatter,
     )
     # argparse lists sections in creation order; its default one (--help and TrainingArguments) goes last.
     default = parser._optionals
@@ -449,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     logger.setLevel(logging.INFO)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:  # a run needs at least a recipe or an --output_dir: say how, rather than train a default
-        print(f"usage: {USAGE}\n{NO_ARGUMENTS_HINT}", file=sys.stderr)
+        print(PRETRAIN_NO_ARGUMENTS, file=sys.stderr)
         return 2
     try:
         args = parse_args(argv)
