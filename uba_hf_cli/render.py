@@ -14,11 +14,10 @@ def help_module_source() -> str:
 
     from . import _installed_transformers
 
-    lines = "".join(f"    {line!r},\n" for line in build_parser().format_help().split("\n"))
     return (
         '"""`uba-pretrain --help`, rendered ahead of time by `python -m uba_hf_cli.render`. Do not edit."""\n\n'
         f"TRANSFORMERS_VERSION = {_installed_transformers()!r}\n"
-        f'TEXT = "\\n".join(\n  [\n{lines}  ]\n)\n'
+        f"TEXT = {build_parser().format_help()!r}\n"  # one line: this file is data, kept out of ruff and line counts
     )
 
 
