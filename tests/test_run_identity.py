@@ -267,3 +267,9 @@ def test_latest_rebudget_extends_a_finished_run_says_which_checkpoint_and_evalua
     assert "another run" not in longer.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["resumed_from"] == str(out / "checkpoint-4") and metrics["global_step"] == metrics["budget"] == 6
+    # docs/outputs.md names every file the run left, and every key of metrics.json.
+    outputs_doc = (ROOT / "docs" / "outputs.md").read_text()
+    names = {p.name for p in out.iterdir() if not p.name.startswith("checkpoint-")}
+    names |= {p.name for p in (out / "checkpoint-6").iterdir()} | {p.name for p in (out / "tokenizer").iterdir()}
+    assert sorted(n for n in names if n not in outputs_doc) == []
+    assert sorted(key for key in metrics if f"`{key}`" not in outputs_doc) == []
