@@ -4,7 +4,7 @@
 python scripts/pretrain.py recipes/pretrain/tiny.yaml [--key value ...]
 """
 
-from uba_hf.pretrain.cli import main
+from uba_hf_cli import pretrain_main  # answers --help without importing torch; imports uba_hf to run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(pretrain_main())

@@ -134,9 +134,11 @@ def tiny_training_args(output_dir, **overrides):
 
 
 def train_tiny(trainer_cls, args, resume=None, **kwargs):
-    """Train the tiny model on ``TokenDataset``; returns the trainer, its LR trace and ``{step: loss}``."""
+    """Train the tiny model on ``TokenDataset``; returns the trainer, its LR trace and ``{step: loss}``
+    (``callbacks``: added after the LR trace)."""
     recorder = LRRecorder()
-    trainer = trainer_cls(model=tiny_olmo2(), args=args, train_dataset=TokenDataset(), callbacks=[recorder], **kwargs)
+    callbacks = [recorder, *kwargs.pop("callbacks", [])]
+    trainer = trainer_cls(model=tiny_olmo2(), args=args, train_dataset=TokenDataset(), callbacks=callbacks, **kwargs)
     trainer.train(resume_from_checkpoint=resume)
     losses = {h["step"]: h["loss"] for h in trainer.state.log_history if "loss" in h}
     return trainer, recorder, losses

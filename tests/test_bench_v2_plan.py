@@ -142,6 +142,7 @@ def test_v2_imports_v1_runs_that_differ_only_in_the_probe(tmp_path, monkeypatch)
     assert v2.import_v1_runs(setup, root=tmp_path / "other") == 0
 
 
+@pytest.mark.slow  # two worker processes, ~40 s on 2 busy cores
 def test_two_workers_reproduce_one_worker(tmp_path):
     """``--workers 2`` trains cells in two processes: the same cells, each with exactly the loss one worker
     gets (a cell depends only on its seed), every record written once, by one writer."""

@@ -218,6 +218,8 @@ def test_deepspeed_checkpoint_resumes_on_the_same_curve(zero, tmp_path):
         )
     )
     assert_clean(proc)
+    # One line from the main process says what was resumed, not one per rank.
+    assert proc.stdout.count("resuming from") == 1 and f"{out / 'checkpoint-5'} (update 5 of {BUDGET})" in proc.stdout
     for rec in records(resumed_out):
         assert rec["global_step"] == BUDGET and len(rec["lrs"]) == BUDGET - 5
         assert rec["lrs"] == pytest.approx(expected_lrs(range(5, BUDGET)), rel=1e-12, abs=1e-18)

@@ -157,6 +157,9 @@ BAD = [
     (["--streaming", "true", "--max_steps", "-1"], "--streaming needs --max_steps"),
     (["--output_dir", "{existing}", "--overwrite_output_dir", "false"], "already holds files"),
     (["{missing_recipe}"], "does not exist"),
+    (["--train_file", "{tmp}/missing.txt"], "missing.txt"),
+    (["--output_dir", "{file}"], "is a file, not a folder; choose another --output_dir"),
+    (["--output_dir", "{file}/sub"], "is a file, not a folder (its parent"),
 ]
 
 
@@ -169,8 +172,10 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys, args, message):
         "{recipe_unknown}": str(tmp_path / "bad.yaml"),
         "{missing_recipe}": str(tmp_path / "missing.yaml"),
         "{existing}": str(tmp_path / "existing"),
+        "{file}": str(tmp_path / "file"),
         "{tmp}": str(tmp_path),
     }
+    (tmp_path / "file").write_text("a file where a folder is expected")
     argv = []
     for a in args:
         for k, v in subs.items():
@@ -183,6 +188,7 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys, args, message):
     assert code == 2
     assert len(err) == 1 and err[0].startswith("uba-pretrain: error: ") and message in err[0], err
     assert (tmp_path / "existing" / "model.safetensors").read_text() == "precious"
+    assert not (tmp_path / "out").exists()  # a refused run leaves nothing that was not there before
 
 
 def test_cli_error_in_subprocess_has_no_traceback(tmp_path):

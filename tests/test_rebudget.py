@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import pickle
 from functools import partial
 
@@ -19,9 +20,10 @@ from conftest import (
     tiny_training_args,
     train_tiny,
 )
-from transformers import Trainer, TrainingArguments
+from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from uba_hf import UBAArguments, UBAConfigError, UBATrainer, get_uba_schedule_with_warmup, uba_lr_lambda
+from uba_hf.callbacks import ResumeLogCallback
 from uba_hf.checkpoints import SCHEDULE_RECORD_NAME
 
 # ------------------------------------------------------------------------------------------ scheduler
@@ -213,7 +215,7 @@ def test_uba_trainer_rebudget_longer_then_kill_resume_is_exact(tmp_path):
     assert [again_losses[s] for s in range(11, 21)] == pytest.approx([losses[s] for s in range(11, 21)], rel=1e-5)
 
 
-def test_stock_trainer_rebudget_shorter_through_lr_scheduler_kwargs(tmp_path):
+def test_stock_trainer_rebudget_shorter_through_lr_scheduler_kwargs(tmp_path, caplog):
     kwargs = dict(lr_scheduler_type="uba", save_steps=4)
     out = tmp_path / "out"
     _, first, _ = train(Trainer, make_args(out, lr_scheduler_kwargs={"phi": 1.0}, **kwargs))
@@ -223,11 +225,14 @@ def test_stock_trainer_rebudget_shorter_through_lr_scheduler_kwargs(tmp_path):
             make_args(out, max_steps=9, lr_scheduler_kwargs={"phi": 1.0}, **kwargs),
             resume=str(out / "checkpoint-4"),
         )
-    trainer, rec, _ = train(
-        Trainer,
-        make_args(out, max_steps=9, lr_scheduler_kwargs={"phi": 1.0, "rebudget": True}, **kwargs),
-        resume=str(out / "checkpoint-4"),
-    )
+    with caplog.at_level(logging.INFO, logger="uba_hf"):
+        trainer, rec, _ = train(
+            Trainer,
+            make_args(out, max_steps=9, lr_scheduler_kwargs={"phi": 1.0, "rebudget": True}, **kwargs),
+            resume=str(out / "checkpoint-4"),
+            callbacks=[ResumeLogCallback()],  # the stock Trainer does not tell callbacks the checkpoint: found
+        )
+    assert f"resuming from {out / 'checkpoint-4'} (update 4 of 9)" in caplog.messages
     assert trainer.state.global_step == 9 and rec.steps == list(range(4, 9))
     assert rec.lrs == pytest.approx(
         [LR * segment_closed_form(s, 4, first.lrs[4] / LR, 9, 1.0, 0.0) for s in range(4, 9)]
@@ -239,3 +244,39 @@ def test_stock_trainer_rebudget_shorter_through_lr_scheduler_kwargs(tmp_path):
             args=make_args(out, lr_scheduler_kwargs={"rebudget": "yes"}, **kwargs),
             train_dataset=TokenDataset(),
         ).train()
+
+
+class StopAfter(TrainerCallback):
+    """A pre-emption at update ``step``: save there and stop, as ``PreemptionCallback`` does on SIGTERM."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            control.should_save = control.should_training_stop = True
+        return control
+
+
+@pytest.mark.parametrize("stopped_at", [None, 3], ids=["finished", "pre-empted"])
+def test_latest_with_rebudget_extends_this_runs_newest_checkpoint(tmp_path, caplog, stopped_at):
+    """``resume_from_checkpoint="latest"`` with ``rebudget=True`` and a longer budget: ``rebudget`` says how to
+    resume, not what was trained, so it must not make the run's own checkpoints look like another run's."""
+    out = tmp_path / "out"
+    first_args = make_args(out, max_steps=6, warmup_steps=1, save_steps=2)
+    stop = [StopAfter(stopped_at)] if stopped_at else []
+    _, first, _ = train(UBATrainer, first_args, uba_args=UBAArguments(min_lr_ratio=0.1), callbacks=stop)
+    reached = stopped_at or 6
+    with caplog.at_level(logging.INFO, logger="uba_hf"):
+        trainer, rec, _ = train(
+            UBATrainer,
+            make_args(out, max_steps=9, warmup_steps=1, save_steps=2),
+            resume="latest",
+            uba_args=UBAArguments(min_lr_ratio=0.1, rebudget=True),
+        )
+    assert trainer.state.global_step == 9 and rec.steps == list(range(reached, 9))
+    start = closed_form(reached, 1, 6, 1.0, 0.1)  # the multiplier the first run had reached
+    assert rec.lrs == pytest.approx([LR * segment_closed_form(s, reached, start, 9, 1.0, 0.1) for s in rec.steps])
+    resumed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("resuming from")]
+    assert resumed == [f"resuming from {out / f'checkpoint-{reached}'} (update {reached} of 9)"]
+    assert not [r for r in caplog.records if "another run" in r.getMessage()]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import torch
@@ -43,10 +44,23 @@ RUN_ARGS = [
 ]
 
 
-def popen(out: Path, cache: Path, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "UBA_HF_CACHE": str(cache)}
+class Job(NamedTuple):
+    """Where this module's runs cache their tokenizer, and the small corpus they train on: the recipe's corpus
+    and 16 x 128-token updates only made each of the five runs minutes long, to show the same resumes."""
+
+    cache: Path
+    corpus: Path
+
+
+SMALL = ["--vocab_size", "512", "--block_size", "64", "--per_device_train_batch_size", "4"]
+SMALL += ["--preprocessing_num_workers", "1"]
+
+
+def popen(out: Path, job: Job, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "UBA_HF_CACHE": str(job.cache)}
+    args = [*RUN_ARGS, *SMALL, "--dataset_name", str(job.corpus), "--output_dir", str(out), *extra]
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "pretrain.py"), *RUN_ARGS, "--output_dir", str(out), *extra],
+        [sys.executable, str(ROOT / "scripts" / "pretrain.py"), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -73,14 +87,14 @@ def train_logs(out: Path) -> dict[int, dict]:
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
+def job(tmp_path_factory, small_text_corpus) -> Job:
+    return Job(tmp_path_factory.mktemp("cache"), small_text_corpus)
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, cache):
+def reference(tmp_path_factory, job):
     out = tmp_path_factory.mktemp("ref") / "run"
-    code, _, err = finish(popen(out, cache))
+    code, _, err = finish(popen(out, job))
     assert code == 0, err[-3000:]
     return out
 
@@ -96,34 +110,34 @@ def assert_same_run(resumed: Path, reference: Path) -> None:
     assert json.loads((resumed / "metrics.json").read_text())["global_step"] == N
 
 
-def signal_after_first_checkpoint(out: Path, cache: Path, sig: int) -> tuple[int, str, str]:
+def signal_after_first_checkpoint(out: Path, job: Job, sig: int) -> tuple[int, str, str]:
     """Start a run, send ``sig`` once checkpoint-10 is complete, and wait for the process to end."""
-    proc = popen(out, cache)
+    proc = popen(out, job)
     wait_for(out / "checkpoint-10" / COMPLETE_MARKER, proc)
     proc.send_signal(sig)
     return finish(proc)
 
 
 @pytest.mark.slow
-def test_sigkill_then_resume_latest_equals_uninterrupted(tmp_path, cache, reference):
+def test_sigkill_then_resume_latest_equals_uninterrupted(tmp_path, job, reference):
     out = tmp_path / "run"
-    code, _, _ = signal_after_first_checkpoint(out, cache, signal.SIGKILL)
+    code, _, _ = signal_after_first_checkpoint(out, job, signal.SIGKILL)
     assert code == -signal.SIGKILL
     assert not (out / "metrics.json").exists()
-    code, stdout, err = finish(popen(out, cache, "--resume_from_checkpoint", "latest"))
+    code, stdout, err = finish(popen(out, job, "--resume_from_checkpoint", "latest"))
     assert code == 0, err[-3000:]
     assert_same_run(out, reference)
 
 
 @pytest.mark.slow
-def test_sigterm_saves_a_checkpoint_then_resumes(tmp_path, cache, reference):
+def test_sigterm_saves_a_checkpoint_then_resumes(tmp_path, job, reference):
     out = tmp_path / "run"
-    code, stdout, err = signal_after_first_checkpoint(out, cache, signal.SIGTERM)
+    code, stdout, err = signal_after_first_checkpoint(out, job, signal.SIGTERM)
     assert code == 143, err[-3000:]
     step = int(stdout.split("pre-empted at update ")[1].split("/")[0])
     assert 10 <= step < N
     assert checkpoint_problems(out / f"checkpoint-{step}") == []
-    code, _, err = finish(popen(out, cache, "--resume_from_checkpoint", "latest"))
+    code, _, err = finish(popen(out, job, "--resume_from_checkpoint", "latest"))
     assert code == 0, err[-3000:]
     assert_same_run(out, reference)
 

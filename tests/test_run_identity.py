@@ -18,7 +18,7 @@ import pytest
 from conftest import TINY, TokenDataset, tiny_olmo2, tiny_training_args
 from transformers import TrainerControl, TrainingArguments
 
-from uba_hf import UBATrainer
+from uba_hf import UBAArguments, UBATrainer
 from uba_hf.callbacks import PreemptionCallback
 from uba_hf.checkpoints import COMPLETE_MARKER, identity_differences, read_run_identity
 
@@ -64,6 +64,17 @@ def test_latest_skips_another_runs_checkpoints_and_names_the_difference(tmp_path
         model=tiny_olmo2(), args=trainer_args(tmp_path), train_dataset=TokenDataset(), run_identity={"data": "b"}
     )
     assert identity_differences(marker_identity, other_data.run_identity) == ["data='a' there, 'b' now"]
+    # `rebudget` says how to resume, not what was trained: not recorded, and ignored where uba-hf 0.2.0 did.
+    rebudgeting = UBATrainer(
+        model=tiny_olmo2(),
+        args=trainer_args(tmp_path, max_steps=9),
+        train_dataset=TokenDataset(),
+        run_identity={"data": "a"},
+        uba_args=UBAArguments(rebudget=True),
+    )
+    assert rebudgeting.run_identity == same.run_identity
+    recorded_by_0_2_0 = {**marker_identity, "schedule": {**marker_identity["schedule"], "rebudget": True}}
+    assert identity_differences(recorded_by_0_2_0, same.run_identity) == []
 
 
 def _interrupt_main_thread() -> None:
@@ -230,3 +241,31 @@ def test_resume_picks_only_this_run_ctrl_c_saves_and_finished_runs_are_no_ops(tm
     logs = [h for h in json.loads((out / "trainer_state.json").read_text())["log_history"] if "loss" in h]
     first_after_resume = next(h for h in logs if h["step"] == stopped + 1)
     assert first_after_resume["tokens_per_second"] < 2.5 * max(a_speeds)
+
+
+@pytest.mark.slow
+def test_latest_rebudget_extends_a_finished_run_says_which_checkpoint_and_evaluates_once(tmp_path, small_text_corpus):
+    """The README's re-budget with ``latest`` instead of a checkpoint path; the final evaluation is the one the
+    Trainer ran at the last update, not a second one after training."""
+    out, cache, corpus = tmp_path / "run", tmp_path / "cache", small_text_corpus
+    every_2 = ["--save_steps", "2", "--eval_strategy", "steps", "--eval_steps", "2"]
+    first = cli(out, cache, corpus, "--max_steps", "4", *every_2)
+    assert first.returncode == 0, first.stderr[-3000:]
+    evaluations = [h for h in json.loads((out / "trainer_state.json").read_text())["log_history"] if "eval_loss" in h]
+    assert [h["step"] for h in evaluations] == [2, 4]
+    assert json.loads((out / "eval_results.json").read_text())["eval_loss"] == evaluations[-1]["eval_loss"]
+
+    longer = cli(
+        out, cache, corpus, "--max_steps", "6", *every_2, "--resume_from_checkpoint", "latest", "--rebudget", "true"
+    )
+    assert longer.returncode == 0, longer.stderr[-3000:]
+    assert f"resuming from {out / 'checkpoint-4'} (update 4 of 6)" in longer.stderr
+    assert "another run" not in longer.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["resumed_from"] == str(out / "checkpoint-4") and metrics["global_step"] == metrics["budget"] == 6
+    # docs/outputs.md names every file the run left, and every key of metrics.json.
+    outputs_doc = (ROOT / "docs" / "outputs.md").read_text()
+    names = {p.name for p in out.iterdir() if not p.name.startswith("checkpoint-")}
+    names |= {p.name for p in (out / "checkpoint-6").iterdir()} | {p.name for p in (out / "tokenizer").iterdir()}
+    assert sorted(n for n in names if n not in outputs_doc) == []
+    assert sorted(key for key in metrics if f"`{key}`" not in outputs_doc) == []

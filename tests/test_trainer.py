@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 
 import pytest
 from conftest import TokenDataset, closed_form, tiny_olmo2, tiny_training_args, train_tiny
@@ -190,3 +191,40 @@ def test_phi_auto_with_stock_trainer_is_a_clear_error(tmp_path):
     args = make_args(tmp_path, lr_scheduler_type="uba", lr_scheduler_kwargs={"phi": "auto"})
     with pytest.raises(ValueError, match="`phi='auto'` needs uba_hf.UBATrainer"):
         Trainer(model=tiny_olmo2(), args=args, train_dataset=TokenDataset()).train()
+
+
+def _documented_step_convention() -> tuple[dict, list[list[str]]]:
+    """The example of docs/schedule.md, "Which LR each update uses": its parameters and its table rows."""
+    from conftest import ROOT
+
+    text = (ROOT / "docs" / "schedule.md").read_text()
+    section = text.split("## Which LR each update uses")[1].split("\n## ")[0]
+    params = re.search(r"\(`(warmup_steps=.*?)`\)", section).group(1)
+    settings = {key: float(value) for key, value in (item.split("=") for item in params.split(", "))}
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in section.splitlines()]
+    return settings, [row for row in rows if len(row) == 4 and row[1].isdigit()]
+
+
+def test_logged_lr_follows_the_documented_step_convention(tmp_path):
+    """The LR logged at step k is the one update k used, the schedule at scheduler step k - 1: the first update
+    runs at 0, and the floor is only the LR after the last update (docs/schedule.md)."""
+    settings, rows = _documented_step_convention()
+    W, N, peak = int(settings["warmup_steps"]), int(settings["max_steps"]), settings["learning_rate"]
+    args = make_args(tmp_path, warmup_steps=W, max_steps=N, learning_rate=peak)
+    uba = UBAArguments(phi=settings["phi"], min_lr_ratio=settings["min_lr_ratio"])
+    trainer, rec, _ = train(UBATrainer, args, uba_args=uba)
+    logged = {h["step"]: h["learning_rate"] for h in trainer.state.log_history if "learning_rate" in h}
+    assert len(rows) == N + 1 and sorted(logged) == list(range(1, N + 1))
+    for step, s, multiplier, lr in rows:
+        s = int(s)
+        lr = float(lr.split()[0])
+        assert float(multiplier) == pytest.approx(
+            closed_form(s, W, N, settings["phi"], settings["min_lr_ratio"]), abs=5e-7
+        )
+        if step.isdigit():
+            assert int(step) - 1 == s
+            assert logged[int(step)] == rec.lrs[s] == pytest.approx(lr, abs=5e-9)  # logged = used by update `step`
+        else:  # "after the budget": the floor, reached by no update within it
+            assert s == N and trainer.lr_scheduler.get_last_lr()[0] == pytest.approx(lr, rel=1e-12)
+            assert min(rec.lrs[W:]) > lr
+    assert rec.lrs[0] == 0.0

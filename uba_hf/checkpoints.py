@@ -11,7 +11,9 @@ Run identity: an output folder can hold checkpoints of several runs (a rerun int
 recipe with ``overwrite_output_dir``), and "the newest complete checkpoint" may then be another run's.
 The marker therefore also records the run's identity (:func:`run_identity`: schedule, seed, and
 whatever data / model settings the caller adds), and ``latest`` skips checkpoints whose identity
-differs, saying why. The budget is not part of it: the scheduler's own state checks the budget.
+differs, saying why. The budget is not part of it: the scheduler's own state checks the budget. Nor is
+``rebudget``: it says how to continue (on a new decay segment), not what was trained, so ``latest
+--rebudget`` extends the run's own newest checkpoint.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ logger = logging.getLogger("uba_hf")
 COMPLETE_MARKER = "uba_checkpoint.json"
 SCHEDULE_RECORD_NAME = "uba_schedule.json"
 _CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
+# Schedule arguments that say how to resume, not what was trained: left out of the identity, and ignored in
+# the markers of uba-hf 0.2.0, which recorded them (a re-budgeted run's checkpoints would refuse a plain resume).
+RESUME_OPTIONS = ("rebudget",)
+_IGNORED_IN_MARKERS = {f"schedule.{name}" for name in RESUME_OPTIONS}
 
 
 def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
@@ -63,10 +69,12 @@ def run_identity(
     ``min_lr_ratio``), the seed, and ``sections`` (e.g. ``data=...``, ``model=...``) from the caller.
 
     Settings that may legitimately change on resume (number of processes, gradient accumulation,
-    logging / saving / evaluation cadence, output folder) must not be in it; neither is the budget.
+    logging / saving / evaluation cadence, output folder) must not be in it; neither is the budget, nor
+    the ``RESUME_OPTIONS`` among ``schedule_kwargs``.
     """
     schedule = {"lr_scheduler_type": str(getattr(lr_scheduler_type, "value", lr_scheduler_type))}
-    schedule.update(learning_rate=float(learning_rate), **(schedule_kwargs or {}))
+    kept = {key: value for key, value in (schedule_kwargs or {}).items() if key not in RESUME_OPTIONS}
+    schedule.update(learning_rate=float(learning_rate), **kept)
     return _jsonable({"schedule": schedule, "seed": int(seed), **sections})
 
 
@@ -112,7 +120,7 @@ def identity_differences(recorded: dict[str, Any] | None, current: dict[str, Any
     adopted = {f"schedule.{key}" for key in SCHEDULE_DEFAULTS} - set(new)
     return [
         f"{key}={old.get(key, '<unset>')!r} there, {new.get(key, '<unset>')!r} now"
-        for key in sorted((set(old) | set(new)) - adopted)
+        for key in sorted((set(old) | set(new)) - adopted - _IGNORED_IN_MARKERS)
         if old.get(key, "<unset>") != new.get(key, "<unset>")
     ]
 

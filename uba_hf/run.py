@@ -40,18 +40,9 @@ from uba_hf.arguments import parse_phi, validate_uba_args  # noqa: E402
 from uba_hf.deepspeed import check_no_scheduler_block, load_deepspeed_config  # noqa: E402
 from uba_hf.errors import UBAConfigError  # noqa: E402
 from uba_hf.registry import UBA_SCHEDULER_NAME, check_uba_kwargs, register_uba_scheduler  # noqa: E402
+from uba_hf_cli import RUN_PROG, RUN_USAGE  # noqa: E402
 
-PROG = "uba-run"
-USAGE = f"""usage: python -m uba_hf.run (or {PROG}) TARGET [ARGS...]
-
-TARGET is one of
-  SCRIPT.py            a Python file (or a directory with __main__.py), run as __main__
-  -m MODULE            a module, run like `python -m MODULE`
-  NAME                 an installed console script (`{PROG} trl sft ...`, `{PROG} llamafactory-cli train cfg.yaml`)
-
-Registers the "uba" scheduler type first, so `--lr_scheduler_type uba --lr_scheduler_kwargs '{{"phi": 1.0}}'`
-works in any HfArgumentParser script. UBA arguments and a --deepspeed config are checked before the
-target runs. --local_rank=N / --local-rank N given before TARGET (by a launcher) is passed on to it."""
+PROG, USAGE = RUN_PROG, RUN_USAGE  # in uba_hf_cli, so that `uba-run --help` needs no torch
 
 LOCAL_RANK_FLAGS = ("--local_rank", "--local-rank")
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml")

@@ -10,7 +10,8 @@ extends the Trainer only through public points:
 * ``create_scheduler``: resolves ``phi="auto"`` (one curvature probe) and logs the schedule once;
 * ``train``: resumes only from a *complete* checkpoint, and ``True`` / ``"latest"`` only from one of
   this run (its identity, recorded in every checkpoint's marker, must match);
-* a ``TrainerCallback`` (``on_save``) writes the schedule record and the completion marker.
+* a ``TrainerCallback`` (``on_save``) writes the schedule record and the completion marker, and another
+  logs which checkpoint a resume starts from.
 
 The resume check is the scheduler's own: ``UBASchedule.load_state_dict`` refuses a checkpoint whose
 budget, warmup, phi or floor differs, on this path and on the stock Trainer's alike; with
@@ -27,7 +28,7 @@ from transformers import Trainer, TrainingArguments
 from transformers.trainer_utils import SchedulerType
 
 from .arguments import PHI_AUTO, UBAArguments, resolve_uba_kwargs, validate_uba_args
-from .callbacks import CheckpointCompletionCallback
+from .callbacks import CheckpointCompletionCallback, ResumeLogCallback
 from .checkpoints import read_schedule_record, resolve_resume_checkpoint, run_identity
 from .deepspeed import check_no_scheduler_block
 from .registry import UBA_SCHEDULE_KWARGS, register_uba_scheduler
@@ -120,6 +121,7 @@ class UBATrainer(Trainer):
             )
         self.run_identity = self.identity(self.args, self.uba_kwargs, **(run_identity or {}))
         self.add_callback(CheckpointCompletionCallback(self._schedule_record_at_save, self.run_identity))
+        self.add_callback(ResumeLogCallback(lambda: self._resume_checkpoint))
 
     @staticmethod
     def identity(args: TrainingArguments, uba_kwargs: dict[str, Any], **sections: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import sys
 
@@ -112,6 +113,8 @@ class RecordingTrainer(UBATrainer):
 
 
 def train(argv: list[str]) -> None:
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("uba_hf").setLevel(logging.INFO)  # the package's own lines, as the pretraining job shows them
     out, rest = argv[0], argv[1:]
     defaults = dict(
         output_dir=out,

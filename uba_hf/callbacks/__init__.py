@@ -3,5 +3,6 @@
 from .checkpoint import CheckpointCompletionCallback
 from .lr_trace import LRTraceCallback
 from .preemption import PreemptionCallback
+from .resume import ResumeLogCallback
 
-__all__ = ["CheckpointCompletionCallback", "LRTraceCallback", "PreemptionCallback"]
+__all__ = ["CheckpointCompletionCallback", "LRTraceCallback", "PreemptionCallback", "ResumeLogCallback"]

@@ -9,6 +9,8 @@ to bottom: arguments -> corpus -> tokenizer -> blocks -> model -> UBATrainer -> 
 
 from __future__ import annotations
 
+import argparse
+import copy
 import json
 import logging
 import math
@@ -30,6 +32,8 @@ from transformers import (
 )
 from transformers.trainer_utils import IntervalStrategy
 
+from uba_hf_cli import PRETRAIN_DESCRIPTION, PRETRAIN_NO_ARGUMENTS, PRETRAIN_USAGE
+
 from ..arguments import UBAArguments, validate_uba_args
 from ..callbacks import LRTraceCallback, PreemptionCallback
 from ..errors import UBAConfigError
@@ -43,6 +47,7 @@ from .plotting import plot_lr_schedule
 from .preflight import (
     finished_budget,
     identity_sections,
+    nothing_left_on_config_error,
     prepare_output_dir,
     pretrain_identity,
     quiet_logs,
@@ -91,6 +96,7 @@ class RunArguments(BudgetArguments):
 
 
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, UBAArguments, RunArguments, TrainingArguments)
+HELP_WIDTH = 100
 
 
 def _recipe_to_argv(recipe: dict[str, Any], known: set[str], path: str) -> list[str]:
@@ -112,20 +118,25 @@ def _recipe_to_argv(recipe: dict[str, Any], known: set[str], path: str) -> list[
     return argv
 
 
-USAGE = "uba-pretrain [RECIPE.yaml] [--key value ...]"
-DESCRIPTION = """\
-Pretrain an OLMo-2 style decoder from scratch with the UBA learning-rate schedule.
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Each flag once, at a fixed width. ``HfArgumentParser`` adds a dashed alias to every underscored flag
+    (``--max-steps`` for ``--max_steps``): both work, the help shows the underscored one. The width does not
+    follow the terminal, so the text rendered ahead of time (``uba_hf_cli``) is the one argparse prints."""
 
-positional arguments:
-  RECIPE.yaml   optional YAML recipe (e.g. recipes/pretrain/tiny.yaml, the CPU default) whose keys are
-                the --options below; --key value flags after it override the recipe.
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=HELP_WIDTH)
 
-The job's own options come first (model, data, UBA schedule, run), then Transformers' TrainingArguments.
-Example: uba-pretrain recipes/pretrain/tiny.yaml --max_steps 50 --output_dir out/x"""
-NO_ARGUMENTS_HINT = (
-    "uba-pretrain: no arguments. Try `uba-pretrain recipes/pretrain/tiny.yaml` (the CPU default run, from the "
-    "repository root) or `uba-pretrain --help`."
-)
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        names = action.option_strings
+        shown = [name for name in names if _underscored(name) == name or _underscored(name) not in names]
+        if shown != names:
+            action = copy.copy(action)
+            action.option_strings = shown
+        return super()._format_action_invocation(action)
+
+
+def _underscored(flag: str) -> str:
+    return "--" + flag[2:].replace("-", "_") if flag.startswith("--") else flag
 
 
 class _Parser(HfArgumentParser):
@@ -138,19 +149,14 @@ class _Parser(HfArgumentParser):
 def build_parser() -> _Parser:
     """The CLI's parser: a description, the recipe positional in the usage line, the job's options grouped
     before Transformers' ones, and no prefix matching (``--max_step`` must not silently mean ``--max_steps``)."""
-    import argparse
-
-    class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-        pass
-
     # Each of the job's dataclasses names its help section (``_argument_group_name``, HfArgumentParser's hook).
     parser = _Parser(
         ARGUMENT_CLASSES,
         prog="uba-pretrain",
-        usage=USAGE,
-        description=DESCRIPTION,
+        usage=PRETRAIN_USAGE,
+        description=PRETRAIN_DESCRIPTION,
         allow_abbrev=False,
-        formatter_class=Formatter,
+        formatter_class=_HelpFormatter,
     )
     # argparse lists sections in creation order; its default one (--help and TrainingArguments) goes last.
     default = parser._optionals
@@ -244,6 +250,18 @@ def _check_output_dir(training: TrainingArguments, run: RunArguments) -> None:
             f"output_dir {str(out)!r} already holds files. Pass --resume_from_checkpoint to continue it, "
             "--overwrite_output_dir to train over it, or another --output_dir."
         )
+
+
+def evaluation_at_last_update(trainer: UBATrainer) -> dict[str, float] | None:
+    """The evaluation the Trainer ran at the last update (``--eval_steps`` dividing the budget), as
+    ``trainer.evaluate()`` returns it; None when it ran none there. The model has not changed since, so
+    evaluating again would only cost time."""
+    for entry in reversed(trainer.state.log_history):
+        if entry.get("step") != trainer.state.global_step:
+            break
+        if "eval_loss" in entry:
+            return {key: value for key, value in entry.items() if key != "step"}
+    return None
 
 
 def build_model_for(model_args: ModelArguments, tokenizer, block_size: int):
@@ -363,7 +381,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     train_seconds = time.time() - train_start
     if preemption.preempted:
         return report_preempted(trainer, preemption.signal_received)
-    eval_metrics = trainer.evaluate() if evaluate else {}
+    eval_metrics = (evaluation_at_last_update(trainer) or trainer.evaluate()) if evaluate else {}
     trainer.save_model(training.output_dir)
     trainer.save_state()
 
@@ -436,11 +454,12 @@ def main(argv: list[str] | None = None) -> int:
     logger.setLevel(logging.INFO)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:  # a run needs at least a recipe or an --output_dir: say how, rather than train a default
-        print(f"usage: {USAGE}\n{NO_ARGUMENTS_HINT}", file=sys.stderr)
+        print(PRETRAIN_NO_ARGUMENTS, file=sys.stderr)
         return 2
     try:
         args = parse_args(argv)
-        metrics = run(*args)
+        with nothing_left_on_config_error(args[-1].output_dir):
+            metrics = run(*args)
     except UBAConfigError as err:
         if os.environ.get("UBA_HF_DEBUG"):
             raise

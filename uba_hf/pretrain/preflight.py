@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,14 @@ def remove_stale_checkpoints(training: TrainingArguments) -> list[str]:
 
 
 def check_output_dir_writable(output_dir: str) -> None:
-    """Create ``output_dir`` and write a file there now, rather than fail at the first save."""
+    """Create ``output_dir`` and write a file there now, rather than fail at the first save. A file on the
+    way (the folder itself, or a parent) is named as such: the OS error would say only "File exists"."""
+    blocking = next((p for p in (Path(output_dir), *Path(output_dir).parents) if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        where = "" if blocking == Path(output_dir) else f" (its parent {str(blocking)!r} is a file)"
+        raise UBAConfigError(
+            f"--output_dir {output_dir!r} is a file, not a folder{where}; choose another --output_dir."
+        )
     probe = Path(output_dir) / f".uba_write_test.{os.getpid()}"
     try:
         Path(output_dir).mkdir(parents=True, exist_ok=True)
@@ -120,6 +128,20 @@ def check_output_dir_writable(output_dir: str) -> None:
         raise UBAConfigError(
             f"--output_dir {output_dir!r} is not writable ({err.strerror or err}); choose another --output_dir."
         ) from None
+
+
+@contextmanager
+def nothing_left_on_config_error(output_dir: str):
+    """A run refused for a configuration error (``UBAConfigError``: a missing ``--train_file``, bad JSON...)
+    leaves no ``output_dir`` behind when there was none before: the checks create it (and the tokenizer is
+    saved there) before the last of them can fail."""
+    existed = os.path.lexists(output_dir)
+    try:
+        yield
+    except UBAConfigError:
+        if not existed:
+            shutil.rmtree(output_dir, ignore_errors=True)
+        raise
 
 
 _INSTALL_HINTS = {"tensorboard": "pip install 'uba-hf[tensorboard]'"}
