@@ -111,8 +111,10 @@ REGIMES = [
     Regime("main-b64", "main-job", 64, 25, (3e-3, 1e-2, 3e-2), "batch x4"),
 ]
 REGIME_BY_NAME = {r.name: r for r in REGIMES}
-# sweep-b32: phi 0.025, the grid's low edge, was best with and without the floor on every seed (3 of 3).
-PHI_EXTENSIONS = {"sweep-b32": [uba_name(0.01), uba_name(0.01, 0.1)]}
+# sweep-b32: phi 0.025, the grid's low edge, was best with and without the floor on every seed (3 of 3); then
+# phi 0.01 beat it on every seed, with and without the floor: so phi 0.0025 with the floor (as phi -> 0 UBA
+# tends to a constant LR that drops to the floor at the last update).
+PHI_EXTENSIONS = {"sweep-b32": [uba_name(0.01), uba_name(0.01, 0.1), uba_name(0.0025, 0.1)]}
 
 
 @dataclass(frozen=True)
