@@ -108,13 +108,7 @@ def v2_main(args, overrides: dict[str, Any]) -> int:
         return 0
     root = Path(args.out_dir or V2_DIR)
     if args.v2 == "plan":
-        total = left = 0.0
-        width = max(len(s.name) for s in SETUPS)
-        for s in SETUPS:
-            t, rest = estimate_seconds(s, root)
-            total, left = total + t, left + rest
-            print(f"{s.name:{width}s} {t / 3600:5.2f} h ({rest / 3600:5.2f} h left): {s.why}")
-        print(f"{'all':{width}s} {total / 3600:5.2f} h ({left / 3600:5.2f} h left)  [CPU-hours, one thread per cell]")
+        left = print_plan(SETUPS, root, estimate_seconds)
         if args.workers > 1:
             print(f"with --workers {args.workers}: about {left / 3600 / args.workers:.2f} h of wall time left")
         from .v2 import SECONDS_PER_UPDATE, group_records
@@ -151,6 +145,20 @@ def v2_main(args, overrides: dict[str, Any]) -> int:
     return 0
 
 
+def print_plan(setups, root: Path, estimate_seconds) -> float:
+    """One line per setup: CPU-hours in all and still to run (and its ``why``, where it has one); returns the
+    seconds still to run."""
+    total = left = 0.0
+    width = max(len(s.name) for s in setups)
+    for s in setups:
+        t, rest = estimate_seconds(s, root)
+        total, left = total + t, left + rest
+        why = f": {s.why}" if getattr(s, "why", None) else ""
+        print(f"{s.name:{width}s} {t / 3600:5.2f} h ({rest / 3600:5.2f} h left){why}")
+    print(f"{'all':{width}s} {total / 3600:5.2f} h ({left / 3600:5.2f} h left)  [CPU-hours, one thread per cell]")
+    return left
+
+
 def factors_main(args) -> int:
     """``--factors SETUP|all|plan``: run (or resume) the phi-factor setups, then write their report."""
     from .phi_factors import FACTORS_DIR, SETUP_BY_NAME, SETUPS, estimate_seconds
@@ -158,13 +166,7 @@ def factors_main(args) -> int:
 
     root = Path(args.out_dir or FACTORS_DIR)
     if args.factors == "plan":
-        total = left = 0.0
-        width = max(len(s.name) for s in SETUPS)
-        for s in SETUPS:
-            t, rest = estimate_seconds(s, root)
-            total, left = total + t, left + rest
-            print(f"{s.name:{width}s} {t / 3600:5.2f} h ({rest / 3600:5.2f} h left)")
-        print(f"{'all':{width}s} {total / 3600:5.2f} h ({left / 3600:5.2f} h left)  [CPU-hours, one thread per cell]")
+        print_plan(SETUPS, root, estimate_seconds)
         return 0
     if args.factors != "all" and args.factors not in SETUP_BY_NAME:
         print(

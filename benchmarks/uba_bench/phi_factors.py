@@ -56,23 +56,10 @@ SECONDS_PER_UPDATE = {
 RUN_OVERHEAD_S = {"sweep": 3.0, "main-job": 12.0}
 
 
-def _sweep_model(batch_size: int, budget: int, lrs: list[float], schedules: list[str]) -> SweepConfig:
-    # v2's sweep model and data (SweepConfig defaults, all training files), one budget.
-    return SweepConfig(
-        schedules=schedules,
-        budgets=[budget],
-        lrs=lrs,
-        lrs_by_budget={budget: lrs},
-        seeds=SEEDS,
-        train_docs=None,
-        batch_size=batch_size,
-        extend_grid=True,
-        **_DEFAULT_PROBE,
-    )
-
-
-def _main_model(batch_size: int, budget: int, lrs: list[float], schedules: list[str]) -> SweepConfig:
-    return main_job_config(
+def _regime_config(model: str, batch_size: int, budget: int, lrs: list[float], schedules: list[str]) -> SweepConfig:
+    """v2's model and data (the sweep model on all training files, or the main job's), at one budget."""
+    make, data = (SweepConfig, {"train_docs": None}) if model == "sweep" else (main_job_config, {})
+    return make(
         schedules=schedules,
         budgets=[budget],
         lrs=lrs,
@@ -80,6 +67,7 @@ def _main_model(batch_size: int, budget: int, lrs: list[float], schedules: list[
         seeds=SEEDS,
         batch_size=batch_size,
         extend_grid=True,
+        **data,
         **_DEFAULT_PROBE,
     )
 
@@ -97,8 +85,7 @@ class Regime:
     anchor: bool = False  # v2 ran this regime; only ANCHOR_MISSING is run here
 
     def config(self, schedules: list[str]) -> SweepConfig:
-        make = _sweep_model if self.model == "sweep" else _main_model
-        return make(self.batch_size, self.budget, list(self.lrs), schedules)
+        return _regime_config(self.model, self.batch_size, self.budget, list(self.lrs), schedules)
 
 
 # Sweep model: v2's 325 updates x 512 tokens (166,400 tokens, 1.3 tokens/param); main job's model: v2's 100 updates
