@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
+import torch
 from datasets import Dataset, DatasetDict, IterableDataset, IterableDatasetDict
 
 from ..errors import UBAConfigError
@@ -101,6 +102,14 @@ class DataArguments:
         default=None, metadata={"help": "Processes for tokenization (default: number of CPUs, at most 8)."}
     )
     split_seed: int = field(default=0, metadata={"help": "Seed of the train/validation split by document."})
+    document_attention: bool = field(
+        default=False,
+        metadata={
+            "help": "Attend within documents only: position ids restart after every EOS in a block, so Transformers "
+            "builds a per-document causal mask (sdpa, eager, flex) or, for flash_attention_2/3, the batch is "
+            "flattened to one row for the variable-length kernel. Off: blocks attend across documents."
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.text_sample_by not in TEXT_SAMPLE_BY:
@@ -425,6 +434,51 @@ BLOCK_FEATURES = datasets.Features(
 def _block_rows(tokenized, block_size: int, eos_id: int) -> Iterator[dict[str, list[int]]]:
     for block in pack_blocks((row["input_ids"] for row in tokenized), block_size, eos_id):
         yield {"input_ids": block, "labels": block}
+
+
+def document_position_ids(input_ids: torch.Tensor, eos_id: int) -> torch.Tensor:
+    """Position ids that restart at 0 at the start of each row and after every EOS (the token after an EOS
+    opens a new document); Transformers reads restarts as packed sequences (``find_packed_sequence_indices``)."""
+    index = torch.arange(input_ids.shape[-1], device=input_ids.device).expand_as(input_ids)
+    starts = torch.zeros_like(input_ids, dtype=torch.bool)
+    starts[..., 1:] = input_ids[..., :-1] == eos_id
+    return index - torch.where(starts, index, 0).cummax(dim=-1).values
+
+
+@dataclass
+class BlockCollator:
+    """Stacks packed blocks (``default_data_collator``); with ``document_attention`` it adds position ids that
+    restart per document, and with ``flatten`` (FlashAttention's variable-length path, as Transformers'
+    ``DataCollatorWithFlattening``) joins the batch into one row whose blocks are separate sequences, each
+    block's first label ignored so that the loss is the unflattened one."""
+
+    eos_id: int
+    document_attention: bool = False
+    flatten: bool = False
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        from transformers import default_data_collator
+
+        batch = default_data_collator(features)
+        if not self.document_attention:
+            return batch
+        batch["position_ids"] = document_position_ids(batch["input_ids"], self.eos_id)
+        batch["use_cache"] = False  # Transformers looks for packed sequences only when no KV cache is built
+        if self.flatten:
+            labels = batch["labels"].clone()
+            labels[:, 0] = -100  # the previous block's last token must not predict this block's first
+            batch.update(
+                input_ids=batch["input_ids"].reshape(1, -1),
+                labels=labels.reshape(1, -1),
+                position_ids=batch["position_ids"].reshape(1, -1),
+            )
+        return batch
+
+
+def block_collator(args: DataArguments, eos_id: int, attn_implementation: str | None) -> BlockCollator:
+    """The collator for ``args``; flattened only for the FlashAttention kernels (the others take a mask)."""
+    flash = bool(attn_implementation) and "flash" in attn_implementation
+    return BlockCollator(eos_id, args.document_attention, flatten=args.document_attention and flash)
 
 
 def tokenize_and_pack(
