@@ -56,6 +56,7 @@ from uba_bench.schedules import schedule_spec  # noqa: E402
 
 import uba_hf  # noqa: E402
 from uba_hf import get_uba_schedule_with_warmup, suggest_schedule, uba_lr_lambda  # noqa: E402
+from uba_hf.checkpoints import COMPLETE_MARKER  # noqa: E402
 from uba_hf.pretrain import cli  # noqa: E402
 from uba_hf.pretrain.models import build_model, count_parameters, preset_config  # noqa: E402
 
@@ -189,11 +190,10 @@ class Check:
         proc = subprocess.Popen(
             child, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
         )
-        marker = out / f"checkpoint-{p['save']}" / "trainer_state.json"
+        marker = out / f"checkpoint-{p['save']}" / COMPLETE_MARKER  # written last: the checkpoint is complete
         deadline = time.time() + 600
         while not marker.exists() and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)  # let the checkpoint finish writing; the resume takes the latest complete one
+            time.sleep(0.02)
         killed = proc.poll() is None
         if killed:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -274,7 +274,7 @@ class Check:
         seconds_per_update = row["tokens_per_update"] / row["steady_tokens_per_second"]
         return dict(
             of=f"{row['preset']}, compile {'on' if row['compile'] else 'off'}",
-            scheduler_step_ns=round(ns),
+            scheduler_step_ns=ns,
             seconds_per_update=seconds_per_update,
             share=ns * 1e-9 / seconds_per_update,
         )
@@ -402,7 +402,7 @@ def markdown(result: dict) -> str:
         "",
         "## UBA scheduler's share of an update",
         "",
-        f"`scheduler.step()` {s['scheduler_step_ns']:,} ns over {s['seconds_per_update'] * 1e3:.1f} ms per update "
+        f"`scheduler.step()` {s['scheduler_step_ns']:,.0f} ns over {s['seconds_per_update'] * 1e3:.1f} ms per update "
         f"({s['of']}): **{s['share']:.2e}** ({s['share']:.5%}; target < 0.1%).",
         "",
     ]
