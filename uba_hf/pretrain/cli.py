@@ -50,6 +50,7 @@ from .preflight import (
     resolve_resume,
     schedule_kwargs,
 )
+from .recipe_names import resolve_recipe
 
 logger = logging.getLogger("uba_hf")
 
@@ -124,7 +125,8 @@ Pretrain an OLMo-2 style decoder from scratch with the UBA learning-rate schedul
 
 positional arguments:
   RECIPE.yaml   optional YAML recipe (e.g. recipes/pretrain/tiny.yaml, the CPU default) whose keys are
-                the --options below; --key value flags after it override the recipe.
+                the --options below; --key value flags after it override the recipe. A shipped recipe
+                can be named instead of a path: tiny, olmo2-20m, ..., olmo2-7b.
 
 The job's own options come first (model, data, UBA schedule, run), then Transformers' TrainingArguments.
 Example: uba-pretrain recipes/pretrain/tiny.yaml --max_steps 50 --output_dir out/x"""
@@ -172,8 +174,8 @@ def build_parser() -> _Parser:
 def parse_args(argv: list[str]) -> tuple[Any, ...]:
     """Recipe YAML (optional first argument) then ``--key value`` overrides; the overrides win."""
     parser = build_parser()
-    if argv and argv[0].endswith((".yaml", ".yml")):
-        path, argv = argv[0], argv[1:]
+    if argv and (path := resolve_recipe(argv[0])) is not None:  # a YAML path or a shipped recipe's name
+        argv = argv[1:]
         if not os.path.isfile(path):
             raise UBAConfigError(f"Recipe {path!r} does not exist.")
         try:
