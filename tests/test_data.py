@@ -9,10 +9,9 @@ import pytest
 import torch
 from conftest import tiny_olmo2
 
+from uba_hf.pretrain.collator import BlockCollator, block_collator
 from uba_hf.pretrain.data import (
-    BlockCollator,
     DataArguments,
-    block_collator,
     embedded_corpus,
     get_tokenizer,
     load_corpus,

@@ -145,7 +145,8 @@ def test_attn_implementation_reaches_the_model_config(small_text_corpus):
     """sdpa is Transformers' own default, so the check overrides it: --attn_implementation eager must reach the
     model the job builds, and the collator flattens only for FlashAttention."""
     from uba_hf.pretrain.cli import build_model_for
-    from uba_hf.pretrain.data import block_collator, get_tokenizer, load_corpus
+    from uba_hf.pretrain.collator import block_collator
+    from uba_hf.pretrain.data import get_tokenizer, load_corpus
 
     small = json.dumps(dict(num_hidden_layers=1, hidden_size=64, intermediate_size=128, num_attention_heads=2))
     argv = [str(PRETRAIN[0]), "--use_cpu", "true", "--config_overrides", small, "--vocab_size", "300"]

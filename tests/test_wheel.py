@@ -1,10 +1,9 @@
-"""The package as a user installs it (issue 28): recipes by name, the packaging lists every package, and a wheel
+"""The package as a user installs it (issue 28): recipes by name, and a wheel
 built by ``python -m build``, installed into a fresh venv and run from another directory, trains the tiny recipe
 (``uba-pretrain tiny``) and puts UBA under a stock script (``uba-run``)."""
 
 from __future__ import annotations
 
-import configparser
 import json
 import os
 import subprocess
@@ -18,16 +17,6 @@ from conftest import ROOT, TINY, TINY_FLOOR, TINY_PHI, closed_form
 from uba_hf import DEFAULT_PHI, UBAConfigError, __version__
 from uba_hf.pretrain.cli import parse_args
 from uba_hf.pretrain.recipe_names import recipe_names, resolve_recipe
-
-SETUP = configparser.ConfigParser()
-SETUP.read(ROOT / "setup.cfg")
-
-
-def test_setup_cfg_lists_every_package_and_maps_the_recipes():
-    listed = set(SETUP["options"]["packages"].split())
-    on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "uba_hf").rglob("__init__.py")}
-    assert listed == on_disk | {"uba_hf.pretrain.recipes"}
-    assert SETUP["options"]["package_dir"].split() == ["uba_hf.pretrain.recipes", "=", "recipes/pretrain"]
 
 
 def test_recipes_by_name_and_by_path():

@@ -1,8 +1,8 @@
 """Shipped recipes by name: ``uba-pretrain tiny`` reads ``recipes/pretrain/tiny.yaml``.
 
-A source checkout has them in ``recipes/pretrain/``; the wheel ships the same files as package data in
-``uba_hf/pretrain/recipes/`` (setup.cfg maps that package onto ``recipes/pretrain``), so a name works from any
-directory after ``pip install uba-hf``. A path ending in ``.yaml`` / ``.yml`` is taken as given.
+A source checkout has them in ``recipes/pretrain/``; the wheel ships the same files as package data in the
+package ``uba_hf.pretrain.recipes`` (setup.cfg maps it onto the folder ``recipes/pretrain``), so a name works
+from any directory after ``pip install uba-hf``. A path ending in ``.yaml`` / ``.yml`` is taken as given.
 """
 
 from __future__ import annotations
