@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """Budget sweep: UBA vs the usual schedules at equal budgets. Logic in `benchmarks/uba_bench/`.
 
-nice -n 15 python benchmarks/budget_sweep.py            # full sweep -> benchmarks/ (resumable)
-python benchmarks/budget_sweep.py --quick                # harness check -> out/bench-quick/
-python benchmarks/budget_sweep.py --report-only          # regenerate md/png from the JSONL
+nice -n 19 python benchmarks/budget_sweep.py --v2 all --workers 2   # benchmark v2 -> benchmarks/v2/ (resumable)
+python benchmarks/budget_sweep.py --v2 all --report-only            # regenerate its report from the results
+python benchmarks/budget_sweep.py --v2 quick                        # harness check -> out/bench-v2-quick/
+nice -n 19 python benchmarks/budget_sweep.py --factors all          # what sets the best phi -> benchmarks/phi_factors/
 """
 
 from uba_bench import main

@@ -1,23 +1,35 @@
 #!/usr/bin/env python
-"""Plot the LR shapes of the budget sweep's schedules (built by `transformers.get_scheduler`).
+"""UBA's shapes beside the schedules LLM pretraining uses (cosine, WSD, linear), built by
+``transformers.get_scheduler`` (the calls the Trainer makes): the README's figure.
 
-    python benchmarks/plot_schedules.py [--budget 200] [--auto-phi 1.3] [--out benchmarks/lr_curves.png]
-
-`benchmarks/budget_sweep.py` writes the same figure (with uba-auto's probed phi) next to its tables.
+    python benchmarks/plot_schedules.py            # -> benchmarks/schedules.png
 """
 
 import argparse
 
 from uba_bench import SweepConfig, plot_lr_curves
 
+# UBA at the phis the README discusses (phi 2 is cosine; phi 0.025 with the 10% floor is the main job's recipe).
+SCHEDULES = [
+    "linear",
+    "cosine",
+    "wsd-1sqrt",
+    "uba-phi0.025",
+    "uba-phi0.025-min10",
+    "uba-phi0.25",
+    "uba-phi1",
+    "uba-phi4",
+]
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--budget", type=int, default=None, help="budget in updates (default: the sweep's middle one)")
-    parser.add_argument("--auto-phi", type=float, default=None, help="also draw uba-auto with this phi")
-    parser.add_argument("--out", default="benchmarks/lr_curves.png")
+    parser.add_argument("--budget", type=int, default=1000, help="budget in updates")
+    parser.add_argument("--out", default="benchmarks/schedules.png")
     args = parser.parse_args()
-    plot_lr_curves(SweepConfig(), args.out, budget=args.budget, auto_phi=args.auto_phi)
+    cfg = SweepConfig(schedules=SCHEDULES, budgets=[args.budget], warmup_fraction=0.01)
+    title = f"UBA at several phis beside linear, cosine (= phi 2) and WSD, {args.budget} updates"
+    plot_lr_curves(cfg, args.out, title=title)
     print(f"wrote {args.out}")
     return 0
 

@@ -148,3 +148,21 @@ def test_pretrain_cli_honours_an_explicit_linear_schedule(tmp_path):
     assert lrs != pytest.approx(uba, rel=1e-6)  # and it is not the UBA curve
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["lr_scheduler_type"] == "linear"
+
+
+def test_the_benchmark_harness_has_no_import_cycle():
+    """uba_bench's modules import each other in one direction only (lazy imports inside functions count)."""
+    harness = ROOT / "benchmarks" / "uba_bench"
+    modules = {p.stem for p in harness.glob("*.py") if p.stem != "__init__"}
+    graph = {
+        m: {n.split(".")[2] for n in _imports(harness / f"{m}.py") if n.startswith("benchmarks.uba_bench.")} & modules
+        for m in modules
+    }
+    assert graph["runner"] >= {"grid"} and "runner" not in graph["grid"]  # the cycle this replaced
+
+    def cycle_from(m, path):
+        if m in path:
+            return path[path.index(m) :] + [m]
+        return next((c for n in sorted(graph[m]) if (c := cycle_from(n, [*path, m]))), None)
+
+    assert [c for m in sorted(modules) if (c := cycle_from(m, []))] == []

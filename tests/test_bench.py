@@ -1,5 +1,5 @@
-"""The budget-sweep harness: --quick runs, writes JSONL + markdown, resumes without rerunning, and
-sweeps the real Transformers / uba_hf schedules (LR values against closed forms)."""
+"""The benchmark harness: a quick sweep writes JSONL and a model page, resumes without rerunning, and sweeps
+the real Transformers / uba_hf schedules (LR values against closed forms); the v2 report; the v1 archive."""
 
 from __future__ import annotations
 
@@ -82,6 +82,23 @@ def test_auto_uses_the_probed_phi(name):
         bench.schedule_spec(name, 50)
 
 
+def test_the_readme_figure_draws_each_schedule_as_transformers_builds_it(tmp_path, monkeypatch):
+    """benchmarks/plot_schedules.py: UBA at several phis beside linear, cosine and WSD, each curve the LRs that
+    ``transformers.get_scheduler`` gives (closed forms at a few updates)."""
+    import plot_schedules
+
+    budget, warmup = 1000, bench.warmup_steps(1000, 0.01)
+    assert {"linear", "cosine", "wsd-1sqrt"} < set(plot_schedules.SCHEDULES)
+    assert sum(n.startswith("uba-phi") for n in plot_schedules.SCHEDULES) >= 4
+    for name in plot_schedules.SCHEDULES:
+        lrs = bench.scheduler_lrs(name, budget, 1.0, 0.01)
+        for s in (0, warmup, 500, 900, budget - 1):
+            assert lrs[s] == pytest.approx(closed_form(name, s, budget, warmup), rel=1e-9, abs=1e-12), (name, s)
+    monkeypatch.setattr("sys.argv", ["plot_schedules.py", "--out", str(tmp_path / "s.png")])
+    assert plot_schedules.main() == 0
+    assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_uba_phi2_is_cosine_so_the_sweep_shares_their_runs():
     for budget in (20, 100, 400):
         assert bench.scheduler_lrs("uba-phi2", budget, PEAK, 0.1) == bench.scheduler_lrs("cosine", budget, PEAK, 0.1)
@@ -108,25 +125,30 @@ def test_default_sweep_size_and_dedup():
 
 @pytest.fixture(scope="module")
 def quick_sweep(tmp_path_factory):
+    """The harness's core on a handful of tiny cells, run twice into one results file, then its model page."""
     out = tmp_path_factory.mktemp("bench")
     old = os.environ.get("UBA_HF_CACHE")
     os.environ["UBA_HF_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    cfg, results = bench.quick_config(), out / "results.jsonl"
     try:
-        assert bench.main(["--quick", "--out-dir", str(out)]) == 0
-        first = (out / "budget_sweep.jsonl").read_text()
-        assert bench.main(["--quick", "--out-dir", str(out)]) == 0
+        bench.run_sweep(cfg, results)
+        first = results.read_text()
+        bench.run_sweep(cfg, results)
     finally:
         if old is None:
             os.environ.pop("UBA_HF_CACHE", None)
         else:
             os.environ["UBA_HF_CACHE"] = old
+    records = bench.read_results(results)
+    (out / "page.md").write_text(bench.render_model_page(cfg, records, command="`test`"))
+    bench.plot_budget_sweep(cfg, records, out / "page.png")
     return out, first
 
 
 @pytest.mark.slow
 def test_quick_writes_valid_jsonl_and_tables(quick_sweep):
     out, _ = quick_sweep
-    records = [json.loads(line) for line in (out / "budget_sweep.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert records[0]["kind"] == "setup" and "transformers" in records[0]["environment"]
     runs = [r for r in records if r["kind"] == "run"]
     cfg = bench.quick_config()
@@ -136,19 +158,18 @@ def test_quick_writes_valid_jsonl_and_tables(quick_sweep):
     probes = [r for r in records if r["kind"] == "probe"]
     assert len(probes) == len(cfg.seeds)
     assert all(r["phi"] == probes[0]["phi"] and r["kappa"] > 1 for r in runs if r["schedule"] == bench.AUTO)
-    md = (out / "budget_sweep.md").read_text()
+    md = (out / "page.md").read_text()
     for budget in cfg.budgets:
         assert f"## Budget {budget} updates" in md
     assert "| rank | schedule | best LR |" in md and "UBA-default (phi=1)" in md and "uba-auto" in md
     assert "Command:" in md and "Versions:" in md
-    for png in ("budget_sweep.png", "lr_curves.png"):
-        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "page.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.slow
 def test_the_trainer_used_the_closed_form_lrs(quick_sweep):
     out, _ = quick_sweep
-    runs = [r for r in bench.read_results(out / "budget_sweep.jsonl") if r.get("kind") == "run"]
+    runs = [r for r in bench.read_results(out / "results.jsonl") if r.get("kind") == "run"]
     checked = 0
     for r in runs:
         for s, lr in r["lr_samples"].items():
@@ -161,13 +182,34 @@ def test_the_trainer_used_the_closed_form_lrs(quick_sweep):
 @pytest.mark.slow
 def test_rerun_skips_finished_cells(quick_sweep, capsys):
     out, first = quick_sweep
-    assert (out / "budget_sweep.jsonl").read_text() == first  # the second run appended nothing
+    assert (out / "results.jsonl").read_text() == first  # the second run appended nothing
     # And a third, observed: nothing to run.
-    assert bench.run_sweep(bench.quick_config(), out / "budget_sweep.jsonl") == {
+    assert bench.run_sweep(bench.quick_config(), out / "results.jsonl") == {
         "ran": 0,
         "skipped": len(bench.planned_cells(bench.quick_config())),
         "total": len(bench.planned_cells(bench.quick_config())),
     }
+
+
+def test_the_sweep_command_runs_benchmark_v2_or_the_phi_factors_only(capsys):
+    """One harness: v1's command-line paths are gone (its results are an archive under benchmarks/v1/)."""
+    for argv in ([], ["--quick"], ["--main-job"], ["--report-only"]):
+        with pytest.raises(SystemExit) as exit_:
+            bench.main(argv)
+        assert exit_.value.code == 2, argv
+    assert "one of the arguments --v2 --factors is required" in capsys.readouterr().err
+
+
+def test_v1_archive_keeps_its_numbers():
+    """benchmarks/v1/ holds v1's results and tables as data: the tables still state what the results files hold."""
+    v1 = ROOT / "benchmarks" / "v1"
+    for sub, cfg in (("", bench.SweepConfig()), ("main_job", bench.main_job_config())):
+        records = bench.read_results(v1 / sub / "budget_sweep.jsonl")
+        md = (v1 / sub / "budget_sweep.md").read_text()
+        table = bench.summarize(cfg, records)
+        for budget, row in table.items():
+            best = min(row.values(), key=lambda b: b.mean)
+            assert best.n == len(cfg.seeds) and f"{best.mean:.4f} ± {best.std:.4f}" in md, (sub, budget, best.name)
 
 
 def test_a_results_file_of_another_setup_is_refused(tmp_path):
@@ -202,7 +244,7 @@ def _run_record(name: str, budget: int, lr: float, seed: int, loss: float) -> di
 def test_report_marks_partial_sweeps():
     cfg = bench.SweepConfig(budgets=[100, 200, 400], lrs=[0.01, 0.03], seeds=[0, 1])
     recs = [_run_record(n, 100, 0.01, 0, loss) for n, loss in [("uba-default", 5.0), ("cosine", 5.1)]]
-    md = bench.render_markdown(cfg, recs)
+    md = bench.render_model_page(cfg, recs)
     assert "Finished runs: **2 /" in md and "(partial)" in md
     assert "UBA-default (phi=1) beats the best baseline** (`cosine`" in md
 
@@ -233,7 +275,7 @@ def test_report_compares_floored_uba_with_cosine_min10_without_a_default_row():
         for n, losses in [("cosine-min10", (5.0, 5.2)), ("uba-phi1-min10", (4.9, 5.0))]
         for seed, loss in zip((0, 1), losses, strict=True)
     ]
-    md = bench.render_markdown(cfg, recs)
+    md = bench.render_model_page(cfg, recs)
     # means 5.1 and 4.95: gap -0.15; spread hypot(0.1414, 0.0707) = 0.1581; paired gaps -0.1, -0.2
     want = "-0.1500 nats (within the seed spread, 0.1581; per-seed gaps -0.1000, -0.2000)"
     best = "best `uba-phi1-min10` (4.9500 ± 0.0707, LR 0.01)"
@@ -248,7 +290,7 @@ def test_report_best_fixed_phi_counts_uba_default_and_cosine():
     cfg = bench.SweepConfig(schedules=names, budgets=[400], lrs=[0.01], seeds=[0])
     for best, losses in [("uba-default", (3.68, 3.70, 3.69, 3.69, 3.67)), ("cosine", (3.70, 3.60, 3.69, 3.69, 3.5))]:
         recs = [_run_record(n, 400, 0.01, 0, loss) for n, loss in zip(names, losses, strict=True)]
-        md = bench.render_markdown(cfg, recs)
+        md = bench.render_model_page(cfg, recs)
         assert f"- Best fixed phi: `{best}` ({min(losses[:4]):.4f}" in md, best
 
 
@@ -414,7 +456,7 @@ def test_v2_quick_runs_end_to_end(tmp_path):
 
 
 def test_v2_report_flags_a_best_phi_at_an_edge_of_the_phi_grid():
-    from uba_bench.report_v2 import phi_lines
+    from uba_bench.report import phi_lines
 
     names = ["uba-default", "cosine", "uba-phi0.1", "uba-phi0.5", "uba-auto", "cosine-min10", "uba-phi0.1-min10"]
     cfg = bench.SweepConfig(schedules=names, budgets=[100], lrs=[0.01], seeds=[0])
@@ -433,7 +475,7 @@ def test_v2_report_flags_a_best_phi_at_an_edge_of_the_phi_grid():
 def test_v2_report_ranks_every_schedule_by_its_worst_gap_across_both_models():
     """The across-models table: each regime's best among schedules with every seed; paired gaps to it; the
     worst over the regimes a schedule has every seed in; the budget rule as a row of its picks."""
-    from uba_bench.report_v2 import across_regimes, across_regimes_table
+    from uba_bench.report import across_regimes, across_regimes_table
 
     cfg = bench.SweepConfig(schedules=["linear", "uba-phi0.1", "uba-phi4"], budgets=[100], lrs=[0.01], seeds=[0, 1])
     a = {"linear": [5.0, 5.2], "uba-phi0.1": [5.1, 5.3], "uba-phi4": [4.9, 5.1]}
@@ -457,7 +499,7 @@ def test_main_job_recipe_uses_the_best_uba_setting_measured_on_its_model_and_bud
     """tiny.yaml's phi, floor and peak LR are benchmark v2's best fixed-phi UBA on exactly that model, data
     and budget (every seed, each setting at its own best LR): the default run shows UBA as measured there,
     not as the budget rule (fitted on the sweep model, 5x smaller) would guess."""
-    from uba_bench.report import phi_of, summarize
+    from uba_bench.summary import phi_of, summarize
     from uba_bench.v2 import group_config, group_records
 
     cfg = group_config("main-job")

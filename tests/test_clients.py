@@ -76,7 +76,7 @@ def torchrun(out: Path, *extra: str) -> list[str]:
 
 
 def accelerate(out: Path, *extra: str) -> list[str]:
-    """The command of multi_cpu.yaml's header and README's compatibility table, run with
+    """The command of multi_cpu.yaml's header and docs/compatibility.md's client table, run with
     ACCELERATE_USE_CPU=1 in the environment and without the script's own ``--use_cpu``."""
     return [
         *(sys.executable, "-m", "accelerate.commands.launch", "--config_file"),

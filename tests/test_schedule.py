@@ -13,6 +13,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from transformers import get_cosine_schedule_with_warmup, get_cosine_with_min_lr_schedule_with_warmup
 
 from uba_hf import (
+    DEFAULT_MIN_LR_RATIO,
     DEFAULT_PHI,
     UBAConfigError,
     UBASchedule,
@@ -181,9 +182,11 @@ def test_state_without_a_schedule_record_loads_with_a_warning(caplog):
     assert sched.last_epoch == 1 and sched.uba["num_training_steps"] == 20
 
 
-def test_default_phi_is_documented_value():
-    assert DEFAULT_PHI > 0 and math.isfinite(DEFAULT_PHI)
-    assert get_uba_schedule_with_warmup.__defaults__[0] == DEFAULT_PHI
+def test_a_schedule_without_phi_or_floor_runs_the_package_defaults():
+    assert DEFAULT_PHI > 0 and math.isfinite(DEFAULT_PHI) and 0 <= DEFAULT_MIN_LR_RATIO < 1
+    given = get_uba_schedule_with_warmup(make_optimizer(), num_warmup_steps=2, num_training_steps=10)
+    assert given.uba == {"num_training_steps": 10, "num_warmup_steps": 2, "phi": DEFAULT_PHI, "min_lr_ratio": 0.0}
+    assert given.not_given == ("phi", "min_lr_ratio")
 
 
 def test_suggest_schedule_switches_at_the_documented_budget():

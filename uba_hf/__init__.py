@@ -3,6 +3,27 @@
 Importing this package registers ``"uba"`` with Transformers (``SchedulerType``, ``get_scheduler``,
 ``TrainingArguments``, ``HfArgumentParser`` choices). Registration is idempotent.
 
+Public names:
+
+* ``get_uba_schedule_with_warmup`` builds the schedule (a :class:`UBASchedule`, a ``LambdaLR``), shaped like
+  Transformers' ``get_*_schedule_with_warmup``; ``uba_factor`` and ``uba_lr_lambda`` are its pure math.
+* ``suggest_schedule(tokens_per_param)``: the package's measured choice of phi and floor for a budget.
+* ``DEFAULT_PHI`` (1) and ``DEFAULT_MIN_LR_RATIO`` (0): the phi and floor of ``lr_scheduler_type="uba"`` without
+  kwargs; a resume that does not give them takes the checkpoint's, so a run outlives a change of default.
+* ``UBA_SCHEDULER_NAME`` (``"uba"``) and ``register_uba_scheduler``: the registration with Transformers.
+* ``UBATrainer`` and ``UBAArguments``: a ``Trainer`` that runs UBA by default and guards its budget.
+* ``UBAConfigError``: every user mistake (a ``ValueError``).
+
+Example:
+
+>>> import torch, uba_hf
+>>> from transformers import get_scheduler
+>>> opt = torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=1.0)
+>>> kwargs = {"phi": 2.0, "min_lr_ratio": 0.0}  # phi 2 is cosine: half the peak at mid-budget
+>>> sched = get_scheduler("uba", opt, num_warmup_steps=0, num_training_steps=10, scheduler_specific_kwargs=kwargs)
+>>> [round(sched.lr_lambdas[0](s), 4) for s in (0, 5, 10)]
+[1.0, 0.5, 0.0]
+
 The library is this package's top level; ``uba_hf.pretrain`` is the pretraining job (extra
 ``[pretrain]``) and imports the library, never the other way round.
 """
@@ -11,6 +32,7 @@ from .arguments import UBAArguments
 from .errors import UBAConfigError
 from .registry import UBA_SCHEDULER_NAME, register_uba_scheduler
 from .schedule import (
+    DEFAULT_MIN_LR_RATIO,
     DEFAULT_PHI,
     UBASchedule,
     get_uba_schedule_with_warmup,
@@ -25,6 +47,7 @@ __version__ = "0.3.0"
 register_uba_scheduler()
 
 __all__ = [
+    "DEFAULT_MIN_LR_RATIO",
     "DEFAULT_PHI",
     "UBAArguments",
     "UBAConfigError",

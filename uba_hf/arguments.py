@@ -12,7 +12,7 @@ from typing import Any
 
 from .errors import UBAConfigError
 from .registry import check_uba_kwargs
-from .schedule import DEFAULT_PHI, validate_phi, validate_schedule_args
+from .schedule import DEFAULTS, validate_phi, validate_schedule_args
 
 __all__ = ["PHI_AUTO", "UBAArguments", "parse_phi", "resolve_uba_kwargs", "validate_uba_args"]
 
@@ -33,29 +33,51 @@ def parse_phi(value: Any) -> float | str:
 
 
 def validate_uba_args(
-    phi: float | str, min_lr_ratio: float, num_warmup_steps: int = 0, num_training_steps: int = 1
+    phi: float | str | None, min_lr_ratio: float | None, num_warmup_steps: int = 0, num_training_steps: int = 1
 ) -> None:
-    """The schedule's own checks (the budget part only when given); ``"auto"`` is resolved later by the probe."""
-    validate_schedule_args(num_warmup_steps, num_training_steps, DEFAULT_PHI if phi == PHI_AUTO else phi, min_lr_ratio)
+    """The schedule's own checks (the budget part only when given); ``"auto"`` is resolved later by the probe,
+    ``None`` (not given) by the package (``DEFAULTS``, or the checkpoint's value on a resume)."""
+    phi = DEFAULTS["phi"] if phi in (None, PHI_AUTO) else phi
+    min_lr_ratio = DEFAULTS["min_lr_ratio"] if min_lr_ratio is None else min_lr_ratio
+    validate_schedule_args(num_warmup_steps, num_training_steps, phi, min_lr_ratio)
 
 
 @dataclass
 class UBAArguments:
-    """Arguments of the UBA schedule, parseable by ``HfArgumentParser``."""
+    """Arguments of the UBA schedule, parseable by ``HfArgumentParser``; ``UBATrainer(uba_args=...)`` takes them.
+
+    Fields: ``phi`` (a number > 0, or ``"auto"`` for the curvature probe; a string so that the command line
+    can say either), ``min_lr_ratio`` (the floor, a fraction of each param group's peak LR), ``rebudget``
+    (continue a resumed run on a new budget instead of refusing it), and the probe's settings
+    ``phi_probe_batches`` and ``phi_probe_lanczos_steps``. Bad values raise :class:`UBAConfigError`.
+
+    Example:
+
+    >>> from transformers import HfArgumentParser
+    >>> parser = HfArgumentParser(UBAArguments)
+    >>> (uba_args,) = parser.parse_args_into_dataclasses(["--phi", "0.5", "--min_lr_ratio", "0.1"])
+    >>> uba_args.phi, uba_args.min_lr_ratio
+    (0.5, 0.1)
+    >>> uba_args.to_scheduler_kwargs()  # the same as lr_scheduler_kwargs for the stock Trainer
+    {'phi': 0.5, 'min_lr_ratio': 0.1}
+    """
 
     _argument_group_name = "UBA schedule (UBAArguments)"  # its section in an HfArgumentParser's --help
 
-    phi: str = field(
-        default=str(DEFAULT_PHI),
+    phi: str | None = field(
+        default=None,
         metadata={
             "help": "UBA shape parameter, a number > 0 (2 = cosine; < 2 keeps the LR high longer; > 2 decays "
-            f"earlier), or '{PHI_AUTO}' (curvature probe, see docs/phi.md). "
-            f"Default {DEFAULT_PHI}. For a budget known in tokens per parameter, uba_hf.suggest_schedule gives the "
-            "measured choice of phi and floor (docs/phi.md)."
+            f"earlier), or '{PHI_AUTO}' (curvature probe, see docs/phi.md). Not given: the package default "
+            f"({DEFAULTS['phi']}) for a new run, the checkpoint's phi on a resume."
         },
     )
-    min_lr_ratio: float = field(
-        default=0.0, metadata={"help": "Final LR as a fraction of each param group's peak LR, in [0, 1)."}
+    min_lr_ratio: float | None = field(
+        default=None,
+        metadata={
+            "help": "Final LR as a fraction of each param group's peak LR, in [0, 1). Not given: the package "
+            f"default ({DEFAULTS['min_lr_ratio']}) for a new run, the checkpoint's floor on a resume."
+        },
     )
     rebudget: bool = field(
         default=False,
@@ -77,7 +99,7 @@ class UBAArguments:
     )
 
     def __post_init__(self) -> None:
-        self.phi = parse_phi(self.phi)
+        self.phi = None if self.phi is None else parse_phi(self.phi)
         validate_uba_args(self.phi, self.min_lr_ratio)
         if not isinstance(self.rebudget, bool):
             raise UBAConfigError(f"`rebudget` must be true or false; got {self.rebudget!r}.")
@@ -85,26 +107,28 @@ class UBAArguments:
             raise UBAConfigError("`phi_probe_batches` must be >= 1 and `phi_probe_lanczos_steps` >= 2.")
 
     def to_scheduler_kwargs(self) -> dict[str, float | str | bool]:
-        """``lr_scheduler_kwargs`` for ``"uba"`` (``rebudget`` only when set: saved arguments stay as before)."""
-        return {"phi": self.phi, "min_lr_ratio": self.min_lr_ratio, **({"rebudget": True} if self.rebudget else {})}
+        """``lr_scheduler_kwargs`` for ``"uba"``: the values given (``rebudget`` only when set)."""
+        given = {"phi": self.phi, "min_lr_ratio": self.min_lr_ratio, "rebudget": self.rebudget or None}
+        return {key: value for key, value in given.items() if value is not None}
 
 
 def resolve_uba_kwargs(lr_scheduler_kwargs: dict | None, uba_args: UBAArguments | None) -> dict[str, Any]:
-    """Merge ``uba_args`` with ``TrainingArguments.lr_scheduler_kwargs``; a conflict between the two is an error.
+    """The UBA kwargs the user gave, from ``uba_args`` and ``TrainingArguments.lr_scheduler_kwargs``; the same
+    key given in both with different values is an error. Keys not given are absent (the package decides them).
 
     Validated now (the budget-independent parts) rather than at the first training step.
     """
     from_training_args = check_uba_kwargs(lr_scheduler_kwargs)
-    resolved = uba_args.to_scheduler_kwargs() if uba_args is not None else {"phi": DEFAULT_PHI, "min_lr_ratio": 0.0}
+    resolved = uba_args.to_scheduler_kwargs() if uba_args is not None else {}
     for key, value in from_training_args.items():
         value = parse_phi(value) if key == "phi" else value if key == "rebudget" else float(value)
-        if uba_args is not None and value != resolved.get(key, False):
+        if key in resolved and value != resolved[key]:
             raise UBAConfigError(
                 f"UBA `{key}` is given twice with different values: lr_scheduler_kwargs has {value!r}, "
-                f"UBAArguments has {resolved.get(key, False)!r}. Give it in one place."
+                f"UBAArguments has {resolved[key]!r}. Give it in one place."
             )
         resolved[key] = value
     if not resolved.get("rebudget", True):
         del resolved["rebudget"]
-    validate_uba_args(resolved["phi"], resolved["min_lr_ratio"])
+    validate_uba_args(resolved.get("phi"), resolved.get("min_lr_ratio"))
     return resolved

@@ -13,4 +13,17 @@ __all__ = ["UBAConfigError"]
 
 
 class UBAConfigError(ValueError):
-    """A configuration or data mistake, reported as one line that names the argument and the fix."""
+    """A configuration or data mistake, reported as one line that names the argument and the fix.
+
+    A ``ValueError``, so ``except ValueError`` catches it too. The command-line entry points (``uba-run``,
+    ``uba-pretrain``) print it as one line and exit with code 2; anything else keeps its traceback.
+
+    Example:
+
+    >>> from uba_hf import suggest_schedule
+    >>> try:
+    ...     suggest_schedule(0)
+    ... except UBAConfigError as err:
+    ...     print(err)
+    `tokens_per_param` must be a finite number > 0; got 0.
+    """

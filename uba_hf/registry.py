@@ -21,9 +21,12 @@ from transformers import optimization
 from transformers.trainer_utils import SchedulerType
 
 from .errors import UBAConfigError
-from .schedule import DEFAULT_PHI, get_uba_schedule_with_warmup
+from .schedule import get_uba_schedule_with_warmup
 
 UBA_SCHEDULER_NAME = "uba"
+"""The name Transformers knows UBA by once ``uba_hf`` is imported (``SchedulerType("uba")``).
+
+Use it as ``lr_scheduler_type="uba"``, ``--lr_scheduler_type uba`` or ``get_scheduler("uba", ...)``."""
 _MEMBER_NAME = "UBA"
 UBA_SCHEDULE_KWARGS = ("phi", "min_lr_ratio")  # the curve's own parameters (recorded in checkpoints)
 UBA_KWARGS = (*UBA_SCHEDULE_KWARGS, "rebudget")  # everything lr_scheduler_kwargs may hold for "uba"
@@ -69,14 +72,27 @@ def _uba_from_get_scheduler(optimizer, num_warmup_steps: int, num_training_steps
         optimizer,
         num_warmup_steps=num_warmup_steps,
         num_training_steps=num_training_steps,
-        phi=kwargs.get("phi", DEFAULT_PHI),
-        min_lr_ratio=kwargs.get("min_lr_ratio", 0.0),
+        phi=kwargs.get("phi"),  # not given: the package default, or the checkpoint's on a resume
+        min_lr_ratio=kwargs.get("min_lr_ratio"),
         rebudget=kwargs.get("rebudget", False),
     )
 
 
 def register_uba_scheduler() -> SchedulerType:
-    """Add ``SchedulerType.UBA = "uba"`` and its scheduler function. Idempotent; returns the member."""
+    """Add ``SchedulerType.UBA = "uba"`` and its scheduler function. Idempotent; returns the member.
+
+    ``import uba_hf`` calls it, so you need it only where ``uba_hf`` cannot be imported first (a process
+    started by a launcher imports it through ``uba-run``). Afterwards ``transformers.get_scheduler("uba",
+    optimizer, num_warmup_steps=..., num_training_steps=..., scheduler_specific_kwargs={"phi": ...,
+    "min_lr_ratio": ...})`` builds :func:`uba_hf.get_uba_schedule_with_warmup`, and ``"uba"`` is one of
+    ``HfArgumentParser``'s ``--lr_scheduler_type`` choices.
+
+    Example:
+
+    >>> from transformers import SchedulerType
+    >>> register_uba_scheduler() is register_uba_scheduler() is SchedulerType("uba")
+    True
+    """
     member = SchedulerType._value2member_map_.get(UBA_SCHEDULER_NAME)
     if member is None:
         member = str.__new__(SchedulerType, UBA_SCHEDULER_NAME)

@@ -33,8 +33,20 @@ from .errors import UBAConfigError
 # Where the default comes from: the paper (arXiv 2505.24452) gives phi-selection guidelines for LM
 # pretraining, but its text was not available to us, so we do not quote it. phi = 1 keeps the LR above
 # cosine for most of the budget (mean factor 0.586 vs 0.5) and was the best fixed phi of {0.5, 1, 2, 4}
-# at 200 and 400 updates in this package's own sweep (benchmarks/budget_sweep.md; phi 0.5 won at 100).
+# at 200 and 400 updates in this package's own sweep (benchmarks/v1/budget_sweep.md; phi 0.5 won at 100).
 DEFAULT_PHI = 1.0
+"""The phi of ``lr_scheduler_type="uba"`` when no phi is given (a resume takes the checkpoint's instead): 1.
+
+phi < 2 keeps the LR above cosine's (2); for a budget known in tokens per parameter,
+:func:`suggest_schedule` gives the measured choice instead (docs/phi.md)."""
+DEFAULT_MIN_LR_RATIO = 0.0
+"""The floor (``eta_min / eta_max``) of ``lr_scheduler_type="uba"`` when none is given: 0 (decay to zero).
+
+Like ``DEFAULT_PHI``, a resume takes the checkpoint's floor instead, so a run started under an earlier default
+resumes on its own curve (``adopt_recorded``)."""
+# The values a schedule takes when the user gives none: on a resume they are not checked against the checkpoint
+# but taken from it (``adopt_recorded``), so that a run started under an earlier default resumes under a new one.
+DEFAULTS = MappingProxyType({"phi": DEFAULT_PHI, "min_lr_ratio": DEFAULT_MIN_LR_RATIO})
 
 # The schedule to use when the budget is known in tokens per non-embedding parameter (``suggest_schedule``),
 # from this package's benchmark v2 (docs/phi.md, "Choosing phi and the floor by budget"): at 1.3 tokens/param
@@ -47,6 +59,8 @@ SHORT_BUDGET_SCHEDULE = MappingProxyType({"phi": 1.0, "min_lr_ratio": 0.1})  # r
 LONG_BUDGET_SCHEDULE = MappingProxyType({"phi": 4.0, "min_lr_ratio": 0.0})
 
 __all__ = [
+    "DEFAULTS",
+    "DEFAULT_MIN_LR_RATIO",
     "DEFAULT_PHI",
     "LONG_BUDGET_SCHEDULE",
     "SHORT_BUDGET_SCHEDULE",
@@ -76,13 +90,27 @@ def validate_phi(phi: float, name: str = "phi") -> float:
 def suggest_schedule(tokens_per_param: float) -> dict[str, float]:
     """``{"phi", "min_lr_ratio"}`` for a budget of ``tokens_per_param`` tokens per non-embedding parameter.
 
-    The package's measured rule (constants above): short budgets keep the LR up (phi 1, 10% floor), longer
+    The package's measured rule (``SHORT_BUDGET_TOKENS_PER_PARAM`` and the two schedules in
+    ``uba_hf.schedule``): short budgets keep the LR up (phi 1, 10% floor), longer
     ones decay early and to zero (phi 4), as linear-to-zero beats a floor more the longer the run (Bergsma et
     al. 2025). Returns a new dict, usable as ``lr_scheduler_kwargs`` for ``"uba"``.
 
-    Fitted on one small model: on another (the main job's 3M model) a smaller phi without a floor beat this
-    pick, so the best phi is not a function of the budget alone (``docs/phi.md``, "Choosing phi and the
-    floor by budget"). Use it as the starting point, not as a tuned value for every model.
+    Fitted on one small model: on another (the main job's 3M model) much smaller phis beat this pick (phi
+    0.025 with the 10% floor was the best there), so the best phi is not a function of the budget alone
+    (``docs/phi.md``, "Choosing phi and the floor by budget"). Use it as the starting point, not as a tuned
+    value for every model.
+
+    Args:
+        tokens_per_param: training tokens over non-embedding parameters (20 is Chinchilla's ratio).
+
+    Example:
+
+    >>> suggest_schedule(1.0)   # a short budget: keep the LR up, stop at a 10% floor
+    {'phi': 1.0, 'min_lr_ratio': 0.1}
+    >>> suggest_schedule(20.0)  # a long one: decay early, to zero
+    {'phi': 4.0, 'min_lr_ratio': 0.0}
+
+    Pass it on as ``TrainingArguments(lr_scheduler_type="uba", lr_scheduler_kwargs=suggest_schedule(20.0))``.
     """
     if isinstance(tokens_per_param, bool) or not isinstance(tokens_per_param, numbers.Real):
         raise UBAConfigError(f"`tokens_per_param` must be a number > 0; got {tokens_per_param!r}.")
@@ -129,6 +157,13 @@ def uba_factor(t: float, total: float, phi: float) -> float:
     ``2 c / (2 phi + (2 - phi) c)`` with ``c = 1 + cos(pi t / total)``: 1 at ``t = 0``, 0 at
     ``t = total``, monotone in between. The denominator is > 0 for every ``phi > 0`` and ``c`` in
     [0, 2] (it is ``2 phi`` at ``c = 0`` and ``4`` at ``c = 2``, linear in between).
+
+    Example: halfway through the decay, phi 2 is cosine's 0.5 and phi 1 keeps two thirds of the peak.
+
+    >>> uba_factor(0, 100, phi=1.0), uba_factor(100, 100, phi=1.0)
+    (1.0, 0.0)
+    >>> round(uba_factor(50, 100, phi=2.0), 4), round(uba_factor(50, 100, phi=1.0), 4)
+    (0.5, 0.6667)
     """
     progress = float(t) / float(max(1, total))
     # Same float operations as Transformers' cosine, so that phi=2 reproduces it bit for bit.
@@ -154,6 +189,12 @@ def uba_lr_lambda(
     the order they were made, each ``{"start": S, "start_multiplier": m, "end": N}``; the first is the
     original decay (``S = W``, ``m = 1``). Step ``s >= W`` follows the last segment with ``S <= s``:
     ``r + (m - r) * f(s - S; T = N - S)`` before its end, ``r`` after it.
+
+    Example: 2 warmup updates, a budget of 10, phi 1, a 10% floor (0.7 = 0.1 + 0.9 x 2/3 at mid-decay).
+
+    >>> kw = dict(num_warmup_steps=2, num_training_steps=10, phi=1.0, min_lr_ratio=0.1)
+    >>> [round(uba_lr_lambda(s, **kw), 4) for s in (0, 1, 2, 6, 10, 50)]
+    [0.0, 0.5, 1.0, 0.7, 0.1, 0.1]
     """
     if current_step < num_warmup_steps:
         return float(current_step) / float(max(1, num_warmup_steps))
@@ -231,9 +272,36 @@ def rebudget_state(saved: dict[str, Any], current_step: int, new_budget: int) ->
     return {**old_kwargs, "num_training_steps": int(new_budget), "segments": [*old_segments, segment]}
 
 
+def adopt_recorded(
+    current: dict[str, Any], recorded: dict[str, Any], not_given: Sequence[str], where: str
+) -> dict[str, Any]:
+    """``current`` with the values of ``not_given`` keys taken from a checkpoint's ``recorded`` schedule.
+
+    A value the user did not give cannot conflict with a checkpoint: the run continues with what it started
+    with (an earlier release's default, or the package's choice when it started), and says so in one line.
+    The keys the user gave are left as they are, for the caller to check against the checkpoint.
+    """
+    adopted = {key: recorded[key] for key in not_given if key in recorded}
+    changed = {key: value for key, value in adopted.items() if value != current.get(key)}
+    if changed:
+        logging.getLogger("uba_hf").info(
+            "UBA: resuming with %s recorded in %s (not given now; a new run would use %s).",
+            ", ".join(f"{key}={value!r}" for key, value in changed.items()),
+            where,
+            ", ".join(f"{key}={current.get(key)!r}" for key in changed),
+        )
+    return {**current, **adopted}
+
+
+# UBASchedule attributes that say how this run loads a checkpoint's state; never saved in the state itself.
+_HOW_TO_LOAD = ("rebudget", "not_given")
+
+
 class UBASchedule(LambdaLR):
-    """The UBA ``LambdaLR``: its ``state_dict()`` also records the schedule, and ``load_state_dict()``
-    refuses a state recorded with another one, or, with ``rebudget=True``, continues it on a new budget.
+    """The UBA ``LambdaLR``, whose checkpoint records the schedule and refuses to resume on another one.
+
+    Its ``state_dict()`` also records the schedule, and ``load_state_dict()`` refuses a state recorded with
+    another one, or, with ``rebudget=True``, continues it on a new budget.
 
     ``LambdaLR`` checkpoints only its step counter, so a run resumed with another ``max_steps``
     (or warmup, phi, floor) would silently continue on another curve. The guard lives here, in the
@@ -244,6 +312,22 @@ class UBASchedule(LambdaLR):
     ``rebudget=True``: a state with another budget is continued on a new decay segment
     (:func:`rebudget_state`); phi and the floor must still match, and the run keeps its own warmup.
     The segments are part of the state, so a later resume (with the new budget) is exact.
+
+    ``phi`` / ``min_lr_ratio`` ``None`` (not given): the package default (``DEFAULTS``) for a new run, and the
+    state's own values on a resume (:func:`adopt_recorded`), so a run started under an earlier default resumes
+    exactly. Only values given explicitly are checked against the state.
+
+    Build it with :func:`get_uba_schedule_with_warmup` (or ``transformers.get_scheduler("uba", ...)``).
+
+    Example: a state saved for a budget of 100 updates does not load into a schedule of 200.
+
+    >>> import torch
+    >>> opt = torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=1.0)
+    >>> saved = get_uba_schedule_with_warmup(opt, 0, 100).state_dict()
+    >>> get_uba_schedule_with_warmup(opt, 0, 200).load_state_dict(saved)
+    Traceback (most recent call last):
+    ...
+    uba_hf.errors.UBAConfigError: ...
     """
 
     def __init__(
@@ -252,11 +336,15 @@ class UBASchedule(LambdaLR):
         *,
         num_warmup_steps: int,
         num_training_steps: int,
-        phi: float,
-        min_lr_ratio: float,
+        phi: float | None,
+        min_lr_ratio: float | None,
         last_epoch: int = -1,
         rebudget: bool = False,
     ) -> None:
+        # None: not given, so the package default now, and the checkpoint's value on a resume.
+        self.not_given = tuple(key for key, value in (("phi", phi), ("min_lr_ratio", min_lr_ratio)) if value is None)
+        phi = DEFAULTS["phi"] if phi is None else phi
+        min_lr_ratio = DEFAULTS["min_lr_ratio"] if min_lr_ratio is None else min_lr_ratio
         num_warmup_steps, num_training_steps, phi, min_lr_ratio = validate_schedule_args(
             num_warmup_steps, num_training_steps, phi, min_lr_ratio
         )
@@ -274,11 +362,12 @@ class UBASchedule(LambdaLR):
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
-        state.pop("rebudget", None)  # how this run loads a state, not what the state is
+        for key in _HOW_TO_LOAD:  # how this run loads a state, not what the state is
+            state.pop(key, None)
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state_dict = {key: value for key, value in state_dict.items() if key != "rebudget"}
+        state_dict = {key: value for key, value in state_dict.items() if key not in _HOW_TO_LOAD}
         saved = state_dict.get(SCHEDULE_STATE_KEY)
         if saved is None:
             logging.getLogger("uba_hf").warning(
@@ -288,6 +377,7 @@ class UBASchedule(LambdaLR):
             )
             state_dict = {**state_dict, SCHEDULE_STATE_KEY: self.uba}
         else:
+            self.uba = adopt_recorded(self.uba, saved, self.not_given, "the scheduler state")
             # A re-budgeted run's warmup is history (the state keeps it); a ratio warmup re-derived from the
             # new budget would differ, so it is compared only while the run is on its first plan.
             keep_warmup = self.rebudget or bool(saved.get("segments"))
@@ -333,8 +423,8 @@ def get_uba_schedule_with_warmup(
     optimizer,
     num_warmup_steps: int,
     num_training_steps: int,
-    phi: float = DEFAULT_PHI,
-    min_lr_ratio: float = 0.0,
+    phi: float | None = None,
+    min_lr_ratio: float | None = None,
     last_epoch: int = -1,
     rebudget: bool = False,
 ) -> LambdaLR:
@@ -349,9 +439,10 @@ def get_uba_schedule_with_warmup(
         num_warmup_steps: updates of linear warmup, counted inside the budget.
         num_training_steps: the budget ``N`` in optimizer updates (not micro-batches): gradient
             accumulation and data parallelism do not change it.
-        phi: the UBA shape parameter, a finite number > 0. ``2`` is cosine. The default
-            (``DEFAULT_PHI = 1``) comes from this package's budget sweep (see the comment on it).
-        min_lr_ratio: ``eta_min / eta_max`` in [0, 1).
+        phi: the UBA shape parameter, a finite number > 0. ``2`` is cosine. ``None`` (not given): the
+            package default ``DEFAULT_PHI`` (``uba_hf.DEFAULT_PHI``), and on a resume the checkpoint's phi.
+        min_lr_ratio: ``eta_min / eta_max`` in [0, 1). ``None``: ``DEFAULT_MIN_LR_RATIO``, and on a resume
+            the checkpoint's floor.
         last_epoch: index of the last scheduler step when resuming, as in ``LambdaLR``.
         rebudget: on ``load_state_dict``, continue a state recorded with another budget on a new decay
             segment instead of refusing it (docs/schedule.md, "Re-budgeting").
@@ -363,6 +454,22 @@ def get_uba_schedule_with_warmup(
     Raises:
         UBAConfigError (a ``ValueError``): for a non-positive/NaN/inf ``phi``, ``min_lr_ratio`` outside
             [0, 1), a warmup longer than the budget, or non-integer budgets.
+
+    Example: step the scheduler once per optimizer update; after the budget the LR stays at the floor.
+
+    >>> import torch
+    >>> model = torch.nn.Linear(2, 2)
+    >>> optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    >>> scheduler = get_uba_schedule_with_warmup(
+    ...     optimizer, num_warmup_steps=10, num_training_steps=100, phi=1.0, min_lr_ratio=0.1
+    ... )
+    >>> lrs = []
+    >>> for _ in range(100):
+    ...     optimizer.step()
+    ...     scheduler.step()
+    ...     lrs.append(scheduler.get_last_lr()[0])
+    >>> round(lrs[9], 6), round(lrs[54], 6), round(lrs[99], 6)  # peak; mid-decay: 0.1 + 0.9 x 2/3; floor
+    (0.001, 0.0007, 0.0001)
     """
     return UBASchedule(
         optimizer,

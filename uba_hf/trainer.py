@@ -26,13 +26,13 @@ from typing import Any
 from transformers import Trainer, TrainingArguments
 from transformers.trainer_utils import SchedulerType
 
-from .arguments import PHI_AUTO, UBAArguments, resolve_uba_kwargs
+from .arguments import PHI_AUTO, UBAArguments, resolve_uba_kwargs, validate_uba_args
 from .callbacks import CheckpointCompletionCallback
 from .checkpoints import read_schedule_record, resolve_resume_checkpoint, run_identity
 from .deepspeed import check_no_scheduler_block
 from .registry import UBA_SCHEDULE_KWARGS, register_uba_scheduler
 from .rng import preserve_rng
-from .schedule import UBASchedule, validate_schedule_args
+from .schedule import DEFAULTS, UBASchedule
 
 logger = logging.getLogger("uba_hf")
 
@@ -42,6 +42,27 @@ _TRANSFORMERS_DEFAULT_SCHEDULER = TrainingArguments.__dataclass_fields__["lr_sch
 
 class UBATrainer(Trainer):
     """``Trainer`` with UBA as its schedule and the budget checked across resume.
+
+    Beyond the stock ``Trainer`` with ``lr_scheduler_type="uba"``: it logs ``phi`` and the budget, refuses
+    a resume with another budget, warmup, phi or floor (unless ``rebudget``), writes a completion marker and
+    ``uba_schedule.json`` with every checkpoint, resumes ``--resume_from_checkpoint latest`` from the newest
+    complete one, saves and exits on SIGTERM, refuses a DeepSpeed config with its own scheduler, and
+    accepts ``phi="auto"`` (a curvature probe before the first update). The budget is ``max_steps``
+    optimizer updates, or the updates the Trainer derives from ``num_train_epochs``.
+
+    Example::
+
+        import uba_hf
+        from transformers import TrainingArguments
+
+        args = TrainingArguments(output_dir="out", max_steps=10_000, warmup_steps=0.01, learning_rate=3e-4)
+        trainer = uba_hf.UBATrainer(
+            model=model,
+            args=args,
+            train_dataset=train_dataset,
+            uba_args=uba_hf.UBAArguments(phi="1.0", min_lr_ratio=0.1),
+        )
+        trainer.train()  # resume later with trainer.train(resume_from_checkpoint="latest")
 
     Which schedule runs (the whole rule):
 
@@ -82,6 +103,8 @@ class UBATrainer(Trainer):
         self.phi_probe: dict[str, Any] | None = None
         self._resume_checkpoint: str | None = None
         if self.uses_uba:
+            # What the user gave; a value not given is the package's (``DEFAULTS``), or the checkpoint's on a
+            # resume (``create_scheduler``).
             self.uba_kwargs = resolve_uba_kwargs(self.args.lr_scheduler_kwargs, uba_args)
             self.args.lr_scheduler_type = SchedulerType.UBA
             self.args.lr_scheduler_kwargs = dict(self.uba_kwargs)
@@ -100,8 +123,8 @@ class UBATrainer(Trainer):
 
     @staticmethod
     def identity(args: TrainingArguments, uba_kwargs: dict[str, Any], **sections: Any) -> dict[str, Any]:
-        """The run identity this trainer records (``phi`` as requested: ``"auto"`` stays ``"auto"``), for
-        callers that must resolve ``latest`` before building the trainer."""
+        """The run identity this trainer records (the UBA values as given: ``"auto"`` stays ``"auto"``, a value
+        not given is absent), for callers that must resolve ``latest`` before building the trainer."""
         return run_identity(args.lr_scheduler_type, args.learning_rate, args.seed, uba_kwargs, **sections)
 
     def uba_schedule_state(self) -> dict[str, Any] | None:
@@ -118,7 +141,7 @@ class UBATrainer(Trainer):
             "lr_scheduler_type": SchedulerType.UBA.value,
             "num_training_steps": int(num_training_steps),
             "num_warmup_steps": int(live.get("num_warmup_steps", self.args.get_warmup_steps(num_training_steps))),
-            **{key: self.uba_kwargs[key] for key in UBA_SCHEDULE_KWARGS},
+            **{key: live.get(key, self.uba_kwargs.get(key)) for key in UBA_SCHEDULE_KWARGS},
             **({"segments": live["segments"]} if live.get("segments") else {}),
             **({"phi_auto": self.phi_probe} if self.phi_probe is not None else {}),
         }
@@ -172,21 +195,30 @@ class UBATrainer(Trainer):
         self.uba_kwargs["phi"] = phi
         self.args.lr_scheduler_kwargs = dict(self.uba_kwargs)
 
+    def _fill_not_given(self) -> None:
+        """A new run takes the package's values for what the user did not give; a resume leaves them to the
+        scheduler, which takes them from the checkpoint's state on every path (``UBASchedule.load_state_dict``)."""
+        if self._resume_checkpoint is None:
+            self.uba_kwargs = {**{k: DEFAULTS[k] for k in UBA_SCHEDULE_KWARGS}, **self.uba_kwargs}
+            self.args.lr_scheduler_kwargs = dict(self.uba_kwargs)
+
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.uses_uba and self.lr_scheduler is None:
             self._resolve_auto_phi()
+            self._fill_not_given()
             record = self.uba_schedule_record(num_training_steps)
-            validate_schedule_args(
-                record["num_warmup_steps"], record["num_training_steps"], record["phi"], record["min_lr_ratio"]
+            validate_uba_args(
+                record["phi"], record["min_lr_ratio"], record["num_warmup_steps"], record["num_training_steps"]
             )
             if self.is_world_process_zero():
+                from_checkpoint = "the checkpoint's"
                 logger.info(
                     "UBA schedule: phi=%s, budget=%d optimizer updates (warmup %d, decay %d), min_lr_ratio=%s",
-                    record["phi"],
+                    from_checkpoint if record["phi"] is None else record["phi"],
                     record["num_training_steps"],
                     record["num_warmup_steps"],
                     record["num_training_steps"] - record["num_warmup_steps"],
-                    record["min_lr_ratio"],
+                    from_checkpoint if record["min_lr_ratio"] is None else record["min_lr_ratio"],
                 )
         return super().create_scheduler(num_training_steps=num_training_steps, optimizer=optimizer)
 
@@ -196,4 +228,10 @@ class UBATrainer(Trainer):
             resume_from_checkpoint, self.args.output_dir, self.run_identity
         )
         self._resume_checkpoint = resume_from_checkpoint
-        return super().train(resume_from_checkpoint=resume_from_checkpoint, trial=trial, **kwargs)
+        output = super().train(resume_from_checkpoint=resume_from_checkpoint, trial=trial, **kwargs)
+        # What ran, including the values a resume took from the checkpoint (``_fill_not_given``).
+        live = self.uba_schedule_state()
+        if live is not None:
+            self.uba_kwargs.update({key: live[key] for key in UBA_SCHEDULE_KWARGS})
+            self.args.lr_scheduler_kwargs = dict(self.uba_kwargs)
+        return output

@@ -14,13 +14,15 @@ Cells are keyed by what actually runs (scheduler type and kwargs, budget, LR, se
 seed with :func:`uba_hf.phi.probe_phi` (a curvature probe of the *initial* model, fixed
 probe settings, fixed batches); the probe is stored once per seed as a ``"kind": "probe"`` line.
 
-``python benchmarks/budget_sweep.py`` runs the default (v1) sweep and writes ``benchmarks/``;
-``--quick`` runs a handful of tiny cells (seconds) to prove the harness works. Benchmark v2 (issue 15:
-the strongest LLM schedules across tokens per parameter) is ``--v2 SETUP|all|plan|quick``: its plan
-is :mod:`uba_bench.v2`, its report :mod:`uba_bench.report_v2`.
+Benchmark v2 (issue 15: the strongest LLM schedules across tokens per parameter) is
+``python benchmarks/budget_sweep.py --v2 SETUP|all|plan|quick``: its plan is :mod:`uba_bench.v2`, its report
+:mod:`uba_bench.report` (with one page per model, :mod:`uba_bench.model_page`); ``--v2 quick`` runs a handful
+of tiny cells to prove the harness works. ``--factors`` runs the phi-factor setups (:mod:`uba_bench.phi_factors`).
+Benchmark v1's results are a read-only archive in ``benchmarks/v1/`` (:class:`SweepConfig`'s defaults and
+:func:`main_job_config` are its setups, kept so that v2 can import and extend them).
 """
 
-from .cli import command_line, main, write_outputs
+from .cli import command_line, main
 from .config import (
     AUTO,
     AUTO_NAMES,
@@ -43,16 +45,15 @@ from .config import (
     uba_name,
     v2_schedule_names,
 )
-from .grid import edge_of, grid_extensions, lr_grid
+from .grid import edge_of, grid_extensions, lr_grid, planned_cells
+from .model_page import render_model_page
 from .plots import plot_budget_sweep, plot_lr_curves
-from .report import Best, render_markdown, summarize
-from .report_v2 import compare_to_baselines, plot_gap_vs_tokens, render_v2, write_v2_report
+from .report import compare_to_baselines, plot_gap_vs_tokens, render_v2, write_v2_report
 from .runner import (
     SweepData,
     environment,
     make_model,
     model_stats,
-    planned_cells,
     prepare_data,
     probe_seed_phi,
     read_results,
@@ -61,6 +62,7 @@ from .runner import (
     training_arguments,
 )
 from .schedules import cell_key, lr_sample_steps, schedule_spec, scheduler_lrs, spec_key, warmup_steps
+from .summary import Best, summarize
 
 __all__ = [
     "AUTO",
@@ -106,7 +108,7 @@ __all__ = [
     "probe_seed_phi",
     "quick_config",
     "read_results",
-    "render_markdown",
+    "render_model_page",
     "run_sweep",
     "schedule_spec",
     "scheduler_lrs",
@@ -114,5 +116,4 @@ __all__ = [
     "summarize",
     "train_cell",
     "warmup_steps",
-    "write_outputs",
 ]

@@ -1,4 +1,5 @@
-"""``python benchmarks/budget_sweep.py``: run or resume a sweep, then write its report and figures."""
+"""``python benchmarks/budget_sweep.py``: run or resume benchmark v2 (``--v2``) or the phi-factor setups
+(``--factors``), then write their report and figures."""
 
 from __future__ import annotations
 
@@ -9,50 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .config import (
-    SweepConfig,
-    all_schedule_names,
-    main_job_config,
-    quick_config,
-)
-from .plots import (
-    plot_budget_sweep,
-    plot_lr_curves,
-)
-from .report import (
-    render_markdown,
-)
-from .runner import (
-    read_results,
-    run_sweep,
-)
+from .config import all_schedule_names
+from .runner import read_results, run_sweep
 
 logger = logging.getLogger("uba_hf")
-
-
-def write_outputs(
-    cfg: SweepConfig,
-    results: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    command: str | None = None,
-    title: str = "Budget sweep",
-) -> dict[str, Path]:
-    """``budget_sweep.md``, ``budget_sweep.png``, ``lr_curves.png`` from a results file."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    records = read_results(results)
-    paths = {
-        "md": out_dir / "budget_sweep.md",
-        "png": out_dir / "budget_sweep.png",
-        "lr_png": out_dir / "lr_curves.png",
-    }
-    md = render_markdown(cfg, records, command=command, title=title)
-    paths["md"].write_text(md)
-    plot_budget_sweep(cfg, records, paths["png"])
-    probes = [r for r in records if r.get("kind") == "probe"]
-    auto_phi = statistics.median(p["phi"] for p in probes) if probes else None
-    plot_lr_curves(cfg, paths["lr_png"], auto_phi=auto_phi)
-    return paths
 
 
 def command_line() -> str:
@@ -72,16 +33,10 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="budget_sweep.py",
-        description="Train the same model under several LR schedules, budgets, peak LRs and seeds; "
-        "resumable (one JSON line per finished run).",
+        description="Train the same model under several LR schedules, budgets, peak LRs and seeds (benchmark v2 or "
+        "the phi-factor setups); resumable (one JSON line per finished run).",
     )
-    setup = parser.add_mutually_exclusive_group()
-    setup.add_argument("--quick", action="store_true", help="a handful of tiny cells (< 60 s): proves the harness")
-    setup.add_argument(
-        "--main-job",
-        action="store_true",
-        help="the main job's model and data (tiny preset, ~3M parameters), 400 updates -> benchmarks/main_job/",
-    )
+    setup = parser.add_mutually_exclusive_group(required=True)
     setup.add_argument(
         "--v2",
         default=None,
@@ -96,20 +51,22 @@ def main(argv: list[str] | None = None) -> int:
         help="what sets the best phi (benchmarks/phi_factors/): a setup name, 'all' (every setup in priority "
         "order) or 'plan' (CPU-hour estimates only)",
     )
-    parser.add_argument("--results", default=None, help="results JSONL (default: <out-dir>/budget_sweep.jsonl)")
+    parser.add_argument("--results", default=None, help="--v2 quick: results JSONL (default: <out-dir>/results.jsonl)")
     parser.add_argument(
-        "--out-dir", default=None, help="where the md/png go (default: benchmarks/, quick: out/bench-quick)"
+        "--out-dir",
+        default=None,
+        help="results and reports (default: benchmarks/v2, benchmarks/phi_factors; --v2 quick: out/bench-v2-quick)",
     )
-    parser.add_argument("--schedules", default=None, help=f"comma list from {all_schedule_names()}")
-    parser.add_argument("--budgets", type=_ints, default=None, help="comma list of budgets (updates)")
-    parser.add_argument("--lrs", type=_floats, default=None, help="comma list of peak LRs")
-    parser.add_argument("--seeds", type=_ints, default=None, help="comma list of seeds")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
+    quick = "--v2 quick only: "
+    parser.add_argument("--schedules", default=None, help=f"{quick}comma list from {all_schedule_names()}")
+    parser.add_argument("--budgets", type=_ints, default=None, help=f"{quick}comma list of budgets (updates)")
+    parser.add_argument("--lrs", type=_floats, default=None, help=f"{quick}comma list of peak LRs")
+    parser.add_argument("--seeds", type=_ints, default=None, help=f"{quick}comma list of seeds")
+    parser.add_argument("--threads", type=int, default=None, help=f"{quick}torch threads")
     parser.add_argument(
         "--workers", type=int, default=1, help="cells trained at once, one process each (2 uses both cores here)"
     )
     parser.add_argument("--report-only", action="store_true", help="only regenerate md/png from the results file")
-    parser.add_argument("--max-cells", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -128,45 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("budgets", "lrs", "seeds", "threads"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
-    if args.v2:
-        return v2_main(args, overrides)
-    if args.factors:
-        return factors_main(args)
-    try:
-        make = quick_config if args.quick else (main_job_config if args.main_job else SweepConfig)
-        cfg = make(**overrides)
-    except ValueError as err:
-        print(f"budget_sweep: error: {err}", file=sys.stderr)
-        return 2
-    out_dir = Path(
-        args.out_dir
-        or ("out/bench-quick" if args.quick else ("benchmarks/main_job" if args.main_job else "benchmarks"))
-    )
-    results = Path(args.results or out_dir / "budget_sweep.jsonl")
-    command = f"`{command_line()}`"
-    if args.report_only and not args.quick:
-        flag = " --main-job" if args.main_job else ""
-        command = f"`nice -n 15 python benchmarks/budget_sweep.py{flag}` (runs or resumes the sweep), then {command}"
-    if not args.report_only:
-        try:
-            counts = run_sweep(cfg, results, workers=args.workers)
-        except ValueError as err:
-            print(f"budget_sweep: error: {err}", file=sys.stderr)
-            return 2
-        print(f"[budget-sweep] ran {counts['ran']}, skipped {counts['skipped']} of {counts['total']} cells", flush=True)
-    title = "Budget sweep"
-    if args.quick:
-        title += " (--quick: harness check, not a measurement)"
-    elif args.main_job:
-        title += " at the main job's scale (tiny preset, ~3M parameters)"
-    paths = write_outputs(cfg, results, out_dir, command=command, title=title)
-    print(f"[budget-sweep] wrote {', '.join(str(p) for p in paths.values())} from {results}", flush=True)
-    return 0
+    return v2_main(args, overrides) if args.v2 else factors_main(args)
 
 
 def v2_main(args, overrides: dict[str, Any]) -> int:
     """``--v2 SETUP|all|plan|quick``: run (or resume) v2 setups, then write the v2 report."""
-    from .report_v2 import plot_gap_vs_tokens, render_v2, write_v2_report
+    from .report import plot_gap_vs_tokens, render_v2, write_v2_report
     from .v2 import SETUP_BY_NAME, SETUPS, V2_DIR, estimate_seconds, import_v1_runs, quick_v2_config
 
     command = f"`{command_line()}`"

@@ -1,4 +1,5 @@
-"""Each schedule's LR grid per budget, and its extension when the best LR sits at an edge of the grid.
+"""The cells a sweep plans, each schedule's LR grid per budget, and the grid's extension when the best LR
+sits at an edge of it.
 
 A schedule compared at a best LR that is the smallest or largest one tried may be better still outside
 the grid, so its comparison is not final. With ``SweepConfig.extend_grid`` the sweep then runs the next
@@ -13,8 +14,8 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from .config import SweepConfig
-from .schedules import spec_key
+from .config import BASELINES, BASELINES_V2, SweepConfig
+from .schedules import cell_key, spec_key
 
 
 def _runs_by_lr(records, spec: str, budget: int) -> dict[float, dict[int, float]]:
@@ -24,6 +25,24 @@ def _runs_by_lr(records, spec: str, budget: int) -> dict[float, dict[int, float]
             loss = r["eval_loss"]
             out[float(r["lr"])][int(r["seed"])] = loss if math.isfinite(loss) else math.inf
     return out
+
+
+def planned_cells(cfg: SweepConfig) -> list[tuple[str, int, float, int]]:
+    """``(name, budget, lr, seed)`` for every distinct run (names that resolve to the same schedule share it)."""
+    seen, cells = set(), []
+    # Seeds outermost: an interrupted sweep still has complete tables for the first seed(s).
+    for seed in cfg.seeds:
+        for budget in cfg.budgets:
+            for name in cfg.schedules_at(budget):
+                spec = spec_key(name, budget)
+                for lr in cfg.lrs_for(name, budget):
+                    key = cell_key(spec, budget, lr, seed)
+                    if key not in seen:
+                        seen.add(key)
+                        names = BASELINES + tuple(n for n in BASELINES_V2 if n not in BASELINES)
+                        run_name = next((b for b in names if spec_key(b, budget) == spec), name)
+                        cells.append((run_name, int(budget), float(lr), int(seed)))
+    return cells
 
 
 def lr_grid(cfg: SweepConfig, name: str, budget: int, records) -> list[float]:
@@ -53,8 +72,6 @@ def edge_of(cfg: SweepConfig, name: str, budget: int, records) -> str | None:
 
 def grid_extensions(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[tuple[str, int, float, int]]:
     """Cells ``(name, budget, lr, seed)`` that extend every grid whose best LR is at an edge."""
-    from .runner import planned_cells
-
     cells, seen = [], set()
     for name, budget, _, _ in planned_cells(cfg):
         if (name, budget) in seen:

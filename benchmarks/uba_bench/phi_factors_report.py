@@ -9,9 +9,9 @@ from typing import Any
 
 from .config import is_baseline
 from .phi_factors import FACTORS_DIR, REGIMES, SETUPS, Regime, anchor_records, regime_config
-from .report import Best, phi_of, summarize
-from .report_v2 import paired_gaps
+from .report import paired_gaps
 from .runner import read_results
+from .summary import Best, phi_of, summarize
 
 
 def regime_records(regime: Regime, root: Path = FACTORS_DIR) -> list[dict[str, Any]]:
@@ -73,6 +73,20 @@ def regime_section(regime: Regime, runs: list[dict[str, Any]]) -> tuple[list[str
     return [*lines, ""], summary
 
 
+def all_regimes(root: Path = FACTORS_DIR) -> list[tuple[str, Any, list[dict[str, Any]], int]]:
+    """``(label, config, runs, budget)`` of every regime measured: v2's and this study's (anchors once)."""
+    from .v2 import GROUPS, group_config, group_records
+
+    out = []
+    for group in GROUPS:
+        cfg, runs = group_config(group), group_records(group)
+        out += [(f"{group} {b}", cfg, runs, b) for b in cfg.budgets]
+    for regime in REGIMES:
+        if not regime.anchor:
+            out.append((regime.name, regime_config(regime), regime_records(regime, root), regime.budget))
+    return out
+
+
 def render(root: Path = FACTORS_DIR, command: str = "") -> str:
     sections: list[str] = []
     summary_rows = [
@@ -90,6 +104,16 @@ def render(root: Path = FACTORS_DIR, command: str = "") -> str:
                 f"({regime.batch_size * block_tokens}) | {regime.budget} | `{s['best']}` | {s['best_phi']:g} | "
                 f"{s['best_floored_phi']:g} | `{s['best_baseline']}` | {s['seeds']} |"
             )
+    sections += [
+        "## A peak LR off its optimum",
+        "",
+        "Mean paired loss penalty of the LR one grid step below / above each schedule's best (sweep model: "
+        "factor 2 apart; main job's model: factor ~3); *edge*: the best is at that end of the grid. Columns: v2's "
+        "regimes (model, updates) and this study's. Worst: the largest penalty of any column.",
+        "",
+        *lr_sensitivity_table(all_regimes(root), SENSITIVITY_NAMES),
+        "",
+    ]
     head = [
         "# What sets the best phi: one factor at a time",
         "",
@@ -111,3 +135,68 @@ def write_factors_report(root: Path = FACTORS_DIR, command: str = "") -> Path:
     path = root / "report.md"
     path.write_text(render(root, command))
     return path
+
+
+# v2 ran phi 1 without a floor under the name of the package default (the same runs).
+_ALIASES = {"uba-phi1": "uba-default"}
+SENSITIVITY_NAMES = [
+    "linear",
+    "wsd-1sqrt",
+    "cosine-min10",
+    "schedule-free",
+    "uba-phi1",
+    "uba-phi1-min10",
+    "uba-phi0.25",
+    "uba-phi0.25-min10",
+    "uba-phi0.025-min10",
+]
+
+
+def lr_penalties(row: dict[str, Best], runs: list[dict[str, Any]], budget: int) -> dict[str, tuple]:
+    """Per schedule: ``(lower LR, its mean paired penalty, higher LR, its penalty)`` next to the best LR of its
+    grid (None where the best sits at that edge): how much a peak LR one grid step off its optimum costs."""
+    from .schedules import spec_key
+
+    out = {}
+    for name, best in row.items():
+        spec = spec_key(name, budget)
+        by_lr: dict[float, dict[int, float]] = {}
+        for r in runs:
+            if r.get("kind") == "run" and r["spec"] == spec and r["budget"] == budget:
+                by_lr.setdefault(float(r["lr"]), {})[int(r["seed"])] = r["eval_loss"]
+        grid = sorted(by_lr)
+        i = grid.index(best.lr)
+        sides = []
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(grid):
+                seeds = set(by_lr[grid[j]]) & set(by_lr[best.lr])
+                pen = statistics.fmean(by_lr[grid[j]][s] - by_lr[best.lr][s] for s in seeds) if seeds else None
+                sides += [grid[j], pen]
+            else:
+                sides += [None, None]
+        out[name] = tuple(sides)
+    return out
+
+
+def lr_sensitivity_table(regimes: list[tuple[str, Any, list[dict[str, Any]], int]], names: list[str]) -> list[str]:
+    """Rows: schedules; columns: regimes; cells: the penalty of the LR one grid step below / above the best."""
+    head = "| schedule | " + " | ".join(r[0] for r in regimes) + " | worst |"
+    lines = [head, "|---|" + "---:|" * (len(regimes) + 1)]
+    tables = []
+    for _, cfg, runs, budget in regimes:
+        row = summarize(cfg, runs).get(budget, {})
+        tables.append(lr_penalties(row, runs, budget))
+    for name in names:
+        cells, worst = [], None
+        for t in tables:
+            key = name if name in t else _ALIASES.get(name)
+            if key not in t:
+                cells.append("")
+                continue
+            _, lo, _, hi = t[key]
+            vals = [v for v in (lo, hi) if v is not None]
+            cells.append(" / ".join("edge" if v is None else f"{v:+.3f}" for v in (lo, hi)))
+            if vals:
+                worst = max(vals) if worst is None else max(worst, *vals)
+        lines.append(f"| `{name}` | " + " | ".join(cells) + f" | {'' if worst is None else f'{worst:+.3f}'} |")
+    return lines

@@ -17,14 +17,12 @@ from .config import (
     SweepConfig,
     is_baseline,
 )
-from .report import (
-    summarize,
-)
 from .schedules import (
     scheduler_lrs,
     spec_key,
     warmup_steps,
 )
+from .summary import summarize
 
 logger = logging.getLogger("uba_hf")
 
@@ -129,24 +127,23 @@ def plot_budget_sweep(cfg: SweepConfig, records: list[dict[str, Any]], path: str
 
 
 def plot_lr_curves(
-    cfg: SweepConfig, path: str | os.PathLike, budget: int | None = None, auto_phi: float | None = None
+    cfg: SweepConfig, path: str | os.PathLike, budget: int | None = None, title: str | None = None
 ) -> None:
-    """The LR used at every update by each schedule of the sweep (peak 1), built by ``get_scheduler``."""
+    """The LR used at every update by each schedule of ``cfg`` (peak 1), built by ``get_scheduler``."""
     plt = pyplot()
     budget = budget or cfg.budgets[len(cfg.budgets) // 2]
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
     for name, label in _distinct(cfg, budget):
-        if name in AUTO_NAMES:
-            if auto_phi is None:
-                continue
-            label = f"{name} (phi={auto_phi:.2f})"
-        lrs = scheduler_lrs(name, budget, 1.0, cfg.warmup_fraction, phi=auto_phi)
+        lrs = scheduler_lrs(name, budget, 1.0, cfg.warmup_fraction)
         style = _style(name)
         style.pop("marker", None)
+        if name.endswith(FLOOR_SUFFIX):  # the same colour as its unfloored twin: a dotted line tells them apart
+            style["ls"] = ":"
         ax.plot(range(budget), lrs, label=label, **style)
     ax.set_xlabel("optimizer update")
     ax.set_ylabel("LR / peak LR")
-    ax.set_title(f"Schedules of the sweep at budget {budget} (warmup {warmup_steps(budget, cfg.warmup_fraction)})")
+    warmup = warmup_steps(budget, cfg.warmup_fraction)
+    ax.set_title(title or f"LR schedules at a budget of {budget} updates (warmup {warmup})")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()

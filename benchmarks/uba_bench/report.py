@@ -1,429 +1,436 @@
-"""The markdown report: each schedule at its own best LR, gaps with seed spreads and paired per-seed gaps."""
+"""The v2 report (``benchmarks/v2/report.md`` + ``gap_vs_tokens.png``): per regime, UBA as the package
+recommends it (the budget rule, ``suggest_schedule``) and at its plain default (phi 1, no floor) vs each of
+the three strongest baselines, with gap, seed spread and paired per-seed gaps.
+
+Works on partial results (an interrupted sweep): every number says how many seeds it rests on, a
+regime whose cells are not all finished is marked **partial**, and a best LR at an edge of its grid is
+marked (the grid is extended by the sweep; until then the comparison is provisional).
+"""
 
 from __future__ import annotations
 
-import logging
 import math
-import statistics
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import os
+from pathlib import Path
 from typing import Any
 
-from uba_hf.schedule import DEFAULT_PHI
+from uba_hf.schedule import DEFAULT_PHI, suggest_schedule
 
 from .config import (
-    AUTO,
     AUTO_NAMES,
-    COSINE_MIN_LR_RATE,
     DEFAULT_NAME,
-    FLOOR_SUFFIX,
     SCHEDULE_FREE,
-    WSD_DECAY_FRACTION,
     SweepConfig,
     is_baseline,
-    parse_uba_name,
+    uba_name,
 )
-from .grid import lr_grid
-from .runner import (
-    planned_cells,
-)
-from .schedules import (
-    cell_key,
-    schedule_spec,
-    spec_key,
-    warmup_steps,
-)
+from .grid import planned_cells
+from .model_page import render_model_page
+from .schedules import cell_key, spec_key
+from .summary import Best, phi_of, summarize
 
-logger = logging.getLogger("uba_hf")
-
-
-def _mean_spread(xs: Sequence[float]) -> tuple[float, float]:
-    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
+STRONGEST = 3
+# Not a schedule of its own: per budget, the UBA schedule ``uba_hf.suggest_schedule`` picks at that budget's
+# tokens per parameter (what the package recommends when the budget is known).
+RULE = "uba-rule"
+SUBJECTS = {
+    RULE: "UBA by the budget rule (`uba_hf.suggest_schedule` at each budget's tokens/param)",
+    DEFAULT_NAME: f'UBA-default (phi = {DEFAULT_PHI:g}, no floor: `lr_scheduler_type="uba"` without kwargs)',
+}
 
 
-@dataclass
-class Best:
-    name: str
-    budget: int
-    lr: float
-    mean: float
-    std: float
-    n: int
-    losses: list[float]
-    lrs_tried: int
-    complete: bool  # every LR of the grid with every seed finished
-    grid: tuple[float, ...] = ()  # the LRs of this schedule's grid (configured + extensions)
-    edge: bool = False  # best LR is the smallest or largest of the grid: possibly better outside it
+def regime(stats: dict[str, Any] | None, budget: int) -> dict[str, float] | None:
+    """Tokens seen, tokens per non-embedding parameter and epochs of one budget (None without stats)."""
+    if not stats:
+        return None
+    tokens = budget * stats["tokens_per_update"]
+    return {
+        "tokens": tokens,
+        "tokens_per_param": tokens / stats["non_embedding_params"],
+        "epochs": tokens / stats["train_tokens"],
+    }
 
 
-def summarize(cfg: SweepConfig, records: Iterable[dict[str, Any]]) -> dict[int, dict[str, Best]]:
-    """Per budget and schedule name: the best LR by mean final validation loss over seeds."""
-    by_cell: dict[tuple[str, int, float], dict[int, float]] = defaultdict(dict)
-    for r in records:
-        if r.get("kind") == "run" and math.isfinite(r["eval_loss"]):
-            by_cell[(r["spec"], r["budget"], r["lr"])][r["seed"]] = r["eval_loss"]
-        elif r.get("kind") == "run":
-            by_cell[(r["spec"], r["budget"], r["lr"])][r["seed"]] = math.inf
-    records = list(records)
-    table: dict[int, dict[str, Best]] = {}
-    for budget in cfg.budgets:
-        row: dict[str, Best] = {}
-        for name in cfg.schedules:
-            spec = spec_key(name, budget)
-            best, n_full = None, 0
-            grid = lr_grid(cfg, name, budget, records)
-            for lr in grid:
-                seeds = by_cell.get((spec, budget, float(lr)), {})
-                losses = [seeds[s] for s in cfg.seeds if s in seeds]
-                if len(losses) == len(cfg.seeds):
-                    n_full += 1
-                if not losses:
-                    continue
-                mean, std = _mean_spread(losses)
-                if best is None or mean < best.mean:
-                    best = Best(name, budget, float(lr), mean, std, len(losses), losses, 0, False)
-            if best is not None:
-                best.lrs_tried = n_full
-                best.complete = n_full == len(grid)
-                best.grid = tuple(grid)
-                best.edge = len(grid) > 1 and best.lr in (grid[0], grid[-1])
-                row[name] = best
-        table[budget] = row
-    return table
+def paired_gaps(a: Best, b: Best, records: list[dict[str, Any]], budget: int) -> list[tuple[int, float]]:
+    """``(seed, loss_a - loss_b)`` for the seeds both ran at their best LRs (same init and data order)."""
+    by = {}
+    for best in (a, b):
+        spec = spec_key(best.name, budget)
+        by[best.name] = {
+            r["seed"]: r["eval_loss"]
+            for r in records
+            if r.get("kind") == "run" and r["spec"] == spec and r["budget"] == budget and r["lr"] == best.lr
+        }
+    seeds = sorted(set(by[a.name]) & set(by[b.name]))
+    return [(s, by[a.name][s] - by[b.name][s]) for s in seeds]
 
 
-def _fmt(b: Best | None) -> str:
-    if b is None:
-        return "n/a"
-    return f"{b.mean:.4f} ± {b.std:.4f}"
+def subject_schedule(subject: str, reg: dict[str, float] | None) -> str | None:
+    """The schedule name ``subject`` stands for at a regime (``RULE``: the rule's pick; None if unknown)."""
+    if subject != RULE:
+        return subject
+    if reg is None:
+        return None
+    picked = suggest_schedule(reg["tokens_per_param"])
+    return uba_name(picked["phi"], picked["min_lr_ratio"])
 
 
-def phi_of(name: str) -> tuple[float, float] | None:
-    """``(phi, floor)`` of a fixed-phi UBA schedule, including the baselines that *are* UBA: v2 runs phi 1
-    and phi 2 once, as UBA-default and cosine / cosine-min10 (pinned step for step by tests/test_bench.py)."""
-    if name == DEFAULT_NAME:
-        return float(DEFAULT_PHI), 0.0
-    return {"cosine": (2.0, 0.0), "cosine-min10": (2.0, COSINE_MIN_LR_RATE)}.get(name) or parse_uba_name(name)
+def _lookup(row: dict[str, Best], name: str | None, budget: int) -> Best | None:
+    """``row[name]``, or the entry of another name that runs the same schedule (uba-phi1 = uba-default)."""
+    if name is None:
+        return None
+    if name in row:
+        return row[name]
+    spec = spec_key(name, budget)
+    return next((b for n, b in row.items() if spec_key(n, budget) == spec), None)
 
 
-def _fixed_phi(cfg: SweepConfig, row: dict[str, Best], *, floored: bool) -> list[Best]:
-    """The fixed-phi UBA rows of a budget, without (``floored=False``) or with the 10% floor; the floored
-    ones leave out ``cosine-min10``, which the best of them is compared with."""
+def _ranked_baselines(row: dict[str, Best]) -> list[Best]:
+    """The baselines of one budget's row, best (lowest mean loss) first."""
+    return sorted((b for n, b in row.items() if is_baseline(n)), key=lambda b: b.mean)
+
+
+def compare_to_baselines(
+    cfg: SweepConfig,
+    records: list[dict[str, Any]],
+    baselines: set[str] | None = None,
+    subject: str = DEFAULT_NAME,
+) -> list[dict[str, Any]]:
+    """Per budget: UBA (``subject``: UBA-default, or ``RULE``) vs each of the (up to) three strongest
+    baselines (or vs each of ``baselines`` that has runs at that budget), as plain numbers."""
+    table = summarize(cfg, records)
+    stats = next((r for r in records if r.get("kind") == "stats"), None)
+    done = {cell_key(r["spec"], r["budget"], r["lr"], r["seed"]) for r in records if r.get("kind") == "run"}
     out = []
-    for name in cfg.schedules:
-        parsed = phi_of(name)
-        if parsed is not None and bool(parsed[1]) == floored and name != "cosine-min10" and name in row:
-            out.append(row[name])
+    for budget in cfg.budgets:
+        row = table.get(budget, {})
+        planned = [c for c in planned_cells(cfg) if c[1] == budget]
+        n_done = sum(cell_key(spec_key(c[0], c[1]), *c[1:]) in done for c in planned)
+        reg = regime(stats, budget)
+        uba = _lookup(row, subject_schedule(subject, reg), budget)
+        bases = _ranked_baselines(row)
+        bases = [b for b in bases if b.name in baselines] if baselines is not None else bases[:STRONGEST]
+        comps = []
+        for base in bases:
+            if uba is None:
+                break
+            pairs = paired_gaps(uba, base, records, budget)
+            comps.append(
+                {
+                    "baseline": base,
+                    "gap": uba.mean - base.mean,
+                    "spread": math.hypot(uba.std, base.std) if min(uba.n, base.n) > 1 else None,
+                    "paired": pairs,
+                }
+            )
+        out.append(
+            {
+                "budget": budget,
+                "regime": reg,
+                "uba": uba,
+                "comparisons": comps,
+                "cells_done": n_done,
+                "cells_planned": len(planned),
+            }
+        )
     return out
 
 
-def _baselines(cfg: SweepConfig, row: dict[str, Best]) -> list[Best]:
-    """The non-UBA schedules of a budget's row (v1: ``BASELINES``; v2: ``BASELINES_V2``)."""
-    return [row[n] for n in cfg.schedules if is_baseline(n) and n in row]
-
-
-def _best(rows: Sequence[Best]) -> Best | None:
-    return min(rows, key=lambda b: b.mean) if rows else None
-
-
-def _gap_text(a: Best, b: Best) -> str:
-    """``a - b`` in nats, compared with the seed spread, with per-seed (paired) gaps when both have them."""
-    gap = a.mean - b.mean
-    if min(a.n, b.n) < 2:
-        return f"{gap:+.4f} nats (one seed: no spread to compare with)"
-    noise = math.hypot(a.std, b.std)
-    where = "within" if abs(gap) <= noise else "larger than"
-    text = f"{gap:+.4f} nats ({where} the seed spread, {noise:.4f}"
-    if a.n == b.n:
-        text += f"; per-seed gaps {', '.join(f'{x - y:+.4f}' for x, y in zip(a.losses, b.losses, strict=True))}"
-    return text + ")"
-
-
-def render_markdown(
-    cfg: SweepConfig, records: list[dict[str, Any]], command: str | None = None, title: str = "Budget sweep"
-) -> str:
-    """``budget_sweep.md``: per budget, every schedule at its best LR; UBA-default vs the best baseline."""
+def phi_lines(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[str]:
+    """Per budget and floor: the loss of every fixed phi (best LR), the best phi, a best phi at an end of the
+    phi grid (extend the grid that way), the best phi's paired gap to the strongest baseline, and uba-auto
+    against the best fixed phi."""
     table = summarize(cfg, records)
-    runs = [r for r in records if r.get("kind") == "run"]
-    probes = {r["seed"]: r for r in records if r.get("kind") == "probe"}
-    header = next((r for r in records if r.get("kind") == "setup"), None)
-    planned = planned_cells(cfg)
-    done = {cell_key(r["spec"], r["budget"], r["lr"], r["seed"]) for r in runs}
-    n_done = sum(cell_key(spec_key(c[0], c[1]), *c[1:]) in done for c in planned)
-    lines = [f"# {title}", ""]
-    lines.append(
-        f"Final validation loss (mean ± sample std over {len(cfg.seeds)} seeds: {cfg.seeds}) of each schedule at its "
-        f"own best peak LR from the grid {[f'{x:g}' for x in cfg.lrs]} (best = lowest mean over seeds). "
-        f"Finished runs: **{n_done} / {len(planned)}** distinct cells."
-    )
-    lines.append("")
-    lines.append(
-        f"`uba-default` is UBA at the package default phi = {DEFAULT_PHI:g} (`uba_hf.DEFAULT_PHI`); it shares its runs "
-        f"with `uba-phi{DEFAULT_PHI:g}` (same schedule). Baselines: "
-        f"{', '.join(f'`{b}`' for b in cfg.schedules if is_baseline(b))}. "
-        f"`uba-auto`: phi from `suggest_phi(kappa)` of a curvature probe of the initial model. UBA with phi = 2 is "
-        "Transformers' cosine step for step (pinned by `tests/test_bench.py`), so `uba-phi2` reports the `cosine` "
-        f"runs. `uba-phi<phi>{FLOOR_SUFFIX}`: UBA with `min_lr_ratio={COSINE_MIN_LR_RATE:g}`, the same floor as "
-        "`cosine-min10` (which is UBA at phi = 2 with that floor). A best LR marked *grid edge* may be better "
-        "still outside the grid. Seed spread of a gap = sqrt(std_a^2 + std_b^2); per-seed gaps pair runs with "
-        "the same seed (same initialisation and data order)."
-    )
-    lines.append("")
-    lines += _summary_table(cfg, table)
+    lines = []
     for budget in cfg.budgets:
         row = table.get(budget, {})
-        lines.append(f"## Budget {budget} updates (warmup {warmup_steps(budget, cfg.warmup_fraction)})")
-        lines.append("")
-        ranked = sorted(row.values(), key=lambda b: b.mean)
-        lines.append("| rank | schedule | best LR | final val loss (mean ± std) | per-seed | LRs complete |")
-        lines.append("|---:|---|---:|---|---|---|")
-        rank_of: dict[str, int] = {}
-        r_i = 0
-        seen_specs: dict[str, int] = {}
-        for b in ranked:
-            spec = spec_key(b.name, budget)
-            if spec in seen_specs and spec not in AUTO_NAMES:
-                rank = seen_specs[spec]
-            else:
-                r_i += 1
-                rank = r_i
-                seen_specs[spec] = rank
-            rank_of[b.name] = rank
-            per_seed = ", ".join(f"{x:.4f}" for x in b.losses)
-            edge = " (grid edge)" if b.edge else ""
-            lines.append(
-                f"| {rank} | {b.name} | {b.lr:g}{edge} | {_fmt(b)} | {per_seed} | {b.lrs_tried}/{len(b.grid)}"
-                f"{'' if b.complete else ' (partial)'} |"
-            )
-        lines.append("")
-        baselines = _baselines(cfg, row)
-        best_base = min(baselines, key=lambda b: b.mean) if baselines else None
-        uba = row.get(DEFAULT_NAME)
-        best_fixed = _best(_fixed_phi(cfg, row, floored=False))
-        best_floored = _best(_fixed_phi(cfg, row, floored=True))
-        if uba is not None and best_base is not None:
-            gap = uba.mean - best_base.mean
-            verdict = "beats" if gap < 0 else ("ties" if gap == 0 else "loses to")
-            group = [uba, *baselines]
-            rank_in_group = 1 + sum(b.mean < uba.mean for b in baselines)
-            lines.append(
-                f"- **UBA-default (phi={DEFAULT_PHI:g}) {verdict} the best baseline** (`{best_base.name}`, LR "
-                f"{best_base.lr:g}): gap {_gap_text(uba, best_base)}, ratio {uba.mean / best_base.mean:.4f}. Rank of "
-                f"UBA-default: {rank_in_group} of {len(group)} among UBA-default and the baselines; "
-                f"{rank_of.get(DEFAULT_NAME, '?')} of {len(set(seen_specs.values()))} distinct schedules."
-            )
-        if best_fixed is not None:
-            lines.append(f"- Best fixed phi: `{best_fixed.name}` ({_fmt(best_fixed)}, LR {best_fixed.lr:g}).")
-        floor_base = row.get("cosine-min10")
-        if best_floored is not None and floor_base is not None:
-            lines.append(
-                f"- Same 10% floor as `cosine-min10`: best `{best_floored.name}` ({_fmt(best_floored)}, LR "
-                f"{best_floored.lr:g}) minus `cosine-min10`: {_gap_text(best_floored, floor_base)}."
-            )
-        for auto_name, fixed_ref in ((AUTO, best_fixed), (AUTO + FLOOR_SUFFIX, best_floored)):
-            auto = row.get(auto_name)
-            if auto is None:
+        top = next(iter(_ranked_baselines(row)), None)
+        for floor in sorted({f for n in cfg.schedules if (pf := phi_of(n)) for f in [pf[1]]}):
+            by_phi = {phi_of(n)[0]: b for n, b in row.items() if phi_of(n) and phi_of(n)[1] == floor}
+            if len(by_phi) < 2:
                 continue
-            auto_runs = [r for r in runs if r["schedule"] == auto_name and r["budget"] == budget]
-            phis = sorted({round(r["phi"], 3) for r in auto_runs})
-            parts = [f"- `{auto_name}` (phi {', '.join(f'{p:g}' for p in phis)}): {_fmt(auto)}"]
-            if fixed_ref is not None:
-                parts.append(f"{auto.mean - fixed_ref.mean:+.4f} vs the best fixed phi (`{fixed_ref.name}`)")
-            if best_base is not None:
-                parts.append(f"{auto.mean - best_base.mean:+.4f} vs the best baseline")
-            train_s = statistics.fmean(r["train_seconds"] for r in auto_runs)
-            secs = [p["probe_seconds"] for p in probes.values()] or [
-                r["probe_seconds"] for r in auto_runs if "probe_seconds" in r
-            ]  # v1: one probe per seed; v2: UBATrainer probes in every run (its time is in train_seconds)
-            probe_s = statistics.fmean(secs) if secs else math.nan
-            parts.append(
-                f"probe cost {probe_s:.1f}s = {probe_s / train_s:.1%} of one {budget}-update training run "
-                f"({train_s:.1f}s)"
-            )
-            lines.append("; ".join(parts) + ".")
-        lines.append("")
-    if probes:
-        lines.append("## Curvature probe (uba-auto)")
-        lines.append("")
-        lines.append(
-            f"Fixed settings: {cfg.probe_batches} batch(es) of {cfg.probe_batch_size} blocks from the start of the "
-            f"train split, lanczos_steps={cfg.probe_lanczos_steps}, num_probes={cfg.probe_num_probes}, "
-            f"probe seed {cfg.probe_seed}; measured once per training seed on the initial model. kappa depends on "
-            "lanczos_steps (more steps resolve a smaller small end, so a larger kappa), so these settings are part "
-            "of the result."
+            best = min(by_phi, key=lambda k: by_phi[k].mean)
+            grid = sorted({phi_of(n)[0] for n in cfg.schedules_at(budget) if phi_of(n) and phi_of(n)[1] == floor})
+            cells = ", ".join(f"{k:g}: {by_phi[k].mean:.4f} (n={by_phi[k].n})" for k in sorted(by_phi))
+            text = f"- {budget} updates, floor {floor:g}: {cells}; best phi **{best:g}**"
+            if best == grid[0]:
+                text += " (**low edge of the phi grid: extend it downward**)"
+            elif best == grid[-1]:
+                text += " (**high edge of the phi grid: extend it upward**)"
+            # Does any phi catch the strongest baseline? (Skipped when the best phi *is* it: cosine-min10.)
+            if top is not None and top.name != by_phi[best].name:
+                gaps = [g for _, g in paired_gaps(by_phi[best], top, records, budget)]
+                if gaps:
+                    per_seed = ", ".join(f"{g:+.4f}" for g in gaps)
+                    text += f"; minus the best baseline `{top.name}`: {sum(gaps) / len(gaps):+.4f} (paired: {per_seed})"
+            auto = next((row[n] for n in AUTO_NAMES if n in row and (n != AUTO_NAMES[0]) == bool(floor)), None)
+            if auto is not None:
+                text += f"; `{auto.name}` {auto.mean:.4f} ({auto.mean - by_phi[best].mean:+.4f} vs the best fixed phi)"
+            lines.append(text + ".")
+    return lines
+
+
+def _best_text(b: Best) -> str:
+    edge = ", **grid edge**" if b.edge else ""
+    return f"{b.mean:.4f} ± {b.std:.4f} (n={b.n}, LR {b.lr:g}{edge})"
+
+
+def _comparison_table(cfg: SweepConfig, records: list[dict[str, Any]], subject: str) -> list[str]:
+    lines = [
+        "| budget | tokens/param | epochs | cells | UBA | baseline | baseline loss | gap | seed spread "
+        "| paired gaps (seed: gap) |",
+        "|---:|---:|---:|---|---|---|---|---:|---:|---|",
+    ]
+    for r in compare_to_baselines(cfg, records, subject=subject):
+        reg = r["regime"]
+        tpp = f"{reg['tokens_per_param']:.2f}" if reg else "n/a"
+        ep = f"{reg['epochs']:.3f}" if reg else "n/a"
+        cells = f"{r['cells_done']}/{r['cells_planned']}" + (
+            "" if r["cells_done"] >= r["cells_planned"] else " (partial)"
         )
-        lines.append("")
-        lines.append("| seed | kappa (median) | kappa range | top eig | chosen phi | HVPs | probe s |")
-        lines.append("|---:|---:|---|---:|---:|---:|---:|")
-        for seed in sorted(probes):
-            p = probes[seed]
-            lo, hi = p["kappa_interval"]
+        name = subject_schedule(subject, reg)
+        uba = _best_text(r["uba"]) if r["uba"] else "no runs yet"
+        if subject == RULE:
+            uba = f"`{name}`: {uba}" if name else "pick unknown (no stats yet)"
+        if not r["comparisons"]:
+            lines.append(f"| {r['budget']} | {tpp} | {ep} | {cells} | {uba} | n/a | | | | |")
+        for c in r["comparisons"]:
+            spread = f"{c['spread']:.4f}" if c["spread"] is not None else "n/a (1 seed)"
+            unequal = " (unequal seeds: see paired)" if r["uba"].n != c["baseline"].n else ""
+            paired = ", ".join(f"{s}: {g:+.4f}" for s, g in c["paired"])
             lines.append(
-                f"| {seed} | {p['kappa']:.4g} | {lo:.4g} - {hi:.4g} | {p['top_eigenvalue']:.4g} | {p['phi']:.3f} | "
-                f"{p['num_hvps']} | {p['probe_seconds']:.1f} |"
+                f"| {r['budget']} | {tpp} | {ep} | {cells} | {uba} | `{c['baseline'].name}` | "
+                f"{_best_text(c['baseline'])} | {c['gap']:+.4f}{unequal} | {spread} | {paired} |"
             )
-        lines.append("")
-    lines.append("## Setup")
+    return [*lines, ""]
+
+
+VERDICT_BASELINES = ("linear", "cosine-min10", "wsd-1sqrt", SCHEDULE_FREE)  # the issue's strongest four
+
+
+def verdict_table(cfg: SweepConfig, records: list[dict[str, Any]]) -> list[str]:
+    """One row per (UBA subject, budget): the mean paired gap to each of ``VERDICT_BASELINES`` with the
+    per-seed gaps in brackets (the tables of `docs/benchmarks.md`)."""
+    head = " | ".join(f"vs `{b}`" for b in VERDICT_BASELINES)
+    lines = [f"| UBA | budget | tokens/param | {head} |", "|---|---:|---:|" + "---|" * len(VERDICT_BASELINES)]
+    for subject in SUBJECTS:
+        for r in compare_to_baselines(cfg, records, baselines=set(VERDICT_BASELINES), subject=subject):
+            reg = r["regime"]
+            tpp = f"{reg['tokens_per_param']:.1f}" if reg else "n/a"
+            pick = subject_schedule(subject, reg)
+            label = "UBA-default" if subject == DEFAULT_NAME else (f"rule: `{pick}`" if pick else "rule (no stats yet)")
+            by_name = {c["baseline"].name: c for c in r["comparisons"]}
+            cells = []
+            for b in VERDICT_BASELINES:
+                c = by_name.get(b)
+                if c is None or not c["paired"]:
+                    cells.append("n/a")
+                    continue
+                gaps = [g for _, g in c["paired"]]
+                cells.append(f"{sum(gaps) / len(gaps):+.3f} ({', '.join(f'{g:+.3f}' for g in gaps)})")
+            lines.append(f"| {label} | {r['budget']} | {tpp} | {' | '.join(cells)} |")
+    return [*lines, ""]
+
+
+def across_regimes(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """Every schedule's gap to the best schedule of each regime (model and budget), across both models: the
+    evidence for a default that has to serve models nobody tuned it on.
+
+    The best of a regime is the lowest mean among schedules with every seed at their best LR; a gap is the
+    mean of the per-seed (paired) gaps to it. ``worst`` is the largest gap over the regimes where the
+    schedule has every seed (None until it has one); ``complete`` counts those regimes. One more row,
+    ``RULE``, takes at each regime the schedule ``suggest_schedule`` picks there."""
+    regimes: list[dict[str, Any]] = []
+    gaps: dict[str, dict[int, tuple[float, int]]] = {}
+    for group, (_title, cfg, records) in groups.items():
+        table = summarize(cfg, records)
+        stats = next((r for r in records if r.get("kind") == "stats"), None)
+        for budget in cfg.budgets:
+            row = table.get(budget, {})
+            full = [b for b in row.values() if b.n == len(cfg.seeds)]
+            if not full:
+                continue
+            best = min(full, key=lambda b: b.mean)
+            reg = regime(stats, budget)
+            regimes.append(
+                {
+                    "group": group,
+                    "budget": budget,
+                    "tokens_per_param": reg["tokens_per_param"] if reg else None,
+                    "best": best,
+                    "seeds": len(cfg.seeds),
+                    "rule": subject_schedule(RULE, reg),
+                }
+            )
+            for name, b in row.items():
+                pairs = [g for _, g in paired_gaps(b, best, records, budget)]
+                if pairs:
+                    gaps.setdefault(name, {})[len(regimes) - 1] = (sum(pairs) / len(pairs), len(pairs))
+    # The budget rule as one more row: at each regime, the gap of the schedule it picks there.
+    rule = {i: gaps[r["rule"]][i] for i, r in enumerate(regimes) if i in gaps.get(r["rule"], {})}
+    if rule:
+        gaps[RULE] = rule
+    rows = []
+    for name, by_regime in gaps.items():
+        full = [g for i, (g, n) in by_regime.items() if n == regimes[i]["seeds"]]
+        rows.append({"name": name, "gaps": by_regime, "worst": max(full) if full else None, "complete": len(full)})
+    rows.sort(key=lambda r: (-r["complete"], math.inf if r["worst"] is None else r["worst"], r["name"]))
+    return {"regimes": regimes, "rows": rows}
+
+
+def across_regimes_table(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]]) -> list[str]:
+    """``across_regimes`` as markdown: one row per schedule, one column per regime, then the worst gap."""
+    found = across_regimes(groups)
+    regimes = found["regimes"]
+    if not regimes:
+        return []
+    heads = [
+        f"{r['group']} {r['tokens_per_param']:.2g} t/p" if r["tokens_per_param"] else f"{r['group']} {r['budget']}"
+        for r in regimes
+    ]
+    lines = [
+        f"| schedule | {' | '.join(heads)} | worst (regimes with every seed) |",
+        "|---|" + "---:|" * (len(regimes) + 1),
+        "| best of the regime | " + " | ".join(f"`{r['best'].name}` {r['best'].mean:.4f}" for r in regimes) + " | |",
+    ]
+    for row in found["rows"]:
+        cells = []
+        for i, reg in enumerate(regimes):
+            g = row["gaps"].get(i)
+            if g is None:
+                cells.append("")
+            else:
+                cells.append(f"{g[0]:+.3f}" + ("" if g[1] == reg["seeds"] else f" ({g[1]} seed{'s' * (g[1] > 1)})"))
+        worst = "n/a" if row["worst"] is None else f"{row['worst']:+.3f} ({row['complete']} of {len(regimes)})"
+        lines.append(f"| `{row['name']}` | {' | '.join(cells)} | {worst} |")
+    return [*lines, ""]
+
+
+def render_v2(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]], command: str = "") -> str:
+    """``report.md``: per model, one table per UBA subject (the rule, the default); rows = (budget, baseline)."""
+    lines = ["# Benchmark v2: UBA as the package recommends it vs the strongest baselines", ""]
+    lines.append(
+        "Two UBA subjects per model: the budget rule (`uba_hf.suggest_schedule(tokens_per_param)`: the phi and "
+        "floor the package recommends when the budget is known; its pick per budget is named in the table) and "
+        f'UBA-default (phi = {DEFAULT_PHI:g}, `uba_hf.DEFAULT_PHI`, min_lr_ratio 0: what `lr_scheduler_type="uba"` '
+        "gives without kwargs). Each schedule at its own best peak LR (lowest mean over seeds). Gap = UBA minus the "
+        "baseline (negative: UBA better); seed spread = sqrt(std_a^2 + std_b^2); paired gaps: per seed (same "
+        "initialisation and data order), each side at its own best LR. Baselines ranked by their mean loss at "
+        f"that budget; the {STRONGEST} strongest shown. Details per model: `sweep.md`, `main-job.md`."
+    )
     lines.append("")
-    setup = cfg.setup_key()
+    for _group, (title, cfg, records) in groups.items():
+        rows = compare_to_baselines(cfg, records)
+        done = sum(r["cells_done"] for r in rows)
+        planned = sum(r["cells_planned"] for r in rows)
+        state = "complete" if done >= planned else f"**partial: {done} / {planned} cells finished**"
+        lines += [f"## {title} ({state})", ""]
+        lines += [
+            "Verdict: mean of the per-seed (paired) gaps, UBA minus baseline, each at its best LR; the per-seed "
+            "gaps in brackets (fewer than 3 while the sweep runs).",
+            "",
+            *verdict_table(cfg, records),
+        ]
+        for subject, heading in SUBJECTS.items():
+            lines += [f"### {heading}", "", *_comparison_table(cfg, records, subject)]
+        phis = phi_lines(cfg, records)
+        if phis:
+            lines += ["Fixed phi (each at its best LR; mean final loss, n seeds):", "", *phis, ""]
+        edges = [
+            f"`{b.name}` at {budget} (LR {b.lr:g})"
+            for budget, row in summarize(cfg, records).items()
+            for b in row.values()
+            if b.edge
+        ]
+        if edges:
+            lines += [f"Best LR still at a grid edge (provisional; the sweep extends these): {', '.join(edges)}.", ""]
+    across = across_regimes_table(groups)
+    if across:
+        lines += [
+            "## Across both models: how far behind each regime's best",
+            "",
+            "Per regime (model, tokens per non-embedding parameter), the mean per-seed (paired) gap of each "
+            "schedule at its best LR to the regime's best schedule (lowest mean with every seed); fewer seeds "
+            "are named. Worst: the largest gap over the regimes where the schedule has every seed, and how many "
+            "those are. A default has to serve models nobody tuned it on: a small worst case across both models "
+            "is what makes a setting safe to recommend untested.",
+            "",
+            *across,
+        ]
     lines.append(
-        f"- Model: OLMo-2 preset `{cfg.model_preset}` with {setup['model_overrides']}, vocab {cfg.vocab_size} "
-        f"(byte-level BPE trained on the training subset), block {cfg.block_size} tokens, batch {cfg.batch_size} "
-        f"blocks ({cfg.block_size * cfg.batch_size} tokens/update)."
+        "`gap_vs_tokens.png`: the gap of each UBA subject to the baselines that are among the three strongest "
+        "in some regime, against tokens per parameter."
     )
-    lines.append(
-        f"- Data: embedded corpus (this Python's stdlib sources), "
-        f"{'all' if cfg.train_docs is None else cfg.train_docs} training files (fixed shuffle), "
-        f"validation = first {cfg.eval_blocks} blocks of the held-out validation files, evaluated once at the end."
-    )
-    lines.append(
-        f"- Optimizer: Transformers' default AdamW (beta2 {cfg.adam_beta2}, weight decay {cfg.weight_decay}, grad "
-        f"clip {cfg.max_grad_norm}); warmup {cfg.warmup_fraction:.0%} of the budget (linear from 0) for every "
-        "schedule; stock `transformers.Trainer` with `lr_scheduler_type` / `lr_scheduler_kwargs`: "
-        + "; ".join(
-            f"`{n}` = `{schedule_spec(n, cfg.budgets[0], 1.0 if n in AUTO_NAMES else None)[0]}`"
-            f" {_kwargs_doc(n, cfg.budgets[0])}"
-            for n in cfg.schedules
-        )
-        + "."
-    )
-    planned_keys = {cell_key(spec_key(c[0], c[1]), *c[1:]) for c in planned}
-    runs = [r for r in runs if cell_key(r["spec"], r["budget"], r["lr"], r["seed"]) in planned_keys]
-    if runs:
-        spu = statistics.median(r["seconds_per_update"] for r in runs)
-        total = sum(r["train_seconds"] + r.get("eval_seconds", 0) for r in runs)
-        lines.append(
-            f"- Time: median {spu * 1000:.0f} ms per update; {total / 60:.1f} min of training+evaluation over "
-            f"{len(runs)} runs (machine shared with other jobs, so timings are noisy)."
-        )
-    if header is not None:
-        env = header.get("environment", {})
-        lines.append("- Versions: " + ", ".join(f"{k} {v}" for k, v in env.items()) + ".")
     if command:
-        lines.append(f"- Command: {command}")
+        lines += ["", f"Command: {command}"]
     lines.append("")
     return "\n".join(lines)
 
 
-def _summary_table(cfg: SweepConfig, table: dict[int, dict[str, Best]]) -> list[str]:
-    """One line per budget: UBA-default vs the best baseline, best fixed phi (without and with the
-    floor), uba-auto; a column appears only when the sweep has the schedules it needs."""
-    parsed = [parse_uba_name(n) for n in cfg.schedules]
-    has_default = DEFAULT_NAME in cfg.schedules
-    has_fixed = any(p is not None and not p[1] for p in parsed)
-    has_floored = any(p is not None and p[1] for p in parsed) and "cosine-min10" in cfg.schedules
-    autos = [n for n in AUTO_NAMES if n in cfg.schedules]
-    header = ["budget"]
-    if has_default:
-        header.append(f"UBA-default (phi={DEFAULT_PHI:g})")
-    header.append("best baseline")
-    if has_default:
-        header += ["gap (abs)", "ratio", "UBA-default rank vs baselines"]
-    if has_fixed:
-        header.append("best fixed phi")
-    if has_floored:
-        header.append("best UBA with 10% floor (minus `cosine-min10`)")
-    if autos:
-        header.append(" / ".join(f"`{n}`" for n in autos))
-    lines = ["## Summary", "", "| " + " | ".join(header) + " |", "|---:|" + "---|" * (len(header) - 1)]
-    for budget in cfg.budgets:
-        row = table.get(budget, {})
-        uba = row.get(DEFAULT_NAME)
-        baselines = _baselines(cfg, row)
-        base = _best(baselines)
-        cells = [str(budget)]
-        if has_default:
-            cells.append(_fmt(uba) if uba else "n/a")
-        cells.append(f"`{base.name}` {_fmt(base)}" if base else "n/a")
-        if has_default and uba and base:
-            cells += [
-                f"{uba.mean - base.mean:+.4f}",
-                f"{uba.mean / base.mean:.4f}",
-                f"{1 + sum(b.mean < uba.mean for b in baselines)} of {1 + len(baselines)}",
-            ]
-        elif has_default:
-            cells += ["n/a"] * 3
-        if has_fixed:
-            best_fixed = _best(_fixed_phi(cfg, row, floored=False))
-            cells.append(f"`{best_fixed.name}` {_fmt(best_fixed)}" if best_fixed else "n/a")
-        if has_floored:
-            best_floored, floor_base = _best(_fixed_phi(cfg, row, floored=True)), row.get("cosine-min10")
-            if best_floored and floor_base:
-                gap = best_floored.mean - floor_base.mean
-                cells.append(f"`{best_floored.name}` {_fmt(best_floored)} ({gap:+.4f})")
-            else:
-                cells.append("n/a")
-        if autos:
-            cells.append(" / ".join(_fmt(row[n]) if n in row else "n/a" for n in autos))
-        lines.append("| " + " | ".join(cells) + " |")
-    lines.append("")
-    if has_default:
-        lines += ["Negative gap / ratio < 1: UBA-default reached a lower loss than the best baseline.", ""]
-    lines += _verdict(cfg, table)
-    return lines
+def plot_gap_vs_tokens(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]], path: os.PathLike) -> None:
+    """Gap (UBA minus baseline, nats) vs tokens per non-embedding parameter, one panel per UBA subject (the
+    rule, the default): one line per baseline that is among the three strongest in some regime, at every
+    regime it ran in; the point is the mean of the per-seed (paired) gaps, the bar their range."""
+    from uba_hf.pretrain.plotting import pyplot
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(SUBJECTS), figsize=(14, 5.5), dpi=120, sharey=True, squeeze=False)
+    axes = axes[0]
+    linestyles = {"sweep": "-", "main-job": "--"}
+    colors: dict[str, str] = {}
+    partial = False
+    for ax, (subject, heading) in zip(axes, SUBJECTS.items(), strict=True):
+        for group, (_title, cfg, records) in groups.items():
+            series: dict[str, list[tuple[float, float, float, float]]] = {}
+            strongest = {c["baseline"].name for r in compare_to_baselines(cfg, records) for c in r["comparisons"]}
+            for r in compare_to_baselines(cfg, records, baselines=strongest, subject=subject):
+                partial |= r["cells_done"] < r["cells_planned"]
+                if r["regime"] is None:
+                    continue
+                for c in r["comparisons"]:
+                    # The mean of the paired gaps (= the gap of the means once both sides have every seed).
+                    gaps = [g for _, g in c["paired"]] or [c["gap"]]
+                    mid = sum(gaps) / len(gaps)
+                    series.setdefault(c["baseline"].name, []).append(
+                        (r["regime"]["tokens_per_param"], mid, mid - min(gaps), max(gaps) - mid)
+                    )
+            for name, pts in sorted(series.items()):
+                xs, ys, lo, hi = zip(*sorted(pts), strict=True)
+                style = dict(marker="o", capsize=3, color=colors.setdefault(name, f"C{len(colors)}"))
+                ax.errorbar(xs, ys, yerr=[lo, hi], ls=linestyles.get(group, ":"), label=f"vs {name} ({group})", **style)
+        ax.axhline(0.0, color="black", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel("tokens per non-embedding parameter")
+        ax.set_title(heading.split(" (")[0], fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    axes[0].set_ylabel("UBA minus baseline (nats; < 0 = UBA better)")
+    fig.suptitle(
+        "UBA vs the baselines that are among the three strongest in some regime, each at its best LR; "
+        "point: mean per-seed (paired) gap, bar: their range"
+        + ("\nPARTIAL: not every cell finished (see report.md)" if partial else ""),
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
-def _verdict(cfg: SweepConfig, table: dict[int, dict[str, Best]]) -> list[str]:
-    """Plain-language reading of the summary, computed from the numbers (no hand-written claims)."""
-    won, lost, lost_clear = [], [], []
-    vs_cosine, best_overall, best_phi, floored = [], [], [], []
-    for budget in cfg.budgets:
-        row = table.get(budget, {})
-        if not row:
-            continue
-        uba = row.get(DEFAULT_NAME)
-        base = _best(_baselines(cfg, row))
-        if uba is not None and base is not None:
-            gap = uba.mean - base.mean
-            (won if gap < 0 else lost).append(f"{budget} ({gap:+.4f} vs `{base.name}`)")
-            if gap > 0 and min(uba.n, base.n) > 1 and gap > math.hypot(uba.std, base.std):
-                lost_clear.append(str(budget))
-            if "cosine" in row:
-                vs_cosine.append(f"{budget}: {uba.mean - row['cosine'].mean:+.4f}")
-        top = min(row.values(), key=lambda b: b.mean)
-        best_overall.append(f"{budget}: `{top.name}`")
-        fixed = _best(_fixed_phi(cfg, row, floored=False))
-        if fixed is not None:
-            best_phi.append(f"{budget}: `{fixed.name}`")
-        floor_best = _best(_fixed_phi(cfg, row, floored=True))
-        if floor_best is not None and "cosine-min10" in row:
-            floored.append(f"{budget}: `{floor_best.name}` {_gap_text(floor_best, row['cosine-min10'])}")
-    if not best_overall:
-        return []
-    lines = ["**Reading (computed from the table):**", ""]
-    if won or lost:
-        lines.append(
-            f"- UBA-default (phi={DEFAULT_PHI:g}) beat the best tuned baseline at {len(won)} of "
-            f"{len(won) + len(lost)} budgets"
-            + (f" ({'; '.join(won)})" if won else "")
-            + (f" and **lost at {len(lost)}** ({'; '.join(lost)})" if lost else "")
-            + "."
-            + (f" The loss is larger than the seed spread at budget(s) {', '.join(lost_clear)}." if lost_clear else "")
-        )
-    if vs_cosine:
-        lines.append(f"- UBA-default minus cosine (UBA's own phi = 2), per budget: {'; '.join(vs_cosine)}.")
-    lines.append(f"- Lowest loss of all schedules per budget: {'; '.join(best_overall)}.")
-    if best_phi:
-        lines.append(f"- Best fixed phi per budget: {'; '.join(best_phi)}.")
-    if floored:
-        lines.append(
-            "- Like for like with `cosine-min10` (same 10% floor; UBA phi = 2 with that floor *is* `cosine-min10`): "
-            f"best floored UBA minus `cosine-min10`, per budget: {'; '.join(floored)}."
-        )
-    lines.append("")
-    return lines
+def write_v2_report(root: Path, command: str = "") -> dict[str, Path]:
+    """``report.md``, ``gap_vs_tokens.png`` and per model ``<group>.md`` / ``<group>.png`` under ``root``."""
+    from .plots import plot_budget_sweep
+    from .v2 import GROUPS, group_config, group_records
 
-
-def _kwargs_doc(name: str, budget: int) -> str:
-    if name in AUTO_NAMES:
-        floor = "" if name == AUTO else f", 'min_lr_ratio': {COSINE_MIN_LR_RATE:g}"
-        return f"{{'phi': suggest_phi(kappa){floor}}}"
-    if name == "wsd":
-        return f"{{'num_decay_steps': {WSD_DECAY_FRACTION:.0%} of the budget}} (Transformers' default cosine decay)"
-    if name == SCHEDULE_FREE:
-        return (
-            "with `optim='schedule_free_adamw'` (its own warmup over the same steps; evaluated at the averaged "
-            "weights: `Trainer.evaluate` calls `optimizer.eval()`)"
-        )
-    return str(schedule_spec(name, budget)[1]) if schedule_spec(name, budget)[1] else ""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    groups = {g: (title, group_config(g), group_records(g, root)) for g, title in GROUPS.items()}
+    paths = {"md": root / "report.md", "png": root / "gap_vs_tokens.png"}
+    paths["md"].write_text(render_v2(groups, command))
+    plot_gap_vs_tokens(groups, paths["png"])
+    for g, (title, cfg, records) in groups.items():
+        paths[f"{g}.md"] = root / f"{g}.md"
+        paths[f"{g}.md"].write_text(render_model_page(cfg, records, command=command, title=f"v2: {title}"))
+        paths[f"{g}.png"] = root / f"{g}.png"
+        plot_budget_sweep(cfg, records, paths[f"{g}.png"])
+    return paths

@@ -19,13 +19,11 @@ from uba_hf.callbacks import LRTraceCallback
 
 from .config import (
     AUTO_NAMES,
-    BASELINES,
-    BASELINES_V2,
     SCHEDULE_FREE,
     SCHEMA,
     SweepConfig,
 )
-from .grid import grid_extensions
+from .grid import grid_extensions, planned_cells
 from .schedules import (
     OPTIMIZERS,
     cell_key,
@@ -288,24 +286,6 @@ def _append(path: Path, record: dict[str, Any]) -> None:
         f.write(("\n" if torn else "") + json.dumps(record, sort_keys=True) + "\n")
         f.flush()
         os.fsync(f.fileno())
-
-
-def planned_cells(cfg: SweepConfig) -> list[tuple[str, int, float, int]]:
-    """``(name, budget, lr, seed)`` for every distinct run (names that resolve to the same schedule share it)."""
-    seen, cells = set(), []
-    # Seeds outermost: an interrupted sweep still has complete tables for the first seed(s).
-    for seed in cfg.seeds:
-        for budget in cfg.budgets:
-            for name in cfg.schedules_at(budget):
-                spec = spec_key(name, budget)
-                for lr in cfg.lrs_for(name, budget):
-                    key = cell_key(spec, budget, lr, seed)
-                    if key not in seen:
-                        seen.add(key)
-                        names = BASELINES + tuple(n for n in BASELINES_V2 if n not in BASELINES)
-                        run_name = next((b for b in names if spec_key(b, budget) == spec), name)
-                        cells.append((run_name, int(budget), float(lr), int(seed)))
-    return cells
 
 
 def run_sweep(cfg: SweepConfig, results: str | os.PathLike, log=print, workers: int = 1) -> dict[str, int]:

@@ -173,7 +173,7 @@ SETUPS = [
 SETUP_BY_NAME = {s.name: s for s in SETUPS}
 GROUPS = {"sweep": "sweep model (0.66M parameters, all training files)", "main-job": "main job's model (3.1M)"}
 # v1 runs of the same setup reused by v2 (identical model, data, optimizer and cell keys).
-IMPORTS = {"main-job-core": Path("benchmarks/main_job/budget_sweep.jsonl")}
+IMPORTS = {"main-job-core": Path("benchmarks/v1/main_job/budget_sweep.jsonl")}
 
 
 def group_config(group: str) -> SweepConfig:

@@ -1,0 +1,95 @@
+"""Changing the package default is safe: a run saved under an earlier default, with no phi or floor given, resumes
+on the curve it started with (the checkpoint's values are adopted, with a log line), and only values given
+explicitly are checked against the checkpoint.
+
+The checkpoints under ``tests/fixtures/release-0.2.0/`` were written by uba-hf 0.2.0 at its default (phi 1, no
+floor) after 6 of 12 updates (``tests/fixtures/make_release_checkpoints.py``). The tests run under a default that
+differs from it (patched here, so the tests hold whatever today's default is), and first check that the patched
+default is what a new run gets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from types import MappingProxyType
+
+import pytest
+from conftest import closed_form, tiny_training_args, train_tiny
+from transformers import Trainer
+
+import uba_hf.schedule
+import uba_hf.trainer
+from uba_hf import UBAArguments, UBATrainer
+from uba_hf.checkpoints import SCHEDULE_RECORD_NAME
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "release-0.2.0"
+RELEASE_DEFAULT = {"phi": 1.0, "min_lr_ratio": 0.0}
+NEW_DEFAULT = MappingProxyType({"phi": 0.25, "min_lr_ratio": 0.1})
+N, W, LR = 12, 3, 1e-2
+
+
+@pytest.fixture
+def new_default(monkeypatch):
+    for module in (uba_hf.schedule, uba_hf.trainer):
+        monkeypatch.setattr(module, "DEFAULTS", NEW_DEFAULT)
+
+
+def expected(phi: float, min_lr_ratio: float, steps) -> list[float]:
+    return [LR * closed_form(s, W, N, phi, min_lr_ratio) for s in steps]
+
+
+def copy_run(tmp_path: Path, name: str) -> Path:
+    shutil.copytree(FIXTURES / name, tmp_path / "out")
+    return tmp_path / "out"
+
+
+def args(out: Path, **kw):
+    return tiny_training_args(out, max_steps=N, warmup_steps=W, lr_scheduler_type="uba", **kw)
+
+
+def test_a_new_run_without_phi_gets_the_new_default(tmp_path, new_default):
+    for trainer_cls in (UBATrainer, Trainer):
+        _, rec, _ = train_tiny(trainer_cls, args(tmp_path / trainer_cls.__name__))
+        assert rec.lrs == pytest.approx(expected(**NEW_DEFAULT, steps=range(N)), rel=1e-12)
+
+
+def test_uba_trainer_resumes_a_release_default_run_with_latest_on_its_own_curve(tmp_path, new_default, caplog):
+    out = copy_run(tmp_path, "uba_trainer")
+    with caplog.at_level(logging.INFO, logger="uba_hf"):
+        trainer, rec, _ = train_tiny(UBATrainer, args(out, save_strategy="steps", save_steps=3), resume="latest")
+    assert trainer.state.global_step == N and rec.steps == list(range(6, N))
+    assert {k: trainer.uba_kwargs[k] for k in RELEASE_DEFAULT} == RELEASE_DEFAULT  # what ran, as it ran
+    assert rec.lrs == pytest.approx(expected(**RELEASE_DEFAULT, steps=range(6, N)), rel=1e-12)
+    adopted = [r.getMessage() for r in caplog.records if "UBA: resuming with" in r.getMessage()]
+    assert adopted == [
+        "UBA: resuming with phi=1.0, min_lr_ratio=0.0 recorded in the scheduler state (not given now; a new run "
+        "would use phi=0.25, min_lr_ratio=0.1)."
+    ]
+    # What the run continued with is what its next checkpoints record.
+    record = json.loads((out / "checkpoint-12" / SCHEDULE_RECORD_NAME).read_text())
+    assert {k: record[k] for k in RELEASE_DEFAULT} == RELEASE_DEFAULT
+
+
+def test_uba_trainer_checks_only_the_values_given(tmp_path, new_default):
+    out = copy_run(tmp_path, "uba_trainer")
+    ckpt = str(out / "checkpoint-6")
+    with pytest.raises(ValueError, match=r"phi: checkpoint 1.0 vs now 0.5"):
+        train_tiny(UBATrainer, args(out), resume=ckpt, uba_args=UBAArguments(phi="0.5"))
+    with pytest.raises(ValueError, match=r"min_lr_ratio: checkpoint 0.0 vs now 0.1"):
+        train_tiny(UBATrainer, args(out), resume=ckpt, uba_args=UBAArguments(min_lr_ratio=0.1))
+    # phi given and equal to the checkpoint's, the floor not given: adopted.
+    _, rec, _ = train_tiny(UBATrainer, args(out), resume=ckpt, uba_args=UBAArguments(phi="1"))
+    assert rec.lrs == pytest.approx(expected(**RELEASE_DEFAULT, steps=range(6, N)), rel=1e-12)
+
+
+def test_stock_trainer_resumes_a_release_default_run_and_checks_only_the_values_given(tmp_path, new_default, caplog):
+    out = copy_run(tmp_path, "stock_trainer")
+    ckpt = str(out / "checkpoint-6")
+    with caplog.at_level(logging.INFO, logger="uba_hf"):
+        _, rec, _ = train_tiny(Trainer, args(out), resume=ckpt)
+    assert rec.lrs == pytest.approx(expected(**RELEASE_DEFAULT, steps=range(6, N)), rel=1e-12)
+    assert "UBA: resuming with phi=1.0, min_lr_ratio=0.0 recorded in the scheduler state" in caplog.text
+    with pytest.raises(ValueError, match=r"phi: checkpoint 1.0 vs now 0.5"):
+        train_tiny(Trainer, args(out, lr_scheduler_kwargs={"phi": 0.5}), resume=ckpt)
