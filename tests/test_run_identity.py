@@ -230,3 +230,22 @@ def test_resume_picks_only_this_run_ctrl_c_saves_and_finished_runs_are_no_ops(tm
     logs = [h for h in json.loads((out / "trainer_state.json").read_text())["log_history"] if "loss" in h]
     first_after_resume = next(h for h in logs if h["step"] == stopped + 1)
     assert first_after_resume["tokens_per_second"] < 2.5 * max(a_speeds)
+
+
+def test_settings_added_after_0_2_0_keep_its_checkpoints_resumable():
+    """A pretraining checkpoint saved by 0.2.0 recorded its data and model settings without document_attention
+    and attn_implementation: at their defaults the identity leaves them out, so `latest` still finds it; turning
+    document attention on makes another run, changing the attention kernel does not."""
+    from uba_hf.pretrain.cli import ModelArguments
+    from uba_hf.pretrain.data import DataArguments
+    from uba_hf.pretrain.preflight import identity_sections
+
+    def sections(**data):
+        return identity_sections(ModelArguments(attn_implementation="sdpa"), DataArguments(**data))
+
+    saved_by_0_2_0 = {key: dict(value) for key, value in sections().items()}
+    assert "document_attention" not in saved_by_0_2_0["data"] and "attn_implementation" not in saved_by_0_2_0["model"]
+    assert identity_differences(saved_by_0_2_0, sections()) == []
+    assert identity_differences(saved_by_0_2_0, sections(document_attention=True)) == [
+        "data.document_attention='<unset>' there, True now"
+    ]
