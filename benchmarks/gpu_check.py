@@ -125,7 +125,6 @@ class Check:
             report_to="none",
             warmup_steps=0.1,
             max_eval_blocks=8 if self.dry_run else 64,
-            dataloader_drop_last=True,  # one batch shape: a short last batch would recompile a compiled model
             dataloader_num_workers=0 if self.dry_run else 2,
             disable_tqdm=True,
         )
@@ -165,6 +164,7 @@ class Check:
                     max_steps=updates,
                     torch_compile=compiled,
                     logging_steps=self.plan["throughput_logging"],
+                    dataloader_drop_last=True,  # one batch shape: a short last batch would recompile
                 )
                 metrics, logs, peak = self.train(recipe)
                 rows.append(throughput_row(preset, compiled, metrics, logs, peak))
@@ -182,6 +182,7 @@ class Check:
             block_size=p["block_size"],
             per_device_train_batch_size=p["batch"],
             torch_compile=True,
+            dataloader_drop_last=True,
             logging_steps=1,
             save_strategy="steps",
             save_steps=p["save"],
