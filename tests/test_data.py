@@ -1,11 +1,15 @@
-"""Corpus, tokenizer and packing: exact packing, disjoint splits, streaming == map-style, cache reuse."""
+"""Corpus, tokenizer and packing: exact packing, disjoint splits, streaming == map-style, cache reuse, attention
+within documents."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+import torch
+from conftest import tiny_olmo2
 
+from uba_hf.pretrain.collator import BlockCollator, block_collator
 from uba_hf.pretrain.data import (
     DataArguments,
     embedded_corpus,
@@ -252,3 +256,49 @@ def test_hub_name_offline_without_cache_is_one_clear_error():
     # tests run with HF_HUB_OFFLINE=1 (conftest): no retries, no traceback, one actionable line
     with pytest.raises(ValueError, match="no copy is cached for offline use.*--train_file"):
         load_corpus(DataArguments(dataset_name="someone/unknown-corpus"))
+
+
+# --------------------------------------------------------------------------------- document attention
+
+
+def _two_document_batch(eos: int = 2):
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randint(3, 64, (5,), generator=g), torch.randint(3, 64, (7,), generator=g)
+    block = torch.cat([a, torch.tensor([eos]), b, torch.tensor([eos]), a[:3]])
+    return b, [{"input_ids": block, "labels": block}, {"input_ids": block.flip(0), "labels": block.flip(0)}]
+
+
+def test_document_position_ids_restart_after_every_eos():
+    _, features = _two_document_batch()
+    batch = BlockCollator(eos_id=2, document_attention=True)(features)
+    assert batch["position_ids"][0].tolist() == [*range(6), *range(8), *range(3)]
+    assert BlockCollator(eos_id=2)(features).keys() == {"input_ids", "labels"}  # off: the stock collation
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_document_attention_sees_only_its_own_document(attn):
+    """With the collator's position ids, the second document's logits inside a packed block equal that
+    document run alone; without them the block attends across the EOS and they differ."""
+    model = tiny_olmo2(attn_implementation=attn).eval()
+    doc, features = _two_document_batch()
+    batch = BlockCollator(eos_id=2, document_attention=True)(features)
+    with torch.no_grad():
+        alone = model(input_ids=doc[None], use_cache=False).logits[0]
+        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits[0]
+        across = model(input_ids=batch["input_ids"], use_cache=False).logits[0]
+    assert torch.allclose(packed[6:13], alone, atol=1e-5)
+    assert (across[6:13] - alone).abs().max() > 1e-2
+
+
+def test_flattened_batch_for_flash_attention_gives_the_same_loss():
+    """FlashAttention's variable-length path needs one row: the flattened batch (blocks kept apart, each
+    block's first label ignored) has the loss of the unflattened one, checked here with SDPA's mask."""
+    model = tiny_olmo2().eval()
+    _, features = _two_document_batch()
+    rows = BlockCollator(eos_id=2, document_attention=True)(features)
+    flat = BlockCollator(eos_id=2, document_attention=True, flatten=True)(features)
+    assert flat["input_ids"].shape == (1, 34) and flat["position_ids"][0, 17] == 0
+    with torch.no_grad():
+        assert model(**flat).loss.item() == pytest.approx(model(**rows).loss.item(), abs=1e-6)
+    assert block_collator(DataArguments(document_attention=True), 2, "flash_attention_2").flatten
+    assert not block_collator(DataArguments(document_attention=True), 2, "sdpa").flatten

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import tiny_olmo2
+from conftest import TINY, TINY_FLOOR, TINY_PHI, closed_form, tiny_olmo2
 
 from uba_hf import suggest_schedule
 from uba_hf.pretrain.cli import parse_args
@@ -121,6 +121,69 @@ def test_pretrain_recipes_grow_in_batch_and_budget():
     per_update = [t for t, _ in tokens]
     total = [t * s for t, s in tokens]
     assert per_update == sorted(per_update) and total == sorted(total)
+
+
+# Under DeepSpeed ZeRO / FSDP (their recommended launchers) compilation is untested here: those recipes leave it off.
+COMPILED = {"olmo2-20m", "olmo2-60m", "olmo2-150m", "olmo2-300m"}
+
+
+@pytest.mark.parametrize("path", PRETRAIN, ids=lambda p: p.stem)
+def test_gpu_recipe_throughput_options_reach_training_arguments(path):
+    """bf16, fused AdamW, compile, pinned memory in TrainingArguments; the attention kernel and per-document
+    attention in the job's model and data arguments (docs/scaling.md, "Throughput on GPUs")."""
+    from transformers.training_args import OptimizerNames
+
+    model, data, _, _, training = parse_args([str(path), "--use_cpu", "true"])
+    assert training.bf16 and training.optim == OptimizerNames.ADAMW_TORCH_FUSED
+    assert training.torch_compile == (path.stem in COMPILED)
+    assert model.attn_implementation == "sdpa" and data.document_attention
+    # use_cpu turns pinning off; without it (and without bf16, which needs a GPU here) the recipe's value stays.
+    assert parse_args([str(path), "--bf16", "false"])[4].dataloader_pin_memory
+
+
+def test_attn_implementation_reaches_the_model_config(small_text_corpus):
+    """sdpa is Transformers' own default, so the check overrides it: --attn_implementation eager must reach the
+    model the job builds, and the collator flattens only for FlashAttention."""
+    from uba_hf.pretrain.cli import build_model_for
+    from uba_hf.pretrain.collator import block_collator
+    from uba_hf.pretrain.data import get_tokenizer, load_corpus
+
+    small = json.dumps(dict(num_hidden_layers=1, hidden_size=64, intermediate_size=128, num_attention_heads=2))
+    argv = [str(PRETRAIN[0]), "--use_cpu", "true", "--config_overrides", small, "--vocab_size", "300"]
+    argv += ["--dataset_name", str(small_text_corpus), "--tokenizer_name", str(small_text_corpus / "missing")]
+    for attn in ("eager", "sdpa"):
+        model_args, data, _, _, _ = parse_args([*argv, "--attn_implementation", attn])
+        data.tokenizer_name = None  # train the small BPE instead of reading the hub's
+        tokenizer = get_tokenizer(data, load_corpus(data))
+        model = build_model_for(model_args, tokenizer, data.block_size)
+        assert model.config._attn_implementation == attn
+        collator = block_collator(data, tokenizer.eos_token_id, model.config._attn_implementation)
+        assert collator.document_attention and not collator.flatten
+
+
+@pytest.mark.slow
+def test_tiny_preset_trains_compiled_with_the_recipes_options_and_the_exact_lr(small_text_corpus, tmp_path):
+    """The tiny preset with the GPU recipes' options (torch_compile by inductor, bf16, fused AdamW, SDPA, document
+    attention) on CPU: Dynamo compiled graphs, and every update's LR is the closed form."""
+    import torch
+
+    from uba_hf.pretrain.cli import run
+
+    torch._dynamo.reset()
+    argv = [TINY, "--dataset_name", str(small_text_corpus), "--vocab_size", "512", "--block_size", "64"]
+    argv += ["--per_device_train_batch_size", "4", "--max_steps", "5", "--logging_steps", "1", "--eval_strategy", "no"]
+    argv += ["--save_strategy", "no", "--output_dir", str(tmp_path), "--torch_compile", "true", "--bf16", "true"]
+    argv += ["--optim", "adamw_torch_fused", "--attn_implementation", "sdpa", "--document_attention", "true"]
+    metrics = run(*parse_args(argv))
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > 0
+    logs = json.loads((tmp_path / "trainer_state.json").read_text())["log_history"]
+    lrs = [h["learning_rate"] for h in logs if "learning_rate" in h]  # the LR each update used, in order
+    expected = [
+        metrics["learning_rate"] * closed_form(s, metrics["num_warmup_steps"], 5, TINY_PHI, TINY_FLOOR)
+        for s in range(metrics["budget"])
+    ]
+    assert metrics["global_step"] == 5 and lrs == pytest.approx(expected, rel=1e-12, abs=0)
+    assert all(math.isfinite(h["loss"]) for h in logs if "loss" in h)
 
 
 # --------------------------------------------------------------------------------- DeepSpeed JSON

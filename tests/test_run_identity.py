@@ -269,3 +269,22 @@ def test_latest_rebudget_extends_a_finished_run_says_which_checkpoint_and_evalua
     names |= {p.name for p in (out / "checkpoint-6").iterdir()} | {p.name for p in (out / "tokenizer").iterdir()}
     assert sorted(n for n in names if n not in outputs_doc) == []
     assert sorted(key for key in metrics if f"`{key}`" not in outputs_doc) == []
+
+
+def test_settings_added_after_0_2_0_keep_its_checkpoints_resumable():
+    """A pretraining checkpoint saved by 0.2.0 recorded its data and model settings without document_attention
+    and attn_implementation: at their defaults the identity leaves them out, so `latest` still finds it; turning
+    document attention on makes another run, changing the attention kernel does not."""
+    from uba_hf.pretrain.cli import ModelArguments
+    from uba_hf.pretrain.data import DataArguments
+    from uba_hf.pretrain.preflight import identity_sections
+
+    def sections(**data):
+        return identity_sections(ModelArguments(attn_implementation="sdpa"), DataArguments(**data))
+
+    saved_by_0_2_0 = {key: dict(value) for key, value in sections().items()}
+    assert "document_attention" not in saved_by_0_2_0["data"] and "attn_implementation" not in saved_by_0_2_0["model"]
+    assert identity_differences(saved_by_0_2_0, sections()) == []
+    assert identity_differences(saved_by_0_2_0, sections(document_attention=True)) == [
+        "data.document_attention='<unset>' there, True now"
+    ]

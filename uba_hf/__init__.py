@@ -42,7 +42,7 @@ from .schedule import (
 )
 from .trainer import UBATrainer
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 register_uba_scheduler()
 

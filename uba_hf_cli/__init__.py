@@ -37,14 +37,14 @@ Pretrain an OLMo-2 style decoder from scratch with the UBA learning-rate schedul
 
 positional arguments:
   RECIPE.yaml   optional YAML recipe (e.g. recipes/pretrain/tiny.yaml, the CPU default) whose keys are
-                the --options below; --key value flags after it override the recipe.
+                the --options below; --key value flags after it override the recipe. A shipped recipe
+                can be named instead of a path: tiny, olmo2-20m, ..., olmo2-7b.
 
 The job's own options come first (model, data, UBA schedule, run), then Transformers' TrainingArguments.
-Example: uba-pretrain recipes/pretrain/tiny.yaml --max_steps 50 --output_dir out/x"""
+Example: uba-pretrain tiny --max_steps 50 --output_dir out/x"""
 PRETRAIN_NO_ARGUMENTS = (
     f"usage: {PRETRAIN_USAGE}\n"
-    "uba-pretrain: no arguments. Try `uba-pretrain recipes/pretrain/tiny.yaml` (the CPU default run, from the "
-    "repository root) or `uba-pretrain --help`."
+    "uba-pretrain: no arguments. Try `uba-pretrain tiny` (the CPU default run) or `uba-pretrain --help`."
 )
 
 

@@ -27,7 +27,6 @@ from transformers import (
     HfArgumentParser,
     TrainerCallback,
     TrainingArguments,
-    default_data_collator,
     set_seed,
 )
 from transformers.trainer_utils import IntervalStrategy
@@ -40,6 +39,7 @@ from ..errors import UBAConfigError
 from ..registry import UBA_SCHEDULER_NAME
 from ..trainer import UBATrainer
 from .budget import BudgetArguments, describe_budget, recipe_without_replaced_budget, resolve_budget, schedule_advice
+from .collator import block_collator
 from .data import DataArguments, get_tokenizer, load_corpus, tokenize_and_pack
 from .models import PRESETS, build_model, count_parameters, flops_per_token, known_peak_flops, preset_config
 from .outputs import report_preempted, write_run_clm_outputs
@@ -56,6 +56,7 @@ from .preflight import (
     resolve_resume,
     schedule_kwargs,
 )
+from .recipe_names import resolve_recipe
 
 logger = logging.getLogger("uba_hf")
 
@@ -75,6 +76,13 @@ class ModelArguments:
         default=None, metadata={"help": "JSON of Olmo2Config fields to override, e.g. '{\"num_hidden_layers\": 2}'."}
     )
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow hub code execution (off by default)."})
+    attn_implementation: str | None = field(
+        default=None,
+        metadata={
+            "help": "Transformers' attention kernel: sdpa, eager, flex_attention, flash_attention_2 (needs "
+            "flash-attn). Default: Transformers' choice (sdpa where available)."
+        },
+    )
 
 
 @dataclass
@@ -172,8 +180,8 @@ def build_parser() -> _Parser:
 def parse_args(argv: list[str]) -> tuple[Any, ...]:
     """Recipe YAML (optional first argument) then ``--key value`` overrides; the overrides win."""
     parser = build_parser()
-    if argv and argv[0].endswith((".yaml", ".yml")):
-        path, argv = argv[0], argv[1:]
+    if argv and (path := resolve_recipe(argv[0])) is not None:  # a YAML path or a shipped recipe's name
+        argv = argv[1:]
         if not os.path.isfile(path):
             raise UBAConfigError(f"Recipe {path!r} does not exist.")
         try:
@@ -267,7 +275,9 @@ def evaluation_at_last_update(trainer: UBATrainer) -> dict[str, float] | None:
 def build_model_for(model_args: ModelArguments, tokenizer, block_size: int):
     if model_args.model_name_or_path:
         return AutoModelForCausalLM.from_pretrained(
-            model_args.model_name_or_path, trust_remote_code=model_args.trust_remote_code
+            model_args.model_name_or_path,
+            trust_remote_code=model_args.trust_remote_code,
+            attn_implementation=model_args.attn_implementation,
         )
     try:
         overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
@@ -281,6 +291,7 @@ def build_model_for(model_args: ModelArguments, tokenizer, block_size: int):
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
+        attn_implementation=model_args.attn_implementation,
         **overrides,
     )
     return build_model(config)
@@ -359,7 +370,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         uba_args=uba_args,
         train_dataset=train_blocks,
         eval_dataset=eval_blocks,
-        data_collator=default_data_collator,
+        data_collator=block_collator(data_args, tokenizer.eos_token_id, model.config._attn_implementation),
         processing_class=tokenizer,
         token_budget=token_budget,
         flops_per_token=fpt,

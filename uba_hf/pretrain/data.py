@@ -101,6 +101,14 @@ class DataArguments:
         default=None, metadata={"help": "Processes for tokenization (default: number of CPUs, at most 8)."}
     )
     split_seed: int = field(default=0, metadata={"help": "Seed of the train/validation split by document."})
+    document_attention: bool = field(
+        default=False,
+        metadata={
+            "help": "Attend within documents only: position ids restart after every EOS in a block, so Transformers "
+            "builds a per-document causal mask (sdpa, eager, flex) or, for flash_attention_2/3, the batch is "
+            "flattened to one row for the variable-length kernel. Off: blocks attend across documents."
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.text_sample_by not in TEXT_SAMPLE_BY:

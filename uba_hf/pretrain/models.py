@@ -40,8 +40,11 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def preset_config(name: str, vocab_size: int | None = None, **overrides: Any) -> Olmo2Config:
-    """An ``Olmo2Config`` for a preset; ``overrides`` replace any config field (validated by name)."""
+def preset_config(
+    name: str, vocab_size: int | None = None, attn_implementation: str | None = None, **overrides: Any
+) -> Olmo2Config:
+    """An ``Olmo2Config`` for a preset; ``overrides`` replace any config field (validated by name).
+    ``attn_implementation`` is Transformers' attention kernel (None: its default, sdpa where available)."""
     if name not in PRESETS:
         raise UBAConfigError(f"Unknown model preset {name!r}; valid presets: {', '.join(PRESETS)}.")
     p = PRESETS[name]
@@ -63,7 +66,7 @@ def preset_config(name: str, vocab_size: int | None = None, **overrides: Any) ->
     if unknown:
         raise UBAConfigError(f"Unknown Olmo2Config field(s) in model overrides: {unknown}.")
     fields.update(overrides)
-    return Olmo2Config(**fields)
+    return Olmo2Config(**fields, attn_implementation=attn_implementation)
 
 
 def build_model(config: Olmo2Config, device: str | torch.device | None = None) -> Olmo2ForCausalLM:

@@ -30,8 +30,18 @@ from ..trainer import UBATrainer
 
 logger = logging.getLogger("uba_hf")
 
-# Data / model settings that may change on resume without making it another run.
-_NOT_IDENTITY = {"preprocessing_num_workers", "max_eval_blocks", "streaming", "trust_remote_code"}
+# Data / model settings that may change on resume without making it another run (the attention kernel computes
+# the same attention).
+_NOT_IDENTITY = {
+    "preprocessing_num_workers",
+    "max_eval_blocks",
+    "streaming",
+    "trust_remote_code",
+    "attn_implementation",
+}
+# Settings added after 0.2.0, recorded only away from the value that reproduces earlier versions, so that their
+# checkpoints still resume with `latest`.
+_RECORDED_WHEN_NOT = {"document_attention": False}
 _LATEST = ("true", "latest")
 
 
@@ -49,7 +59,11 @@ def identity_sections(model_args, data_args) -> dict[str, Any]:
     """The data and model part of the run identity (the trainer adds schedule and seed)."""
 
     def settings(obj) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(obj).items() if k not in _NOT_IDENTITY}
+        return {
+            k: v
+            for k, v in dataclasses.asdict(obj).items()
+            if k not in _NOT_IDENTITY and not (k in _RECORDED_WHEN_NOT and v == _RECORDED_WHEN_NOT[k])
+        }
 
     return {"data": settings(data_args), "model": settings(model_args)}
 
