@@ -73,8 +73,10 @@ def test_the_harness_is_not_in_the_installed_package():
     setup = configparser.ConfigParser()
     setup.read(ROOT / "setup.cfg")
     packages = set(setup["options"]["packages"].split())
-    # Listed by hand (the recipes' package is a mapped folder): every package under uba_hf/, nothing else.
-    on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in LIBRARY.rglob("__init__.py")}
+    # Listed by hand (the recipes' package is a mapped folder): every package under uba_hf/ and uba_hf_cli/ (the
+    # console scripts' fast front), nothing else.
+    roots = (LIBRARY, ROOT / "uba_hf_cli")
+    on_disk = {".".join(p.parent.relative_to(ROOT).parts) for root in roots for p in root.rglob("__init__.py")}
     assert packages == on_disk | {"uba_hf.pretrain.recipes"}
     assert setup["options"]["package_dir"].split() == ["uba_hf.pretrain.recipes", "=", "recipes/pretrain"]
 
