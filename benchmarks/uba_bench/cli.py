@@ -120,11 +120,7 @@ def v2_main(args, overrides: dict[str, Any]) -> int:
                 print(f"{group}: estimate at {spu} s/update; measured {measured:.3f} s/update ({len(runs)} runs)")
         return 0
     if args.v2 != "all" and args.v2 not in SETUP_BY_NAME:
-        print(
-            f"budget_sweep: error: --v2 {args.v2!r}: use one of {[*SETUP_BY_NAME, 'all', 'plan', 'quick']}",
-            file=sys.stderr,
-        )
-        return 2
+        return unknown_setup("--v2", args.v2, [*SETUP_BY_NAME, "all", "plan", "quick"])
     if overrides:
         print(
             "budget_sweep: error: --v2 setups are fixed (see uba_bench/v2.py); drop --schedules/--budgets/--lrs/"
@@ -143,6 +139,12 @@ def v2_main(args, overrides: dict[str, Any]) -> int:
     paths = write_v2_report(root, command)
     print(f"[budget-sweep] wrote {', '.join(str(p) for p in paths.values())}", flush=True)
     return 0
+
+
+def unknown_setup(flag: str, value: str, valid: list[str]) -> int:
+    """The one-line error for a setup name the flag does not know; returns the exit status."""
+    print(f"budget_sweep: error: {flag} {value!r}: use one of {valid}", file=sys.stderr)
+    return 2
 
 
 def print_plan(setups, root: Path, estimate_seconds) -> float:
@@ -169,11 +171,7 @@ def factors_main(args) -> int:
         print_plan(SETUPS, root, estimate_seconds)
         return 0
     if args.factors != "all" and args.factors not in SETUP_BY_NAME:
-        print(
-            f"budget_sweep: error: --factors {args.factors!r}: use one of {[*SETUP_BY_NAME, 'all', 'plan']}",
-            file=sys.stderr,
-        )
-        return 2
+        return unknown_setup("--factors", args.factors, [*SETUP_BY_NAME, "all", "plan"])
     command = f"`{command_line()}`"
     if not args.report_only:
         for s in SETUPS if args.factors == "all" else [SETUP_BY_NAME[args.factors]]:
