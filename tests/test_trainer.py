@@ -228,3 +228,21 @@ def test_logged_lr_follows_the_documented_step_convention(tmp_path):
             assert s == N and trainer.lr_scheduler.get_last_lr()[0] == pytest.approx(lr, rel=1e-12)
             assert min(rec.lrs[W:]) > lr
     assert rec.lrs[0] == 0.0
+
+
+def test_uba_trainer_with_tensorboard_writes_only_under_output_dir(tmp_path, monkeypatch):
+    """An evaluation before training is logged too, and lands under output_dir, not in ./runs."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TENSORBOARD_LOGGING_DIR", raising=False)
+    args = make_args(tmp_path, report_to=["tensorboard"], max_steps=4, warmup_steps=1)
+    trainer = UBATrainer(model=tiny_olmo2(), args=args, train_dataset=TokenDataset(), eval_dataset=TokenDataset(8))
+    trainer.evaluate()
+    trainer.train()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # nothing in the current directory
+    (folder,) = (tmp_path / "out" / "runs").iterdir()
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    assert [e.step for e in events.Scalars("eval/loss")] == [0]
+    assert [e.step for e in events.Scalars("train/learning_rate")] == [1, 2, 3, 4]

@@ -22,6 +22,8 @@ budget, warmup, phi or floor differs, on this path and on the stock Trainer's al
 from __future__ import annotations
 
 import logging
+import os
+import time
 from typing import Any
 
 from transformers import Trainer, TrainingArguments
@@ -122,6 +124,24 @@ class UBATrainer(Trainer):
         self.run_identity = self.identity(self.args, self.uba_kwargs, **(run_identity or {}))
         self.add_callback(CheckpointCompletionCallback(self._schedule_record_at_save, self.run_identity))
         self.add_callback(ResumeLogCallback(lambda: self._resume_checkpoint))
+        self._tensorboard_under_output_dir()
+
+    def _tensorboard_under_output_dir(self) -> None:
+        """TensorBoard events go to ``output_dir/runs/<time>`` from the first log on. Transformers'
+        ``TensorBoardCallback`` picks that folder only at ``on_train_begin``; a log before it (an evaluation
+        before training) opens its writer with no folder, under ``./runs`` of the current directory. Its
+        ``logging_dir`` (or the ``TENSORBOARD_LOGGING_DIR`` the user set) is fixed here instead."""
+        from transformers.integrations import TensorBoardCallback
+
+        for callback in self.callback_handler.callbacks:
+            if isinstance(callback, TensorBoardCallback) and callback.logging_dir is None:
+                callback.logging_dir = os.path.join(self.args.output_dir, "runs", time.strftime("%Y%m%d-%H%M%S"))
+                if self.is_world_process_zero():
+                    logger.info(
+                        "TensorBoard logs: %s (tensorboard --logdir %s)",
+                        callback.logging_dir,
+                        os.path.dirname(callback.logging_dir),
+                    )
 
     @staticmethod
     def identity(args: TrainingArguments, uba_kwargs: dict[str, Any], **sections: Any) -> dict[str, Any]:

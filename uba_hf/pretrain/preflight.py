@@ -15,7 +15,6 @@ import logging
 import os
 import shutil
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -175,20 +174,6 @@ def check_loggers(training: TrainingArguments) -> None:
             )
 
 
-def route_tensorboard(training: TrainingArguments) -> str | None:
-    """TensorBoard events go to ``output_dir/runs/<time>``, including the evaluation before training.
-
-    Transformers' ``TensorBoardCallback`` picks ``output_dir/runs`` only at ``on_train_begin``; a log
-    before that (our initial evaluation) creates the writer with no folder, i.e. under ``./runs`` of
-    the current directory. Its documented ``TENSORBOARD_LOGGING_DIR`` variable fixes the folder for
-    every log; a value the user set wins.
-    """
-    if "tensorboard" not in (training.report_to or []):
-        return None
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return os.environ.setdefault("TENSORBOARD_LOGGING_DIR", os.path.join(training.output_dir, "runs", stamp))
-
-
 class _DropDeepSpeedCpuBanner(logging.Filter):
     """DeepSpeed, imported by Transformers whenever it is installed, warns "Setting accelerator to CPU"
     on every CPU run, DeepSpeed used or not."""
@@ -220,12 +205,10 @@ def quiet_logs(training: TrainingArguments) -> None:
 
 
 def prepare_output_dir(training: TrainingArguments) -> None:
-    """After the cheap checks, before any data work: a writable output_dir, installed loggers, and
-    TensorBoard under output_dir."""
+    """After the cheap checks, before any data work: a writable output_dir and installed loggers
+    (``UBATrainer`` puts TensorBoard's events under output_dir)."""
     check_output_dir_writable(training.output_dir)
     check_loggers(training)
-    if (tb_dir := route_tensorboard(training)) is not None:
-        logger.info("TensorBoard logs: %s (tensorboard --logdir %s)", tb_dir, os.path.dirname(tb_dir))
 
 
 def report_already_complete(resume: str, step: int, budget: int, training: TrainingArguments) -> dict[str, Any]:
