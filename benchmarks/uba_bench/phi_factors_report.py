@@ -99,10 +99,11 @@ def render(root: Path = FACTORS_DIR, command: str = "") -> str:
         sections += block
         if s:
             block_tokens = 64 if regime.model == "sweep" else 128
+            phis = [f"{s[k]:g}" if s[k] is not None else "n/a (none run yet)" for k in ("best_phi", "best_floored_phi")]
             summary_rows.append(
                 f"| {regime.name} | {regime.factor} | {regime.model} | {regime.batch_size} "
-                f"({regime.batch_size * block_tokens}) | {regime.budget} | `{s['best']}` | {s['best_phi']:g} | "
-                f"{s['best_floored_phi']:g} | `{s['best_baseline']}` | {s['seeds']} |"
+                f"({regime.batch_size * block_tokens}) | {regime.budget} | `{s['best']}` | {phis[0]} | "
+                f"{phis[1]} | `{s['best_baseline']}` | {s['seeds']} |"
             )
     sections += [
         "## A peak LR off its optimum",
