@@ -129,16 +129,27 @@ def v2_main(args, overrides: dict[str, Any]) -> int:
         )
         return 2
     if not args.report_only:
-        for s in SETUPS if args.v2 == "all" else [SETUP_BY_NAME[args.v2]]:
-            imported = import_v1_runs(s, root)
-            if imported:
+
+        def import_v1(s) -> None:
+            if imported := import_v1_runs(s, root):
                 print(f"[budget-sweep] {s.name}: imported {imported} v1 runs of the same setup", flush=True)
-            counts = run_sweep(s.config(), s.results(root), workers=args.workers)
-            print(f"[budget-sweep] {s.name}: ran {counts['ran']}, skipped {counts['skipped']}", flush=True)
-            write_v2_report(root, command)
+
+        chosen = SETUPS if args.v2 == "all" else [SETUP_BY_NAME[args.v2]]
+        run_setups(chosen, root, args.workers, lambda: write_v2_report(root, command), before=import_v1)
     paths = write_v2_report(root, command)
     print(f"[budget-sweep] wrote {', '.join(str(p) for p in paths.values())}", flush=True)
     return 0
+
+
+def run_setups(setups, root: Path, workers: int, write_report, before=None) -> None:
+    """Run (or resume) each setup into its own results file, one after the other, and rewrite the report after
+    each, so an interrupted run leaves a report of everything finished."""
+    for s in setups:
+        if before is not None:
+            before(s)
+        counts = run_sweep(s.config(), s.results(root), workers=workers)
+        print(f"[budget-sweep] {s.name}: ran {counts['ran']}, skipped {counts['skipped']}", flush=True)
+        write_report()
 
 
 def unknown_setup(flag: str, value: str, valid: list[str]) -> int:
@@ -174,10 +185,8 @@ def factors_main(args) -> int:
         return unknown_setup("--factors", args.factors, [*SETUP_BY_NAME, "all", "plan"])
     command = f"`{command_line()}`"
     if not args.report_only:
-        for s in SETUPS if args.factors == "all" else [SETUP_BY_NAME[args.factors]]:
-            counts = run_sweep(s.config(), s.results(root), workers=args.workers)
-            print(f"[budget-sweep] {s.name}: ran {counts['ran']}, skipped {counts['skipped']}", flush=True)
-            write_factors_report(root, command)
+        chosen = SETUPS if args.factors == "all" else [SETUP_BY_NAME[args.factors]]
+        run_setups(chosen, root, args.workers, lambda: write_factors_report(root, command))
     path = write_factors_report(root, command)
     print(f"[budget-sweep] wrote {path}", flush=True)
     return 0
