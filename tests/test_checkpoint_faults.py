@@ -13,15 +13,29 @@ from __future__ import annotations
 import builtins
 import errno
 import io
+import json
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import safetensors.torch
 import torch
 import transformers.modeling_utils
-from conftest import LRRecorder, TokenDataset, closed_form, tiny_olmo2, tiny_training_args
+from conftest import (
+    ROOT,
+    TINY,
+    TINY_FLOOR,
+    TINY_PHI,
+    LRRecorder,
+    TokenDataset,
+    closed_form,
+    tiny_olmo2,
+    tiny_training_args,
+)
+from transformers import TrainerCallback
 
 from uba_hf import CheckpointWriteError, UBATrainer
 from uba_hf.checkpoints import COMPLETE_MARKER, checkpoint_problems, resolve_resume_checkpoint
@@ -101,15 +115,19 @@ def fail(tmp_path, monkeypatch, capacity: int, code: int) -> tuple[CheckpointWri
         StorageFault(patch, failing, capacity, code)
         with pytest.raises(CheckpointWriteError) as caught:
             trainer(out).train()
-    message = str(caught.value)
-    assert "\n" not in message and str(failing) in message and os.strerror(code) in message
-    assert f"newest complete checkpoint is {out / 'checkpoint-5'}" in message
     assert isinstance(caught.value.__cause__, OSError) and caught.value.__cause__.errno == code
-    assert checkpoint_problems(out / "checkpoint-5") == []
+    check_failure(caught.value, failing, code)
+    return caught.value, failing
+
+
+def check_failure(error: CheckpointWriteError, failing: Path, code: int) -> None:
+    message = str(error)
+    assert "\n" not in message and str(failing) in message and os.strerror(code) in message
+    assert f"newest complete checkpoint is {failing.parent / 'checkpoint-5'}" in message
+    assert checkpoint_problems(failing.parent / "checkpoint-5") == []
     if failing.exists():
         assert not (failing / COMPLETE_MARKER).exists()
         assert any("no completion marker" in p for p in checkpoint_problems(failing))
-    return caught.value, failing
 
 
 def resume_latest(failing: Path, caplog) -> None:
@@ -157,6 +175,101 @@ def test_storage_turned_read_only_stops_with_one_line_and_latest_resumes_the_pre
     error, failing = fail(tmp_path, monkeypatch, capacity=0, code=errno.EROFS)
     assert not failing.exists() and "Read-only file system" in str(error)
     resume_latest(failing, caplog)
+
+
+# ------------------------------------------------------------------ a real filesystem (where this process may mount)
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A mount point with ``mount(options)``: a real tmpfs (root on Linux only; skipped elsewhere)."""
+    point = tmp_path / "fs"
+    point.mkdir()
+
+    def mount(options: str, remount: bool = False) -> None:
+        flags = ["-o", f"remount,{options}"] if remount else ["-t", "tmpfs", "-o", options, "tmpfs"]
+        proc = subprocess.run(["mount", *flags, str(point)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+
+    yield point, mount
+    subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+def test_a_really_full_disk(tmpfs, caplog):
+    # 600 kB: checkpoint-5 (about 350 kB) fits, checkpoint-10 does not. torch.save reports a full disk as
+    # "RuntimeError: ... unexpected pos": the line says what the filesystem says instead.
+    point, mount = tmpfs
+    mount("size=600k")
+    failing = point / "out" / "checkpoint-10"
+    with pytest.raises(CheckpointWriteError) as caught:
+        trainer(point / "out").train()
+    check_failure(caught.value, failing, errno.ENOSPC)
+    assert any("no completion marker" in p for p in checkpoint_problems(failing))
+    mount("size=8m", remount=True)  # space freed: resume
+    resume_latest(failing, caplog)
+
+
+class ReadOnlyAfter(TrainerCallback):
+    def __init__(self, step: int, mount) -> None:
+        self.step, self.mount = step, mount
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            self.mount("ro", remount=True)
+
+
+def test_storage_really_turned_read_only(tmpfs, caplog):
+    point, mount = tmpfs
+    mount("size=8m")
+    failing = point / "out" / "checkpoint-10"
+    t = UBATrainer(
+        model=tiny_olmo2(),
+        args=args(point / "out"),
+        train_dataset=TokenDataset(),
+        callbacks=[ReadOnlyAfter(SAVE + 1, mount)],
+    )
+    with pytest.raises(CheckpointWriteError) as caught:
+        t.train()
+    check_failure(caught.value, failing, errno.EROFS)
+    mount("rw", remount=True)
+    resume_latest(failing, caplog)
+
+
+# ---------------------------------------------------------------------------------------------- uba-pretrain
+
+
+def test_uba_pretrain_exits_1_with_one_line_and_resumes_latest(tmp_path, small_text_corpus):
+    """The CLI in its own process, the storage of checkpoint-4 read-only (injected as above, in that process):
+    exit 1, one error line naming the folder and the cause, no traceback; ``latest`` then finishes the run
+    from checkpoint-2: the run's log has every update once, at the closed-form LR."""
+    out, n, w = tmp_path / "out", 6, 1
+    argv = [TINY, "--output_dir", str(out), "--max_steps", str(n), "--warmup_steps", str(w), "--save_steps", "2"]
+    argv += ["--eval_strategy", "no", "--logging_steps", "1", "--max_eval_blocks", "8"]
+    argv += ["--dataset_name", str(small_text_corpus), "--vocab_size", "512", "--block_size", "64"]
+    argv += ["--per_device_train_batch_size", "4", "--preprocessing_num_workers", "1"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "UBA_HF_CACHE": str(tmp_path / "cache")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests"), env.get("PYTHONPATH", "")])
+    faulty = (
+        "import errno, sys, pytest, test_checkpoint_faults as t; from uba_hf.pretrain.cli import main; "
+        f"t.StorageFault(pytest.MonkeyPatch(), t.Path({str(out / 'checkpoint-4')!r}), 0, errno.EROFS); "
+        "raise SystemExit(main(sys.argv[1:]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", faulty, *argv], capture_output=True, text=True, env=env)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("uba-pretrain: error:")]
+    assert len(errors) == 1, proc.stderr[-3000:]
+    assert str(out / "checkpoint-4") in errors[0] and "Read-only file system" in errors[0]
+    assert f"newest complete checkpoint is {out / 'checkpoint-2'}" in errors[0]
+    resume = [sys.executable, "-m", "uba_hf.pretrain.cli", *argv, "--resume_from_checkpoint", "latest"]
+    proc = subprocess.run(resume, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    history = json.loads((out / "trainer_state.json").read_text())["log_history"]
+    logged = [(h["step"], h["learning_rate"]) for h in history if "loss" in h]  # the run's, across the failure
+    assert [step for step, _ in logged] == list(range(1, n + 1))  # every update, each once
+    expected = [3e-3 * closed_form(step - 1, w, n, TINY_PHI, TINY_FLOOR) for step, _ in logged]
+    assert [lr for _, lr in logged] == pytest.approx(expected, rel=1e-9)
 
 
 def test_another_failure_during_training_is_not_reported_as_a_checkpoint_write(tmp_path, monkeypatch):
