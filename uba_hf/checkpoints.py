@@ -129,13 +129,15 @@ def describe_write_failure(
     a full disk raises ``RuntimeError: ... unexpected pos``) is explained by the state of the filesystem.
     """
     folder = Path(checkpoint_dir)
-    detail = " ".join(f"{type(err).__name__}: {err}".split())
+    detail = " ".join(f"{type(err).__name__}: {err}".split())[:300]
     os_error = _errno_of(err)
     if os_error is not None:
         cause = os.strerror(os_error.errno) + (f" ({os_error.filename})" if os_error.filename else "")
+        if os_error is not err:  # what the writer said, too
+            cause += f" [{detail}]"
     else:
-        cause = _filesystem_state(folder)
-    cause = f"{cause} [{detail[:300]}]" if cause else detail[:300]
+        state = _filesystem_state(folder)
+        cause = f"{state} [{detail}]" if state else detail
     previous = latest_complete_checkpoint(folder.parent, identity, quiet=True)
     after = (
         f"the newest complete checkpoint is {previous} (continue with --resume_from_checkpoint latest)"
