@@ -31,9 +31,11 @@ class UBAConfigError(ValueError):
 
 
 class CheckpointWriteError(OSError):
-    """Writing ``checkpoint-N`` failed half way (disk full, storage turned read-only): one line that names the
-    folder, the cause and the newest complete checkpoint. The folder is left without its completion marker, so
-    ``--resume_from_checkpoint latest`` skips it. The original exception is its ``__cause__``.
+    """A ``checkpoint-N`` whose write failed half way (disk full, storage turned read-only), as one line.
+
+    The line names the folder, the cause and the newest complete checkpoint. The folder is left without its
+    completion marker, so ``--resume_from_checkpoint latest`` skips it and resumes the previous one. The
+    original exception is its ``__cause__``; ``checkpoint_dir`` is the folder.
 
     Raised by ``UBATrainer.train``; the command-line entry points print it as one line and exit with code 1.
     """
