@@ -38,7 +38,7 @@ from conftest import (
 from transformers import TrainerCallback
 
 from uba_hf import CheckpointWriteError, UBATrainer
-from uba_hf.checkpoints import COMPLETE_MARKER, checkpoint_problems, resolve_resume_checkpoint
+from uba_hf.checkpoints import COMPLETE_MARKER, checkpoint_problems, resolve_resume_checkpoint, sorted_checkpoints
 
 N, W, SAVE, LR = 12, 2, 5, 1e-2
 
@@ -106,7 +106,7 @@ class StorageFault:
         return f
 
 
-def fail(tmp_path, monkeypatch, capacity: int, code: int) -> tuple[CheckpointWriteError, Path]:
+def fail(tmp_path, monkeypatch, capacity: int, code: int, **kw) -> tuple[CheckpointWriteError, Path]:
     """Train with checkpoint-10's storage failing: one line that names the folder, the cause and checkpoint-5;
     the partial folder has no completion marker and is reported incomplete."""
     out = tmp_path / "out"
@@ -114,7 +114,7 @@ def fail(tmp_path, monkeypatch, capacity: int, code: int) -> tuple[CheckpointWri
     with monkeypatch.context() as patch:
         StorageFault(patch, failing, capacity, code)
         with pytest.raises(CheckpointWriteError) as caught:
-            trainer(out).train()
+            trainer(out, **kw).train()
     assert isinstance(caught.value.__cause__, OSError) and caught.value.__cause__.errno == code
     check_failure(caught.value, failing, code)
     return caught.value, failing
@@ -130,20 +130,20 @@ def check_failure(error: CheckpointWriteError, failing: Path, code: int) -> None
         assert any("no completion marker" in p for p in checkpoint_problems(failing))
 
 
-def resume_latest(failing: Path, caplog) -> None:
+def resume_latest(failing: Path, caplog, **kw) -> None:
     """``latest`` skips the partial folder with a warning and resumes checkpoint-5: every remaining update
-    once, the closed-form LR at each; the resumed run writes checkpoint-10 complete."""
+    once, the closed-form LR at each; every checkpoint left is complete (checkpoint-10 rewritten)."""
     partial = failing.exists()
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="uba_hf"):
         rec = LRRecorder()
-        resumed = trainer(failing.parent, rec)
+        resumed = trainer(failing.parent, rec, **kw)
         resumed.train(resume_from_checkpoint="latest")
     if partial:
         assert f"Skipping incomplete checkpoint {failing}" in caplog.text
     assert resumed.state.global_step == N and rec.steps == list(range(SAVE, N))  # every update once
     assert rec.lrs == pytest.approx([LR * closed_form(s, W, N, 1.0, 0.0) for s in range(SAVE, N)], rel=1e-12)
-    assert checkpoint_problems(failing) == []
+    assert all(checkpoint_problems(p) == [] for p in sorted_checkpoints(failing.parent))
 
 
 def test_disk_full_in_the_optimizer_state_stops_with_one_line_and_latest_resumes_the_previous(
@@ -155,20 +155,24 @@ def test_disk_full_in_the_optimizer_state_stops_with_one_line_and_latest_resumes
     resume_latest(failing, caplog)
 
 
-def test_disk_full_after_trainer_state_is_not_taken_for_complete(tmp_path, monkeypatch, caplog):
+def test_disk_full_after_trainer_state_is_not_taken_for_complete_nor_rotates_the_previous_away(
+    tmp_path, monkeypatch, caplog
+):
     # Everything the Trainer writes fits (measured on the same run, uninterrupted); the schedule record does not.
     # trainer_state.json, by which a folder without a marker is judged, is there: only the pending mark says
-    # that the save did not finish.
+    # that the save did not finish. With save_total_limit=1 the Trainer would already have deleted checkpoint-5
+    # (the probe keeps 2: its training_args.bin has the same size).
     done = tmp_path / "probe" / "checkpoint-10"
     with monkeypatch.context() as patch:
         StorageFault(patch, done, 1 << 40, errno.ENOSPC)  # the same writers, room for all
-        trainer(done.parent).train()
+        trainer(done.parent, save_total_limit=2).train()
     sizes = sum(p.stat().st_size for p in done.iterdir() if not p.name.startswith("uba_"))
-    _, failing = fail(tmp_path, monkeypatch, capacity=sizes, code=errno.ENOSPC)
+    _, failing = fail(tmp_path, monkeypatch, capacity=sizes, code=errno.ENOSPC, save_total_limit=1)
     assert (failing / "trainer_state.json").is_file()
     with pytest.raises(ValueError, match="checkpoint-10' is incomplete"):
         resolve_resume_checkpoint(str(failing), failing.parent)
-    resume_latest(failing, caplog)
+    resume_latest(failing, caplog, save_total_limit=1)
+    assert [p.name for p in sorted_checkpoints(failing.parent)] == ["checkpoint-12"]  # the limit still applies
 
 
 def test_storage_turned_read_only_stops_with_one_line_and_latest_resumes_the_previous(tmp_path, monkeypatch, caplog):

@@ -30,7 +30,7 @@ import time
 from typing import Any
 
 from transformers import Trainer, TrainingArguments
-from transformers.trainer_utils import SchedulerType
+from transformers.trainer_utils import SchedulerType, rotate_checkpoints
 
 from .arguments import PHI_AUTO, UBAArguments, resolve_uba_kwargs, validate_uba_args
 from .callbacks import CheckpointCompletionCallback, ResumeLogCallback
@@ -117,6 +117,7 @@ class UBATrainer(Trainer):
         self.phi_probe: dict[str, Any] | None = None
         self._resume_checkpoint: str | None = None
         self._checkpoint_in_progress: str | None = None  # from save_model until the completion marker
+        self._held_save_total_limit: list[int | None] = []  # args.save_total_limit while it is held back
         if self.uses_uba:
             # What the user gave; a value not given is the package's (``DEFAULTS``), or the checkpoint's on a
             # resume (``create_scheduler``).
@@ -260,15 +261,40 @@ class UBATrainer(Trainer):
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         """``Trainer.save_model``; the first write of a ``checkpoint-N`` save (the Trainer then adds the optimizer,
-        scheduler, RNG and trainer states), so the folder is marked pending here, before any of its files."""
-        if output_dir is not None and CHECKPOINT_NAME_RE.match(os.path.basename(os.path.normpath(output_dir))):
+        scheduler, RNG and trainer states), so the folder is marked pending here, before any of its files.
+
+        The Trainer deletes the checkpoints over ``save_total_limit`` as soon as the new one's files are written,
+        before its completion marker: a failure or a kill in between would leave no complete checkpoint. So the
+        limit is held back from here (after ``training_args.bin`` recorded it) until the marker is written, and
+        the old checkpoints are deleted then (``_checkpoint_complete``), or not at all when the save fails."""
+        is_checkpoint = output_dir is not None and CHECKPOINT_NAME_RE.match(
+            os.path.basename(os.path.normpath(output_dir))
+        )
+        if is_checkpoint:
             self._checkpoint_in_progress = output_dir
             if self.args.should_save:
                 mark_checkpoint_pending(output_dir)
         super().save_model(output_dir, _internal_call=_internal_call)
+        if is_checkpoint and not self._held_save_total_limit:
+            self._held_save_total_limit.append(self.args.save_total_limit)
+            self.args.save_total_limit = None
+
+    def _release_save_total_limit(self) -> None:
+        if self._held_save_total_limit:
+            self.args.save_total_limit = self._held_save_total_limit.pop()
 
     def _checkpoint_complete(self) -> None:
-        self._checkpoint_in_progress = None
+        """The completion marker is written: delete the checkpoints over ``save_total_limit``, as the Trainer does
+        (the newest and the best are kept)."""
+        folder, self._checkpoint_in_progress = self._checkpoint_in_progress, None
+        self._release_save_total_limit()
+        if folder is not None and self.args.should_save:
+            rotate_checkpoints(
+                output_dir=os.path.dirname(os.path.normpath(folder)),
+                save_total_limit=self.args.save_total_limit,
+                best_model_checkpoint=self.state.best_model_checkpoint,
+                use_mtime=True,
+            )
 
     def train(self, resume_from_checkpoint: str | bool | None = None, trial=None, **kwargs: Any):
         """``Trainer.train``, resuming only from a *complete* checkpoint (``True`` = newest complete one).
@@ -290,6 +316,8 @@ class UBATrainer(Trainer):
                 raise
             message = describe_write_failure(folder, err, self.run_identity)
             raise CheckpointWriteError(message, folder) from err
+        finally:
+            self._release_save_total_limit()
         # What ran, including the values a resume took from the checkpoint (``_fill_not_given``).
         live = self.uba_schedule_state()
         if live is not None:
