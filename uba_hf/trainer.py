@@ -11,8 +11,10 @@ extends the Trainer only through public points:
 * ``train``: resumes only from a *complete* checkpoint, and ``True`` / ``"latest"`` only from one of
   this run (its identity, recorded in every checkpoint's marker, must match); a checkpoint write that
   fails half way (disk full, read-only storage) ends it with one ``CheckpointWriteError`` line;
-* ``save_model``: marks a ``checkpoint-N`` folder pending before its first file, so that a save that
-  fails half way is never taken for a complete checkpoint;
+* ``save_model``: marks a ``checkpoint-N`` folder pending before its first file, and holds
+  ``args.save_total_limit`` back until the completion marker (the older checkpoints are deleted after it,
+  with Transformers' ``rotate_checkpoints``), so that a save that fails half way is never taken for a
+  complete checkpoint and never costs the previous one;
 * a ``TrainerCallback`` (``on_save``) writes the schedule record and the completion marker, and another
   logs which checkpoint a resume starts from.
 
@@ -260,8 +262,8 @@ class UBATrainer(Trainer):
         return super().create_scheduler(num_training_steps=num_training_steps, optimizer=optimizer)
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
-        """``Trainer.save_model``; the first write of a ``checkpoint-N`` save (the Trainer then adds the optimizer,
-        scheduler, RNG and trainer states), so the folder is marked pending here, before any of its files.
+        """``Trainer.save_model``. It writes the first files of a ``checkpoint-N`` save (the Trainer then adds the
+        optimizer, scheduler, RNG and trainer states), so the folder is marked pending here, before any of them.
 
         The Trainer deletes the checkpoints over ``save_total_limit`` as soon as the new one's files are written,
         before its completion marker: a failure or a kill in between would leave no complete checkpoint. So the
