@@ -12,7 +12,8 @@ Public names:
   kwargs; a resume that does not give them takes the checkpoint's, so a run outlives a change of default.
 * ``UBA_SCHEDULER_NAME`` (``"uba"``) and ``register_uba_scheduler``: the registration with Transformers.
 * ``UBATrainer`` and ``UBAArguments``: a ``Trainer`` that runs UBA by default and guards its budget.
-* ``UBAConfigError``: every user mistake (a ``ValueError``).
+* ``UBAConfigError``: every user mistake (a ``ValueError``); ``CheckpointWriteError``: a checkpoint write that
+  failed half way (disk full, read-only storage; an ``OSError``).
 
 Example:
 
@@ -29,7 +30,7 @@ The library is this package's top level; ``uba_hf.pretrain`` is the pretraining 
 """
 
 from .arguments import UBAArguments
-from .errors import UBAConfigError
+from .errors import CheckpointWriteError, UBAConfigError
 from .registry import UBA_SCHEDULER_NAME, register_uba_scheduler
 from .schedule import (
     DEFAULT_MIN_LR_RATIO,
@@ -47,6 +48,7 @@ __version__ = "0.3.0"
 register_uba_scheduler()
 
 __all__ = [
+    "CheckpointWriteError",
     "DEFAULT_MIN_LR_RATIO",
     "DEFAULT_PHI",
     "UBAArguments",

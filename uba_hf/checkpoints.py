@@ -7,6 +7,11 @@ have finished writing (``uba_hf.callbacks.CheckpointCompletionCallback``); :func
 checks it, and :func:`resolve_resume_checkpoint` resumes from the newest *complete* checkpoint, or
 refuses a broken one by name. ``uba_schedule.json`` beside it records the schedule in use.
 
+A save that fails half way (disk full, storage turned read-only) must not look complete either, even when it
+got as far as ``trainer_state.json`` (the file a checkpoint without a marker is judged by): ``UBATrainer``
+creates ``uba_checkpoint.pending`` first (:func:`mark_checkpoint_pending`), and the marker replaces it.
+:func:`describe_write_failure` says, in one line, what went wrong.
+
 Run identity: an output folder can hold checkpoints of several runs (a rerun into the same folder, a
 recipe with ``overwrite_output_dir``), and "the newest complete checkpoint" may then be another run's.
 The marker therefore also records the run's identity (:func:`run_identity`: schedule, seed, and
@@ -18,6 +23,7 @@ differs, saying why. The budget is not part of it: the scheduler's own state che
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -31,8 +37,9 @@ from .schedule import DEFAULTS as SCHEDULE_DEFAULTS
 logger = logging.getLogger("uba_hf")
 
 COMPLETE_MARKER = "uba_checkpoint.json"
+PENDING_MARKER = "uba_checkpoint.pending"
 SCHEDULE_RECORD_NAME = "uba_schedule.json"
-_CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
+CHECKPOINT_NAME_RE = re.compile(r"^checkpoint-(\d+)$")
 # Schedule arguments that say how to resume, not what was trained: left out of the identity, and ignored in
 # the markers of uba-hf 0.2.0, which recorded them (a re-budgeted run's checkpoints would refuse a plain resume).
 RESUME_OPTIONS = ("rebudget",)
@@ -84,12 +91,74 @@ def write_completion_marker(checkpoint_dir: str | os.PathLike, identity: dict[st
     files = {
         str(p.relative_to(root)): p.stat().st_size
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != COMPLETE_MARKER and not p.name.endswith(".tmp")
+        if p.is_file() and p.name not in (COMPLETE_MARKER, PENDING_MARKER) and not p.name.endswith(".tmp")
     }
     marker: dict[str, Any] = {"files": files}
     if identity is not None:
         marker["run"] = _jsonable(identity)
     write_json_atomic(root / COMPLETE_MARKER, marker)
+    (root / PENDING_MARKER).unlink(missing_ok=True)
+
+
+def mark_checkpoint_pending(checkpoint_dir: str | os.PathLike) -> None:
+    """Create ``checkpoint_dir`` with ``uba_checkpoint.pending`` in it, before any file of the checkpoint: until
+    the completion marker replaces it, the folder is an interrupted save, whatever else it holds."""
+    root = Path(checkpoint_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / PENDING_MARKER).touch()
+
+
+def _errno_of(err: BaseException) -> OSError | None:
+    """The first ``OSError`` with an errno in ``err``'s chain of causes."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno:
+            return err
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def describe_write_failure(
+    checkpoint_dir: str | os.PathLike, err: BaseException, identity: dict[str, Any] | None = None
+) -> str:
+    """One line: which checkpoint could not be written, why, and which checkpoint ``latest`` resumes instead
+    (of the run ``identity`` when given).
+
+    The cause is the OS error when there is one; a writer that reports only its own symptom (``torch.save`` on
+    a full disk raises ``RuntimeError: ... unexpected pos``) is explained by the state of the filesystem.
+    """
+    folder = Path(checkpoint_dir)
+    detail = " ".join(f"{type(err).__name__}: {err}".split())[:300]
+    os_error = _errno_of(err)
+    if os_error is not None:
+        cause = os.strerror(os_error.errno) + (f" ({os_error.filename})" if os_error.filename else "")
+        if os_error is not err:  # what the writer said, too
+            cause += f" [{detail}]"
+    else:
+        state = _filesystem_state(folder)
+        cause = f"{state} [{detail}]" if state else detail
+    previous = latest_complete_checkpoint(folder.parent, identity, quiet=True)
+    after = (
+        f"the newest complete checkpoint is {previous} (continue with --resume_from_checkpoint latest)"
+        if previous is not None
+        else "no complete checkpoint to resume from"
+    )
+    return f"could not write checkpoint {folder}: {cause}; it is left incomplete, {after}"
+
+
+def _filesystem_state(folder: Path) -> str | None:
+    """ "read-only file system" or "no space left on device" when the filesystem of ``folder`` is in that state."""
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is None:
+        return None
+    stats = os.statvfs(existing)
+    if stats.f_flag & os.ST_RDONLY:
+        return os.strerror(errno.EROFS)
+    free = stats.f_bavail * stats.f_frsize
+    if free < 1 << 20:
+        return f"{os.strerror(errno.ENOSPC)} ({free:,} bytes free)"
+    return None
 
 
 def read_run_identity(checkpoint_dir: str | os.PathLike) -> dict[str, Any] | None:
@@ -136,7 +205,8 @@ def checkpoint_problems(checkpoint_dir: str | os.PathLike) -> list[str]:
         return [f"{root} is not a folder"]
     marker = root / COMPLETE_MARKER
     if not marker.is_file():
-        if (root / SCHEDULE_RECORD_NAME).is_file() or not (root / "trainer_state.json").is_file():
+        written_by_uba = (root / SCHEDULE_RECORD_NAME).is_file() or (root / PENDING_MARKER).is_file()
+        if written_by_uba or not (root / "trainer_state.json").is_file():
             return ["no completion marker: the save was interrupted (or the folder was copied partially)"]
         return []
     try:
@@ -158,21 +228,25 @@ def sorted_checkpoints(output_dir: str | os.PathLike) -> list[Path]:
     root = Path(output_dir)
     if not root.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := _CHECKPOINT_RE.match(p.name))]
+    found = [(int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := CHECKPOINT_NAME_RE.match(p.name))]
     return [p for _, p in sorted(found)]
 
 
-def latest_complete_checkpoint(output_dir: str | os.PathLike, identity: dict[str, Any] | None = None) -> Path | None:
+def latest_complete_checkpoint(
+    output_dir: str | os.PathLike, identity: dict[str, Any] | None = None, quiet: bool = False
+) -> Path | None:
     """The newest checkpoint without problems (and, given ``identity``, of that run); the others newer
-    than it are skipped with a warning that says why."""
+    than it are skipped with a warning that says why (none when ``quiet``)."""
     for path in reversed(sorted_checkpoints(output_dir)):
         problems = checkpoint_problems(path)
         if problems:
-            logger.warning("Skipping incomplete checkpoint %s: %s", path, "; ".join(problems))
+            if not quiet:
+                logger.warning("Skipping incomplete checkpoint %s: %s", path, "; ".join(problems))
             continue
         differences = identity_differences(read_run_identity(path), identity) if identity is not None else []
         if differences:
-            logger.warning("Skipping %s: it belongs to another run (%s).", path, "; ".join(differences))
+            if not quiet:
+                logger.warning("Skipping %s: it belongs to another run (%s).", path, "; ".join(differences))
             continue
         return path
     return None

@@ -9,7 +9,12 @@ extends the Trainer only through public points:
   the same :class:`uba_hf.schedule.UBASchedule`);
 * ``create_scheduler``: resolves ``phi="auto"`` (one curvature probe) and logs the schedule once;
 * ``train``: resumes only from a *complete* checkpoint, and ``True`` / ``"latest"`` only from one of
-  this run (its identity, recorded in every checkpoint's marker, must match);
+  this run (its identity, recorded in every checkpoint's marker, must match); a checkpoint write that
+  fails half way (disk full, read-only storage) ends it with one ``CheckpointWriteError`` line;
+* ``save_model``: marks a ``checkpoint-N`` folder pending before its first file, and holds
+  ``args.save_total_limit`` back until the completion marker (the older checkpoints are deleted after it,
+  with Transformers' ``rotate_checkpoints``), so that a save that fails half way is never taken for a
+  complete checkpoint and never costs the previous one;
 * a ``TrainerCallback`` (``on_save``) writes the schedule record and the completion marker, and another
   logs which checkpoint a resume starts from.
 
@@ -27,12 +32,20 @@ import time
 from typing import Any
 
 from transformers import Trainer, TrainingArguments
-from transformers.trainer_utils import SchedulerType
+from transformers.trainer_utils import SchedulerType, rotate_checkpoints
 
 from .arguments import PHI_AUTO, UBAArguments, resolve_uba_kwargs, validate_uba_args
 from .callbacks import CheckpointCompletionCallback, ResumeLogCallback
-from .checkpoints import read_schedule_record, resolve_resume_checkpoint, run_identity
+from .checkpoints import (
+    CHECKPOINT_NAME_RE,
+    describe_write_failure,
+    mark_checkpoint_pending,
+    read_schedule_record,
+    resolve_resume_checkpoint,
+    run_identity,
+)
 from .deepspeed import check_no_scheduler_block
+from .errors import CheckpointWriteError
 from .registry import UBA_SCHEDULE_KWARGS, register_uba_scheduler
 from .rng import preserve_rng
 from .schedule import DEFAULTS, UBASchedule
@@ -105,6 +118,8 @@ class UBATrainer(Trainer):
         self.uba_args = uba_args or UBAArguments()
         self.phi_probe: dict[str, Any] | None = None
         self._resume_checkpoint: str | None = None
+        self._checkpoint_in_progress: str | None = None  # from save_model until the completion marker
+        self._held_save_total_limit: list[int | None] = []  # args.save_total_limit while it is held back
         if self.uses_uba:
             # What the user gave; a value not given is the package's (``DEFAULTS``), or the checkpoint's on a
             # resume (``create_scheduler``).
@@ -122,7 +137,9 @@ class UBATrainer(Trainer):
                 f" (UBAArguments {uba_args.to_scheduler_kwargs()} ignored)" if uba_args is not None else "",
             )
         self.run_identity = self.identity(self.args, self.uba_kwargs, **(run_identity or {}))
-        self.add_callback(CheckpointCompletionCallback(self._schedule_record_at_save, self.run_identity))
+        self.add_callback(
+            CheckpointCompletionCallback(self._schedule_record_at_save, self.run_identity, self._checkpoint_complete)
+        )
         self.add_callback(ResumeLogCallback(lambda: self._resume_checkpoint))
         self._tensorboard_under_output_dir()
 
@@ -244,13 +261,65 @@ class UBATrainer(Trainer):
                 )
         return super().create_scheduler(num_training_steps=num_training_steps, optimizer=optimizer)
 
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """``Trainer.save_model``. It writes the first files of a ``checkpoint-N`` save (the Trainer then adds the
+        optimizer, scheduler, RNG and trainer states), so the folder is marked pending here, before any of them.
+
+        The Trainer deletes the checkpoints over ``save_total_limit`` as soon as the new one's files are written,
+        before its completion marker: a failure or a kill in between would leave no complete checkpoint. So the
+        limit is held back from here (after ``training_args.bin`` recorded it) until the marker is written, and
+        the old checkpoints are deleted then (``_checkpoint_complete``), or not at all when the save fails."""
+        is_checkpoint = output_dir is not None and CHECKPOINT_NAME_RE.match(
+            os.path.basename(os.path.normpath(output_dir))
+        )
+        if is_checkpoint:
+            self._checkpoint_in_progress = output_dir
+            if self.args.should_save:
+                mark_checkpoint_pending(output_dir)
+        super().save_model(output_dir, _internal_call=_internal_call)
+        if is_checkpoint and not self._held_save_total_limit:
+            self._held_save_total_limit.append(self.args.save_total_limit)
+            self.args.save_total_limit = None
+
+    def _release_save_total_limit(self) -> None:
+        if self._held_save_total_limit:
+            self.args.save_total_limit = self._held_save_total_limit.pop()
+
+    def _checkpoint_complete(self) -> None:
+        """The completion marker is written: delete the checkpoints over ``save_total_limit``, as the Trainer does
+        (the newest and the best are kept)."""
+        folder, self._checkpoint_in_progress = self._checkpoint_in_progress, None
+        self._release_save_total_limit()
+        if folder is not None and self.args.should_save:
+            rotate_checkpoints(
+                output_dir=os.path.dirname(os.path.normpath(folder)),
+                save_total_limit=self.args.save_total_limit,
+                best_model_checkpoint=self.state.best_model_checkpoint,
+                use_mtime=True,
+            )
+
     def train(self, resume_from_checkpoint: str | bool | None = None, trial=None, **kwargs: Any):
-        """``Trainer.train``, resuming only from a *complete* checkpoint (``True`` = newest complete one)."""
+        """``Trainer.train``, resuming only from a *complete* checkpoint (``True`` = newest complete one).
+
+        Raises:
+            CheckpointWriteError: a checkpoint write failed half way (its cause is the original exception); the
+                folder is left without its completion marker, and the message names the checkpoint to resume.
+        """
         resume_from_checkpoint = resolve_resume_checkpoint(
             resume_from_checkpoint, self.args.output_dir, self.run_identity
         )
         self._resume_checkpoint = resume_from_checkpoint
-        output = super().train(resume_from_checkpoint=resume_from_checkpoint, trial=trial, **kwargs)
+        self._checkpoint_in_progress = None
+        try:
+            output = super().train(resume_from_checkpoint=resume_from_checkpoint, trial=trial, **kwargs)
+        except Exception as err:
+            folder, self._checkpoint_in_progress = self._checkpoint_in_progress, None
+            if folder is None:
+                raise
+            message = describe_write_failure(folder, err, self.run_identity)
+            raise CheckpointWriteError(message, folder) from err
+        finally:
+            self._release_save_total_limit()
         # What ran, including the values a resume took from the checkpoint (``_fill_not_given``).
         live = self.uba_schedule_state()
         if live is not None:

@@ -37,15 +37,18 @@ class CheckpointCompletionCallback(TrainerCallback):
         schedule_record: ``state -> dict | None``, the record of the schedule in use at this save.
         run_identity: what identifies the run (``uba_hf.checkpoints.run_identity``), recorded in the
             marker so that ``--resume_from_checkpoint latest`` never picks another run's checkpoint.
+        on_complete: called on every process once the checkpoint is complete (the marker written).
     """
 
     def __init__(
         self,
         schedule_record: Callable[[Any], dict[str, Any] | None] | None = None,
         run_identity: dict[str, Any] | None = None,
+        on_complete: Callable[[], None] | None = None,
     ) -> None:
         self.schedule_record = schedule_record
         self.run_identity = run_identity
+        self.on_complete = on_complete
 
     def on_save(self, args, state, control, **kwargs):
         _barrier()  # every process has written its part of the checkpoint
@@ -59,4 +62,6 @@ class CheckpointCompletionCallback(TrainerCallback):
                     write_json_atomic(os.path.join(folder, SCHEDULE_RECORD_NAME), record)
                 write_completion_marker(folder, self.run_identity)
         _barrier()  # nobody resumes or rotates before the marker exists
+        if self.on_complete is not None:
+            self.on_complete()
         return control

@@ -35,7 +35,7 @@ from uba_hf_cli import PRETRAIN_DESCRIPTION, PRETRAIN_NO_ARGUMENTS, PRETRAIN_USA
 
 from ..arguments import UBAArguments, validate_uba_args
 from ..callbacks import LRTraceCallback, PreemptionCallback
-from ..errors import UBAConfigError
+from ..errors import CheckpointWriteError, UBAConfigError
 from ..registry import UBA_SCHEDULER_NAME
 from ..trainer import UBATrainer
 from .budget import BudgetArguments, describe_budget, recipe_without_replaced_budget, resolve_budget, schedule_advice
@@ -476,6 +476,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"uba-pretrain: error: {err}", file=sys.stderr)
         return 2
+    except CheckpointWriteError as err:  # disk full, storage turned read-only: the cause is the storage, not a bug
+        if os.environ.get("UBA_HF_DEBUG"):
+            raise
+        print(f"uba-pretrain: error: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # Ctrl-C outside training, or a second Ctrl-C during it (abort without saving)
         print(
             "uba-pretrain: interrupted; nothing saved since the last checkpoint (continue with "
