@@ -101,8 +101,8 @@ REGIME_BY_NAME = {r.name: r for r in REGIMES}
 # sweep-b32: phi 0.025, the grid's low edge, was best with and without the floor on every seed (3 of 3); then
 # phi 0.01 beat it on every seed, with and without the floor: so phi 0.0025 with the floor (as phi -> 0 UBA
 # tends to a constant LR that drops to the floor at the last update).
-# sweep-b2 (a quarter of the batch): phi 4, the grid's high edge, had the lowest mean of the phis without a floor
-# (3 seeds; gaps to phi 0.25 and 1 mixed in sign): phi 8 next, and phi 4 with the floor beside the floored grid.
+# sweep-b2 (a quarter of the batch): phi 4, the unfloored grid's high edge, was its best and tied the best of all
+# (phi 0.25 with the floor, +0.001, seeds mixed): phi 8 next, and phi 4 with the floor beside the floored grid.
 PHI_EXTENSIONS = {
     "sweep-b32": [uba_name(0.01), uba_name(0.01, 0.1), uba_name(0.0025, 0.1)],
     "sweep-b2": [uba_name(8.0), uba_name(4.0, 0.1)],
