@@ -11,8 +11,9 @@ import pytest
 import torch
 import uba_bench as bench
 from conftest import ROOT, TINY_RECIPE
+from uba_bench.config import V2_DEFAULT_PHI
 
-from uba_hf import DEFAULT_PHI
+from uba_hf import zero_config_schedule
 
 PEAK = 0.01
 
@@ -28,7 +29,7 @@ def closed_form(name: str, s: int, budget: int, warmup: int, phi: float | None =
         if name.endswith("-min10"):
             name, floor = name[: -len("-min10")], 0.1
         if phi is None:
-            phi = {"uba-default": DEFAULT_PHI, "cosine": 2.0}.get(name) or float(name[len("uba-phi") :])
+            phi = {"uba-default": V2_DEFAULT_PHI, "cosine": 2.0}.get(name) or float(name[len("uba-phi") :])
         c = 2 * cos_u
         return floor + (1 - floor) * 2 * c / (2 * phi + (2 - phi) * c)  # docs/schedule.md
     if name == "cosine-min10":
@@ -115,7 +116,7 @@ def test_default_sweep_size_and_dedup():
     assert len(cfg.lrs) >= 3 and len(cfg.seeds) >= 2
     cells = bench.planned_cells(cfg)
     names = {c[0] for c in cells}
-    # uba-default shares uba-phi1 (DEFAULT_PHI == 1) and uba-phi2 shares cosine: 12 distinct schedules.
+    # uba-default shares uba-phi1 (V2_DEFAULT_PHI == 1) and uba-phi2 shares cosine: 12 distinct schedules.
     distinct = {bench.spec_key(n, 100) for n in cfg.schedules}
     assert len(distinct) == len(cfg.schedules) - 2 == 12 and "uba-phi1-min10" in cfg.schedules
     assert len(cells) == len(distinct) * len(cfg.budgets) * len(cfg.lrs) * len(cfg.seeds)
@@ -448,8 +449,14 @@ def test_v2_quick_runs_end_to_end(tmp_path):
     assert len(runs) >= len(bench.planned_cells(cfg))
     assert {r["lr"] for r in runs} > set(cfg.lrs)  # the best sat at an edge: the grid was extended
     for r in runs:
+        name = r["schedule"]
+        if name == "uba-zero":  # UBATrainer's own pick, recorded with what it counted
+            z = r["zero_config"]
+            pick = zero_config_schedule(r["budget"], z["non_embedding_parameters"])
+            assert (z["phi"], z["min_lr_ratio"], z["reason"]) == (pick["phi"], pick["min_lr_ratio"], pick["reason"])
+            name = "uba-phi0" + ("-min10" if z["min_lr_ratio"] == 0.1 else "")  # phi is passed below
         for s, lr in r["lr_samples"].items():
-            want = r["lr"] * lr_of(r["schedule"], int(s), r["budget"], r["warmup_steps"], phi=r["phi"])
+            want = r["lr"] * lr_of(name, int(s), r["budget"], r["warmup_steps"], phi=r["phi"])
             assert lr == pytest.approx(want, rel=1e-9), (r["schedule"], s)
     md = (tmp_path / "report.md").read_text()
     assert "| 10 |" in md and "| 20 |" in md and "paired gaps" in md
@@ -493,23 +500,3 @@ def test_v2_report_ranks_every_schedule_by_its_worst_gap_across_both_models():
     assert table[0] == "| schedule | a 10 t/p | b 10 t/p | worst (regimes with every seed) |"
     assert table[2] == "| best of the regime | `uba-phi4` 5.0000 | `uba-phi0.1` 3.8500 | |"
     assert "| `uba-phi4` | +0.000 | -0.300 (1 seed) | +0.000 (1 of 2) |" in table
-
-
-def test_main_job_recipe_uses_the_best_uba_setting_measured_on_its_model_and_budget():
-    """tiny.yaml's phi, floor and peak LR are benchmark v2's best fixed-phi UBA on exactly that model, data
-    and budget (every seed, each setting at its own best LR): the default run shows UBA as measured there,
-    not as the budget rule (fitted on the sweep model, 5x smaller) would guess."""
-    from uba_bench.summary import phi_of, summarize
-    from uba_bench.v2 import group_config, group_records
-
-    cfg = group_config("main-job")
-    row = summarize(cfg, group_records("main-job", ROOT / "benchmarks" / "v2"))[TINY_RECIPE["max_steps"]]
-    measured = [b for name, b in row.items() if phi_of(name) and b.n == len(cfg.seeds)]
-    best = min(measured, key=lambda b: b.mean)
-    assert len(measured) >= 8 and not best.edge  # a grid of phis and floors, its best LR inside its LR grid
-    phi, floor = phi_of(best.name)
-    assert (float(TINY_RECIPE["phi"]), TINY_RECIPE["min_lr_ratio"], TINY_RECIPE["learning_rate"]) == (
-        phi,
-        floor,
-        best.lr,
-    ), best.name

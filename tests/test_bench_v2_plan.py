@@ -9,8 +9,6 @@ import json
 import pytest
 import uba_bench as bench
 
-from uba_hf import UBAArguments
-
 
 def test_v2_plan_meets_the_issue():
     """Budgets, tokens/param, grids, seeds and cell order of the committed v2 plan."""
@@ -31,11 +29,8 @@ def test_v2_plan_meets_the_issue():
     for s in v2.SETUPS:
         cfg = s.config()
         assert len(cfg.seeds) >= 3 and cfg.extend_grid
-        # uba-auto as users run it: UBATrainer at the package's probe defaults.
-        assert cfg.auto_with_uba_trainer and (cfg.probe_batches, cfg.probe_lanczos_steps) == (
-            UBAArguments().phi_probe_batches,
-            UBAArguments().phi_probe_lanczos_steps,
-        )
+        # uba-auto as users ran it then: UBATrainer at the package's probe defaults of the time (retired in 0.4.0).
+        assert cfg.auto_with_uba_trainer and (cfg.probe_batches, cfg.probe_lanczos_steps) == (1, 10)
         assert all(len(cfg.lrs_for(n, b)) >= 4 for n in cfg.schedules for b in cfg.budgets)
         cells = bench.planned_cells(cfg)
         order = [(c[3], cfg.budgets.index(c[1])) for c in cells]
@@ -79,10 +74,8 @@ def test_a_models_report_plans_exactly_the_cells_its_setups_run():
 
 
 def test_v2_runs_the_budget_rules_pick_at_every_budget():
-    """The report's main subject (suggest_schedule at each budget's tokens/param) is run in every regime."""
+    """The report's main subject (the budget rule at each budget's tokens/param) is run in every regime."""
     from uba_bench import v2
-
-    from uba_hf import suggest_schedule
 
     non_embedding = {"sweep": 131_648, "main-job": 1_050_752}  # the models' stats lines (benchmarks/README.md)
     for group in v2.GROUPS:
@@ -90,7 +83,7 @@ def test_v2_runs_the_budget_rules_pick_at_every_budget():
         run = {(bench.spec_key(n, b), b) for c in setups for n, b, _, _ in bench.planned_cells(c)}
         for budget in v2.group_config(group).budgets:
             cfg = setups[0]
-            pick = suggest_schedule(budget * cfg.block_size * cfg.batch_size / non_embedding[group])
+            pick = v2.budget_rule(budget * cfg.block_size * cfg.batch_size / non_embedding[group])
             name = bench.uba_name(pick["phi"], pick["min_lr_ratio"])
             assert (bench.spec_key(name, budget), budget) in run, (group, budget, name)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY, TINY_FLOOR, TINY_PHI, closed_form, segment_closed_form
+from conftest import TINY, TINY_FLOOR, TINY_NON_EMBEDDING, TINY_PHI, closed_form, segment_closed_form
 
-from uba_hf import suggest_schedule
+from uba_hf import zero_config_schedule
 from uba_hf.pretrain.budget import TokenBudget, resolve_budget, schedule_advice
 from uba_hf.pretrain.cli import main, parse_args
 
@@ -118,8 +118,10 @@ def test_tiny_recipe_with_max_steps_30_runs_then_rebudgets_in_tokens(tmp_path, s
     small = [*data, "--logging_steps", "1", "--save_steps", "10", "--output_dir", str(out)]
     proc = cli(TINY, "--max_steps", "30", *small, cache=cache)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    # The recipe sets its model's measured phi, not the budget rule's: one note, at INFO (not a warning).
-    assert proc.stderr.count("suggest_schedule") == 1 and "INFO uba_hf: This run trains" in proc.stderr
+    # The recipe gives no phi: the zero-config choice, in one line with its reason, at INFO; no note beside it.
+    choice = zero_config_schedule(30, TINY_NON_EMBEDDING)
+    line = f"INFO uba_hf: UBA zero-config: phi={TINY_PHI:g}, min_lr_ratio={TINY_FLOOR:g}, from {choice['reason']}"
+    assert proc.stderr.count("UBA zero-config") == 1 and line in proc.stderr and "This run trains" not in proc.stderr
     first = json.loads((out / "metrics.json").read_text())
     assert first["budget"] == first["global_step"] == 30 and first["num_warmup_steps"] == 3
     assert first["num_training_tokens"] == 30 * tokens_per_update and first["budget_from"] == "max_steps"
@@ -151,28 +153,30 @@ def test_tiny_recipe_with_max_steps_30_runs_then_rebudgets_in_tokens(tmp_path, s
     for s, lr in new.items():
         assert lr == pytest.approx(3e-3 * segment_closed_form(s, 20, m, 40, TINY_PHI, TINY_FLOOR), rel=1e-9)
     assert (out / "lr_schedule.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # Against the rule (phi 4 at 0.0005 tokens/param): trained as given, with one line of advice.
+    # Against the zero-config choice (phi 0.01 here): trained as given, with one line of advice.
     other = [*data, "--save_strategy", "no", "--output_dir", str(tmp_path / "phi4")]
     proc = cli(TINY, "--max_steps", "2", "--phi", "4", *other, cache=cache)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "with phi=4, min_lr_ratio=0.1 (as given)" in proc.stderr
-    assert "suggests phi=1, min_lr_ratio=0.1" in proc.stderr
+    assert "the zero-config choice would be phi=0.01, min_lr_ratio=0.1, from 2 updates" in proc.stderr
     assert json.loads((tmp_path / "phi4" / "metrics.json").read_text())["phi"] == 4.0
 
 
-def test_schedule_advice_names_the_rule_only_when_the_run_departs_from_it():
-    """The job's note compares phi / floor with suggest_schedule at the run's tokens per parameter."""
-    rule = suggest_schedule(0.5)
-    assert schedule_advice(dict(rule), 0.5) is None
-    assert schedule_advice({"phi": 1, "min_lr_ratio": 0.1}, 0.5) is None  # an int phi is the same phi
-    assert schedule_advice({"phi": "auto", "min_lr_ratio": 0.0}, 0.5) is None  # the probe decides
-    assert schedule_advice({}, 0.5) is None  # not a UBA run
-    long = suggest_schedule(20)
-    assert schedule_advice(dict(long), 20) is None
-    note = schedule_advice({"phi": 1.0, "min_lr_ratio": 0.1}, 20)
-    assert note.startswith("This run trains 20 tokens per non-embedding parameter with phi=1, min_lr_ratio=0.1")
-    assert f"suggests phi={long['phi']:g}, min_lr_ratio={long['min_lr_ratio']:g}" in note and "--phi" in note
-    assert schedule_advice({"phi": 4.0, "min_lr_ratio": None}, 20) is None  # no floor given = 0
+def test_schedule_advice_names_the_zero_config_choice_only_when_the_run_departs_from_it():
+    """The job's note compares a given phi / floor with the zero-config choice at the run's budget and model."""
+    late = zero_config_schedule(400, 1_000_000)  # phi 0.01, floor 0.1
+    assert schedule_advice({"phi": late["phi"], "min_lr_ratio": late["min_lr_ratio"]}, 400, 1_000_000) is None
+    assert schedule_advice({"phi": 0.01}, 400, 1_000_000) is None  # no floor given: the default, 0.1, the same
+    assert schedule_advice({"min_lr_ratio": 0.0}, 400, 1_000_000) is None  # no phi: the choice itself is logged
+    assert schedule_advice({"phi": "auto"}, 400, 1_000_000) is None
+    assert schedule_advice({}, 400, 1_000_000) is None  # not a UBA run
+    early = zero_config_schedule(5_000, 1_000_000)
+    assert schedule_advice({"phi": 1, "min_lr_ratio": 0.1}, 5_000, 1_000_000) is None  # an int phi is the same phi
+    note = schedule_advice({"phi": 4.0, "min_lr_ratio": 0.0}, 5_000, 1_000_000)
+    assert note.startswith("This run trains with phi=4, min_lr_ratio=0 (as given).")
+    assert (
+        f"choice would be phi={early['phi']:g}, min_lr_ratio={early['min_lr_ratio']:g}, from {early['reason']}" in note
+    )
 
 
 def test_lr_schedule_png_draws_the_old_plan_dashed_and_the_new_one_solid(tmp_path, monkeypatch):

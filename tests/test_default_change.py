@@ -21,8 +21,9 @@ from transformers import Trainer
 
 import uba_hf.schedule
 import uba_hf.trainer
-from uba_hf import UBAArguments, UBATrainer
+from uba_hf import UBAArguments, UBATrainer, zero_config_schedule
 from uba_hf.checkpoints import SCHEDULE_RECORD_NAME
+from uba_hf.zero_config import count_parameters
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "release-0.2.0"
 RELEASE_DEFAULT = {"phi": 1.0, "min_lr_ratio": 0.0}
@@ -49,10 +50,14 @@ def args(out: Path, **kw):
     return tiny_training_args(out, max_steps=N, warmup_steps=W, lr_scheduler_type="uba", **kw)
 
 
-def test_a_new_run_without_phi_gets_the_new_default(tmp_path, new_default):
-    for trainer_cls in (UBATrainer, Trainer):
-        _, rec, _ = train_tiny(trainer_cls, args(tmp_path / trainer_cls.__name__))
-        assert rec.lrs == pytest.approx(expected(**NEW_DEFAULT, steps=range(N)), rel=1e-12)
+def test_a_new_run_without_phi_gets_the_new_default_on_the_stock_path_and_the_zero_config_choice_in_uba_trainer(
+    tmp_path, new_default
+):
+    _, rec, _ = train_tiny(Trainer, args(tmp_path / "stock"))
+    assert rec.lrs == pytest.approx(expected(**NEW_DEFAULT, steps=range(N)), rel=1e-12)
+    trainer, rec, _ = train_tiny(UBATrainer, args(tmp_path / "uba"))
+    pick = zero_config_schedule(N, count_parameters(trainer.model)["non_embedding"])
+    assert rec.lrs == pytest.approx(expected(pick["phi"], pick["min_lr_ratio"], steps=range(N)), rel=1e-12)
 
 
 def test_uba_trainer_resumes_a_release_default_run_with_latest_on_its_own_curve(tmp_path, new_default, caplog):

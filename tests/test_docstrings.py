@@ -20,12 +20,13 @@ WITH_EXAMPLE = [
     "uba_factor",
     "uba_lr_lambda",
     "suggest_schedule",
+    "zero_config_schedule",
     "register_uba_scheduler",
     "UBASchedule",
     "UBAArguments",
     "UBAConfigError",
 ]
-MODULES = ["uba_hf", "uba_hf.schedule", "uba_hf.registry", "uba_hf.arguments", "uba_hf.errors"]
+MODULES = ["uba_hf", "uba_hf.schedule", "uba_hf.registry", "uba_hf.arguments", "uba_hf.errors", "uba_hf.zero_config"]
 
 
 def test_the_lists_cover_every_public_name():

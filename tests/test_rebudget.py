@@ -185,10 +185,10 @@ train = train_tiny
 
 def test_uba_trainer_rebudget_longer_then_kill_resume_is_exact(tmp_path):
     out = tmp_path / "out"
-    _, first, _ = train(UBATrainer, make_args(out), uba_args=UBAArguments(min_lr_ratio=0.1))
+    _, first, _ = train(UBATrainer, make_args(out), uba_args=UBAArguments(phi="1", min_lr_ratio=0.1))
     planned_5 = first.lrs[5]
     # Resume checkpoint-5 with a 20-update budget and --rebudget (a ratio warmup now: 0.25 x 20 = 5).
-    rebudget = UBAArguments(min_lr_ratio=0.1, rebudget=True)
+    rebudget = UBAArguments(phi="1", min_lr_ratio=0.1, rebudget=True)
     trainer, rec, losses = train(
         UBATrainer, make_args(out, max_steps=20, warmup_steps=0.25), resume=str(out / "checkpoint-5"), uba_args=rebudget
     )
@@ -209,7 +209,7 @@ def test_uba_trainer_rebudget_longer_then_kill_resume_is_exact(tmp_path):
         UBATrainer,
         make_args(out, max_steps=20, warmup_steps=0.25),
         resume=str(out / "checkpoint-10"),
-        uba_args=UBAArguments(min_lr_ratio=0.1),
+        uba_args=UBAArguments(phi="1", min_lr_ratio=0.1),
     )
     assert again.lrs == rec.lrs[5:]
     assert [again_losses[s] for s in range(11, 21)] == pytest.approx([losses[s] for s in range(11, 21)], rel=1e-5)
@@ -218,17 +218,19 @@ def test_uba_trainer_rebudget_longer_then_kill_resume_is_exact(tmp_path):
 def test_stock_trainer_rebudget_shorter_through_lr_scheduler_kwargs(tmp_path, caplog):
     kwargs = dict(lr_scheduler_type="uba", save_steps=4)
     out = tmp_path / "out"
-    _, first, _ = train(Trainer, make_args(out, lr_scheduler_kwargs={"phi": 1.0}, **kwargs))
+    _, first, _ = train(Trainer, make_args(out, lr_scheduler_kwargs={"phi": 1.0, "min_lr_ratio": 0.0}, **kwargs))
     with pytest.raises(ValueError, match="--rebudget"):
         train(
             Trainer,
-            make_args(out, max_steps=9, lr_scheduler_kwargs={"phi": 1.0}, **kwargs),
+            make_args(out, max_steps=9, lr_scheduler_kwargs={"phi": 1.0, "min_lr_ratio": 0.0}, **kwargs),
             resume=str(out / "checkpoint-4"),
         )
     with caplog.at_level(logging.INFO, logger="uba_hf"):
         trainer, rec, _ = train(
             Trainer,
-            make_args(out, max_steps=9, lr_scheduler_kwargs={"phi": 1.0, "rebudget": True}, **kwargs),
+            make_args(
+                out, max_steps=9, lr_scheduler_kwargs={"phi": 1.0, "min_lr_ratio": 0.0, "rebudget": True}, **kwargs
+            ),
             resume=str(out / "checkpoint-4"),
             callbacks=[ResumeLogCallback()],  # the stock Trainer does not tell callbacks the checkpoint: found
         )
@@ -265,14 +267,14 @@ def test_latest_with_rebudget_extends_this_runs_newest_checkpoint(tmp_path, capl
     out = tmp_path / "out"
     first_args = make_args(out, max_steps=6, warmup_steps=1, save_steps=2)
     stop = [StopAfter(stopped_at)] if stopped_at else []
-    _, first, _ = train(UBATrainer, first_args, uba_args=UBAArguments(min_lr_ratio=0.1), callbacks=stop)
+    _, first, _ = train(UBATrainer, first_args, uba_args=UBAArguments(phi="1", min_lr_ratio=0.1), callbacks=stop)
     reached = stopped_at or 6
     with caplog.at_level(logging.INFO, logger="uba_hf"):
         trainer, rec, _ = train(
             UBATrainer,
             make_args(out, max_steps=9, warmup_steps=1, save_steps=2),
             resume="latest",
-            uba_args=UBAArguments(min_lr_ratio=0.1, rebudget=True),
+            uba_args=UBAArguments(phi="1", min_lr_ratio=0.1, rebudget=True),
         )
     assert trainer.state.global_step == 9 and rec.steps == list(range(reached, 9))
     start = closed_form(reached, 1, 6, 1.0, 0.1)  # the multiplier the first run had reached

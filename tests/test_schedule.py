@@ -75,7 +75,7 @@ def test_endpoints_monotone_and_floor_held(phi, W, N, r):
 
 def test_phi2_is_transformers_cosine_at_every_step():
     for W, N in [(0, 1), (0, 10), (4, 40), (100, 1000)]:
-        ours = run_lrs(get_uba_schedule_with_warmup(make_optimizer(1e-3), W, N, phi=2.0), N + 1)
+        ours = run_lrs(get_uba_schedule_with_warmup(make_optimizer(1e-3), W, N, phi=2.0, min_lr_ratio=0.0), N + 1)
         theirs = run_lrs(get_cosine_schedule_with_warmup(make_optimizer(1e-3), W, N), N + 1)
         assert ours == theirs  # bit for bit, including the final 0
 
@@ -185,10 +185,21 @@ def test_state_without_a_schedule_record_loads_with_a_warning(caplog):
 def test_a_schedule_without_phi_or_floor_runs_the_package_defaults():
     assert DEFAULT_PHI > 0 and math.isfinite(DEFAULT_PHI) and 0 <= DEFAULT_MIN_LR_RATIO < 1
     given = get_uba_schedule_with_warmup(make_optimizer(), num_warmup_steps=2, num_training_steps=10)
-    assert given.uba == {"num_training_steps": 10, "num_warmup_steps": 2, "phi": DEFAULT_PHI, "min_lr_ratio": 0.0}
+    assert given.uba == {
+        "num_training_steps": 10,
+        "num_warmup_steps": 2,
+        "phi": DEFAULT_PHI,
+        "min_lr_ratio": DEFAULT_MIN_LR_RATIO,
+    }
     assert given.not_given == ("phi", "min_lr_ratio")
 
 
+def test_suggest_schedule_is_deprecated_with_a_warning_that_names_the_replacement():
+    with pytest.warns(FutureWarning, match="removed in 0.5.0.*zero_config_schedule"):
+        suggest_schedule(1.0)
+
+
+@pytest.mark.filterwarnings("ignore:uba_hf.suggest_schedule is deprecated:FutureWarning")
 def test_suggest_schedule_switches_at_the_documented_budget():
     """Short budgets: phi 1 with a 10% floor; from SHORT_BUDGET_TOKENS_PER_PARAM on: phi 4 to zero."""
     edge = schedule.SHORT_BUDGET_TOKENS_PER_PARAM
@@ -205,6 +216,7 @@ def test_suggest_schedule_switches_at_the_documented_budget():
 
 
 @pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), "20", True, None])
+@pytest.mark.filterwarnings("ignore:uba_hf.suggest_schedule is deprecated:FutureWarning")
 def test_suggest_schedule_rejects_a_bad_budget(bad):
     with pytest.raises(UBAConfigError, match="`tokens_per_param`"):
         suggest_schedule(bad)

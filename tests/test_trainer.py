@@ -12,8 +12,9 @@ from conftest import TokenDataset, closed_form, tiny_olmo2, tiny_training_args, 
 from transformers import Trainer, TrainingArguments
 from transformers.trainer_utils import SchedulerType
 
-from uba_hf import DEFAULT_PHI, UBAArguments, UBATrainer
+from uba_hf import DEFAULT_MIN_LR_RATIO, UBAArguments, UBATrainer, zero_config_schedule
 from uba_hf.checkpoints import SCHEDULE_RECORD_NAME
+from uba_hf.zero_config import count_parameters
 
 LR = 1e-2
 
@@ -46,20 +47,29 @@ def test_uba_trainer_lr_every_update_with_accumulation_and_warmup_ratio(tmp_path
     assert rec.lrs == pytest.approx(expected(12, W, 0.5, 0.05), rel=1e-12)  # 12 updates, not 12 * accum
 
 
+def zero_config_for(budget: int) -> dict:
+    """What UBATrainer picks with no phi given, for the tests' model at ``budget`` updates."""
+    return zero_config_schedule(budget, count_parameters(tiny_olmo2())["non_embedding"])
+
+
 def test_uba_trainer_budget_from_epochs_like_trainer(tmp_path):
     # 64 examples / batch 4 / accumulation 2 = 8 updates per epoch; 1.5 epochs -> ceil(12) = 12 updates.
     args = make_args(tmp_path, max_steps=-1, num_train_epochs=1.5, gradient_accumulation_steps=2, warmup_steps=0)
     trainer, rec, _ = train(UBATrainer, args)
     assert trainer.state.max_steps == 12
-    assert rec.lrs == pytest.approx(expected(12, 0, DEFAULT_PHI, 0.0), rel=1e-12)
+    pick = zero_config_for(12)  # chosen for the budget the Trainer derived
+    assert rec.lrs == pytest.approx(expected(12, 0, pick["phi"], pick["min_lr_ratio"]), rel=1e-12)
 
 
 def test_uba_trainer_logs_phi_and_budget_once(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="uba_hf"):
         train(UBATrainer, make_args(tmp_path, max_steps=4, warmup_steps=1))
-    lines = [r.getMessage() for r in caplog.records if r.name == "uba_hf" and "UBA schedule" in r.getMessage()]
+    lines = [r.getMessage() for r in caplog.records if r.name == "uba_hf" and "UBA " in r.getMessage()]
+    pick = zero_config_for(4)
     assert lines == [
-        f"UBA schedule: phi={DEFAULT_PHI}, budget=4 optimizer updates (warmup 1, decay 3), min_lr_ratio=0.0"
+        f"UBA zero-config: phi={pick['phi']:g}, min_lr_ratio={pick['min_lr_ratio']:g}, from {pick['reason']}",
+        f"UBA schedule: phi={pick['phi']}, budget=4 optimizer updates (warmup 1, decay 3), "
+        f"min_lr_ratio={pick['min_lr_ratio']}",
     ]
 
 
@@ -74,8 +84,8 @@ def test_uba_trainer_honours_an_explicit_other_schedule(tmp_path, caplog):
 def test_uba_trainer_reads_lr_scheduler_kwargs_and_rejects_conflicts(tmp_path):
     args = make_args(tmp_path, lr_scheduler_type="uba", lr_scheduler_kwargs={"phi": 4.0})
     trainer, rec, _ = train(UBATrainer, args)
-    assert trainer.uba_kwargs == {"phi": 4.0, "min_lr_ratio": 0.0}
-    assert rec.lrs == pytest.approx(expected(12, 3, 4.0, 0.0), rel=1e-12)
+    assert trainer.uba_kwargs == {"phi": 4.0, "min_lr_ratio": DEFAULT_MIN_LR_RATIO}  # a phi given: the default floor
+    assert rec.lrs == pytest.approx(expected(12, 3, 4.0, DEFAULT_MIN_LR_RATIO), rel=1e-12)
     args = make_args(tmp_path, lr_scheduler_type="uba", lr_scheduler_kwargs={"phi": 4.0})
     with pytest.raises(ValueError, match=r"`phi` is given twice.*4\.0.*0\.5"):
         UBATrainer(model=tiny_olmo2(), args=args, uba_args=UBAArguments(phi="0.5"))
@@ -114,19 +124,25 @@ def test_resume_gives_identical_lr_and_loss_curve(tmp_path):
     _, full_rec, full_losses = train(UBATrainer, full_args)
     ckpt = tmp_path / "full" / "out" / "checkpoint-5"
     record = json.loads((ckpt / SCHEDULE_RECORD_NAME).read_text())
+    pick = zero_config_for(12)
     assert record == {
         "lr_scheduler_type": "uba",
-        "min_lr_ratio": 0.0,
+        "min_lr_ratio": pick["min_lr_ratio"],
         "num_training_steps": 12,
         "num_warmup_steps": 3,
-        "phi": DEFAULT_PHI,
+        "phi": pick["phi"],
+        "zero_config": {
+            **pick,
+            "non_embedding_parameters": count_parameters(tiny_olmo2())["non_embedding"],
+            "num_training_steps": 12,
+        },
     }
     resumed_args = make_args(tmp_path / "full", save_strategy="steps", save_steps=5)
     trainer, rec, losses = train(UBATrainer, resumed_args, resume=str(ckpt))
     assert trainer.state.global_step == 12
     assert rec.steps == list(range(5, 12))
     assert rec.lrs == full_rec.lrs[5:]  # exactly, not approximately
-    assert rec.lrs == pytest.approx(expected(12, 3, DEFAULT_PHI, 0.0, range(5, 12)), rel=1e-12)
+    assert rec.lrs == pytest.approx(expected(12, 3, pick["phi"], pick["min_lr_ratio"], range(5, 12)), rel=1e-12)
     assert sorted(losses) == list(range(1, 13))
     assert [losses[s] for s in range(6, 13)] == pytest.approx([full_losses[s] for s in range(6, 13)], rel=1e-5)
 
@@ -148,7 +164,7 @@ def test_resume_with_another_budget_is_refused_naming_both(tmp_path):
     ckpt = os.path.join(args.output_dir, "checkpoint-5")
     with pytest.raises(ValueError, match=r"num_training_steps: checkpoint 12 vs now 20"):
         train(UBATrainer, make_args(tmp_path, max_steps=20, save_strategy="steps", save_steps=5), resume=ckpt)
-    with pytest.raises(ValueError, match=r"phi: checkpoint 1.0 vs now 3.0"):
+    with pytest.raises(ValueError, match=rf"phi: checkpoint {zero_config_for(12)['phi']} vs now 3.0"):
         train(
             UBATrainer,
             make_args(tmp_path, save_strategy="steps", save_steps=5),
@@ -157,22 +173,23 @@ def test_resume_with_another_budget_is_refused_naming_both(tmp_path):
         )
 
 
-def test_phi_auto_probes_once_logs_stores_and_reuses_on_resume(tmp_path, caplog):
-    uba = UBAArguments(phi="auto", phi_probe_batches=2, phi_probe_lanczos_steps=6)
+@pytest.mark.parametrize("given", [{}, {"phi": "auto"}], ids=["nothing", "auto"])
+def test_zero_config_picks_logs_records_and_is_reused_on_resume(tmp_path, caplog, given):
+    """No phi (or phi="auto"): phi and the floor from the run's updates per non-embedding parameter, one log line
+    with the reason, the choice in every checkpoint; a resume takes the checkpoint's values and says so."""
     args = make_args(tmp_path, save_strategy="steps", save_steps=5)
     with caplog.at_level(logging.INFO, logger="uba_hf"):
-        trainer, rec, losses = train(UBATrainer, args, uba_args=uba)
-    probe = trainer.phi_probe
-    phi = trainer.uba_kwargs["phi"]
-    assert isinstance(phi, float) and phi == probe["phi"] and probe["fallback"] is False and 0.5 <= phi <= 4.0
-    assert probe["num_hvps"] == 6 * 2 and probe["condition_number"] >= 1
-    assert "phi='auto': curvature probe kappa=" in caplog.text
-    assert rec.lrs == pytest.approx(expected(12, 3, phi, 0.0), rel=1e-12)
+        trainer, rec, _ = train(UBATrainer, args, uba_args=UBAArguments(**given))
+    pick = zero_config_for(12)
+    assert trainer.uba_kwargs == {"phi": pick["phi"], "min_lr_ratio": pick["min_lr_ratio"]}
+    assert trainer.zero_config["reason"] == pick["reason"] and caplog.text.count("UBA zero-config: ") == 1
+    assert rec.lrs == pytest.approx(expected(12, 3, pick["phi"], pick["min_lr_ratio"]), rel=1e-12)
     record = json.loads((tmp_path / "out" / "checkpoint-5" / SCHEDULE_RECORD_NAME).read_text())
-    assert record["phi"] == phi and record["phi_auto"] == probe
-    # Same data order as a fixed-phi run: drawing the probe batches did not move the RNG.
-    _, _, fixed_losses = train(UBATrainer, make_args(tmp_path / "fixed"), uba_args=UBAArguments(phi=str(phi)))
-    assert losses[1] == pytest.approx(fixed_losses[1], rel=1e-6)
+    assert (record["phi"], record["min_lr_ratio"], record["zero_config"]) == (
+        pick["phi"],
+        pick["min_lr_ratio"],
+        trainer.zero_config,
+    )
 
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="uba_hf"):
@@ -180,16 +197,26 @@ def test_phi_auto_probes_once_logs_stores_and_reuses_on_resume(tmp_path, caplog)
             UBATrainer,
             make_args(tmp_path, save_strategy="steps", save_steps=5),
             resume=str(tmp_path / "out" / "checkpoint-5"),
-            uba_args=uba,
+            uba_args=UBAArguments(**given),
         )
-    assert "reusing phi" in caplog.text and "curvature probe" not in caplog.text
-    assert resumed.phi_probe == probe and resumed.uba_kwargs["phi"] == phi
-    assert rec2.lrs == rec.lrs[5:]
+    assert "UBA zero-config" not in caplog.text and f"resuming with phi={pick['phi']}" in caplog.text
+    assert resumed.zero_config == trainer.zero_config and rec2.lrs == rec.lrs[5:]
+
+
+def test_zero_config_keeps_a_floor_given_and_a_phi_given_is_not_replaced(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="uba_hf"):
+        trainer, rec, _ = train(UBATrainer, make_args(tmp_path / "a"), uba_args=UBAArguments(min_lr_ratio=0.0))
+    pick = zero_config_for(12)
+    assert trainer.uba_kwargs == {"phi": pick["phi"], "min_lr_ratio": 0.0}
+    assert f"min_lr_ratio=0 (as given), from {pick['reason']}" in caplog.text
+    assert rec.lrs == pytest.approx(expected(12, 3, pick["phi"], 0.0), rel=1e-12)
+    trainer, _, _ = train(UBATrainer, make_args(tmp_path / "b"), uba_args=UBAArguments(phi="3"))
+    assert trainer.zero_config is None and trainer.uba_kwargs == {"phi": 3.0, "min_lr_ratio": DEFAULT_MIN_LR_RATIO}
 
 
 def test_phi_auto_with_stock_trainer_is_a_clear_error(tmp_path):
     args = make_args(tmp_path, lr_scheduler_type="uba", lr_scheduler_kwargs={"phi": "auto"})
-    with pytest.raises(ValueError, match="`phi='auto'` needs uba_hf.UBATrainer"):
+    with pytest.raises(ValueError, match=r"`phi='auto'` \(the zero-config choice\) needs uba_hf.UBATrainer"):
         Trainer(model=tiny_olmo2(), args=args, train_dataset=TokenDataset()).train()
 
 

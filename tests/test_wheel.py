@@ -26,7 +26,7 @@ def test_recipes_by_name_and_by_path():
     with pytest.raises(UBAConfigError, match=r"'tinyy' is neither.*olmo2-150m.*tiny"):
         resolve_recipe("tinyy")
     by_name, by_path = parse_args(["tiny", "--max_steps", "7"]), parse_args([TINY, "--max_steps", "7"])
-    assert by_name[4].max_steps == 7 and by_name[2].phi == TINY_PHI and repr(by_name) == repr(by_path)
+    assert by_name[4].max_steps == 7 and by_name[1].block_size == 128 and repr(by_name) == repr(by_path)
 
 
 # A stock training script: it never imports uba_hf, so "--lr_scheduler_type uba" parses only under uba-run.

@@ -7,9 +7,12 @@ Public names:
 
 * ``get_uba_schedule_with_warmup`` builds the schedule (a :class:`UBASchedule`, a ``LambdaLR``), shaped like
   Transformers' ``get_*_schedule_with_warmup``; ``uba_factor`` and ``uba_lr_lambda`` are its pure math.
-* ``suggest_schedule(tokens_per_param)``: the package's measured choice of phi and floor for a budget.
-* ``DEFAULT_PHI`` (1) and ``DEFAULT_MIN_LR_RATIO`` (0): the phi and floor of ``lr_scheduler_type="uba"`` without
-  kwargs; a resume that does not give them takes the checkpoint's, so a run outlives a change of default.
+* ``zero_config_schedule(num_training_steps, non_embedding_parameters)``: the phi and floor ``UBATrainer`` picks
+  itself when no phi is given (from the run's updates per non-embedding parameter; docs/phi.md).
+* ``DEFAULT_PHI`` (0.25) and ``DEFAULT_MIN_LR_RATIO`` (0.1): the phi and floor of ``lr_scheduler_type="uba"``
+  without kwargs on the stock path (only the budget is known there); a resume that does not give them takes the
+  checkpoint's, so a run outlives a change of default.
+* ``suggest_schedule(tokens_per_param)``: deprecated (0.4.0), the earlier budget-only rule.
 * ``UBA_SCHEDULER_NAME`` (``"uba"``) and ``register_uba_scheduler``: the registration with Transformers.
 * ``UBATrainer`` and ``UBAArguments``: a ``Trainer`` that runs UBA by default and guards its budget.
 * ``UBAConfigError``: every user mistake (a ``ValueError``); ``CheckpointWriteError``: a checkpoint write that
@@ -42,8 +45,9 @@ from .schedule import (
     uba_lr_lambda,
 )
 from .trainer import UBATrainer
+from .zero_config import zero_config_schedule
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 register_uba_scheduler()
 
@@ -61,4 +65,5 @@ __all__ = [
     "suggest_schedule",
     "uba_factor",
     "uba_lr_lambda",
+    "zero_config_schedule",
 ]

@@ -35,8 +35,8 @@ def parse_phi(value: Any) -> float | str:
 def validate_uba_args(
     phi: float | str | None, min_lr_ratio: float | None, num_warmup_steps: int = 0, num_training_steps: int = 1
 ) -> None:
-    """The schedule's own checks (the budget part only when given); ``"auto"`` is resolved later by the probe,
-    ``None`` (not given) by the package (``DEFAULTS``, or the checkpoint's value on a resume)."""
+    """The schedule's own checks (the budget part only when given); ``"auto"`` and ``None`` (not given) are
+    resolved later (the zero-config choice, ``DEFAULTS``, or the checkpoint's value on a resume)."""
     phi = DEFAULTS["phi"] if phi in (None, PHI_AUTO) else phi
     min_lr_ratio = DEFAULTS["min_lr_ratio"] if min_lr_ratio is None else min_lr_ratio
     validate_schedule_args(num_warmup_steps, num_training_steps, phi, min_lr_ratio)
@@ -46,10 +46,10 @@ def validate_uba_args(
 class UBAArguments:
     """Arguments of the UBA schedule, parseable by ``HfArgumentParser``; ``UBATrainer(uba_args=...)`` takes them.
 
-    Fields: ``phi`` (a number > 0, or ``"auto"`` for the curvature probe; a string so that the command line
-    can say either), ``min_lr_ratio`` (the floor, a fraction of each param group's peak LR), ``rebudget``
-    (continue a resumed run on a new budget instead of refusing it), and the probe's settings
-    ``phi_probe_batches`` and ``phi_probe_lanczos_steps``. Bad values raise :class:`UBAConfigError`.
+    Fields: ``phi`` (a number > 0, or ``"auto"``: the zero-config choice, the same as not giving it to
+    ``UBATrainer``; a string so that the command line can say either), ``min_lr_ratio`` (the floor, a fraction
+    of each param group's peak LR) and ``rebudget`` (continue a resumed run on a new budget instead of refusing
+    it). Bad values raise :class:`UBAConfigError`.
 
     Example:
 
@@ -68,15 +68,17 @@ class UBAArguments:
         default=None,
         metadata={
             "help": "UBA shape parameter, a number > 0 (2 = cosine; < 2 keeps the LR high longer; > 2 decays "
-            f"earlier), or '{PHI_AUTO}' (curvature probe, see docs/phi.md). Not given: the package default "
-            f"({DEFAULTS['phi']}) for a new run, the checkpoint's phi on a resume."
+            f"earlier). Not given (or '{PHI_AUTO}'): UBATrainer and uba-pretrain pick phi and the floor from the "
+            "run's updates per non-embedding parameter (docs/phi.md); the stock Trainer's 'uba' uses the package "
+            f"default ({DEFAULTS['phi']}); a resume takes the checkpoint's."
         },
     )
     min_lr_ratio: float | None = field(
         default=None,
         metadata={
-            "help": "Final LR as a fraction of each param group's peak LR, in [0, 1). Not given: the package "
-            f"default ({DEFAULTS['min_lr_ratio']}) for a new run, the checkpoint's floor on a resume."
+            "help": "Final LR as a fraction of each param group's peak LR, in [0, 1). Not given: picked with phi "
+            f"when phi is not given either, else the package default ({DEFAULTS['min_lr_ratio']}); a resume takes "
+            "the checkpoint's."
         },
     )
     rebudget: bool = field(
@@ -87,24 +89,12 @@ class UBAArguments:
             "'Re-budgeting'). Without it, such a resume is refused."
         },
     )
-    phi_probe_batches: int = field(
-        default=1,
-        metadata={
-            "help": f"phi='{PHI_AUTO}': sub-batches of uba_hf.phi.PROBE_ROWS rows, cut from the first training "
-            "batches, that the curvature probe averages over."
-        },
-    )
-    phi_probe_lanczos_steps: int = field(
-        default=10, metadata={"help": f"phi='{PHI_AUTO}': Lanczos steps per probe vector (HVPs = steps x batches)."}
-    )
 
     def __post_init__(self) -> None:
         self.phi = None if self.phi is None else parse_phi(self.phi)
         validate_uba_args(self.phi, self.min_lr_ratio)
         if not isinstance(self.rebudget, bool):
             raise UBAConfigError(f"`rebudget` must be true or false; got {self.rebudget!r}.")
-        if self.phi_probe_batches < 1 or self.phi_probe_lanczos_steps < 2:
-            raise UBAConfigError("`phi_probe_batches` must be >= 1 and `phi_probe_lanczos_steps` >= 2.")
 
     def to_scheduler_kwargs(self) -> dict[str, float | str | bool]:
         """``lr_scheduler_kwargs`` for ``"uba"``: the values given (``rebudget`` only when set)."""

@@ -21,12 +21,12 @@ class UBAConfigError(ValueError):
 
     Example:
 
-    >>> from uba_hf import suggest_schedule
+    >>> from uba_hf import zero_config_schedule
     >>> try:
-    ...     suggest_schedule(0)
+    ...     zero_config_schedule(0, 1_000_000)
     ... except UBAConfigError as err:
     ...     print(err)
-    `tokens_per_param` must be a finite number > 0; got 0.
+    `num_training_steps` must be an integer >= 1 for the zero-config schedule; got 0.
     """
 
 

@@ -1,8 +1,9 @@
 """phi from curvature: ``suggest_phi`` (the package's kappa -> phi rule) and ``probe_phi`` (probe, then rule).
 
-``probe_phi`` is the one place where a curvature probe becomes a phi: ``UBATrainer`` (``phi="auto"``),
-the benchmark harness and ``scripts/estimate_phi.py`` all call it, with one fallback policy.
-The rule is this package's, not the paper's: see docs/phi.md.
+``probe_phi`` is the one place where a curvature probe becomes a phi. Since 0.4.0 nothing in the library calls it:
+``UBATrainer``'s ``phi="auto"`` is the zero-config choice (``uba_hf.zero_config``), because in benchmark v2 the
+probe's phi lost to the best fixed phi in every regime. It stays as a measurement (the benchmark harness's v1
+``uba-auto`` cells call it). The rule is this package's, not the paper's: see docs/phi.md.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def suggest_phi(
 
 
 # --------------------------------------------------------------------------------------------------
-# The probe -> phi step, shared by UBATrainer, the benchmark and scripts/estimate_phi.py
+# The probe -> phi step (the benchmark harness's v1 uba-auto cells)
 # --------------------------------------------------------------------------------------------------
 
 

@@ -65,8 +65,8 @@ def _uba_from_get_scheduler(optimizer, num_warmup_steps: int, num_training_steps
     kwargs = check_uba_kwargs(kwargs, "scheduler_specific_kwargs / lr_scheduler_kwargs")
     if isinstance(kwargs.get("phi"), str) and kwargs["phi"].strip().lower() == "auto":
         raise UBAConfigError(
-            "`phi='auto'` needs uba_hf.UBATrainer, which runs the curvature probe before the first update; "
-            "with the stock Trainer or get_scheduler give a number > 0 (e.g. 1.0)."
+            "`phi='auto'` (the zero-config choice) needs uba_hf.UBATrainer, which counts the model's parameters; "
+            "with the stock Trainer or get_scheduler leave phi out for the package default, or give a number > 0."
         )
     return get_uba_schedule_with_warmup(
         optimizer,

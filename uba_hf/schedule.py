@@ -30,20 +30,20 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from .errors import UBAConfigError
 
-# Where the default comes from: the paper (arXiv 2505.24452) gives phi-selection guidelines for LM
-# pretraining, but its text was not available to us, so we do not quote it. phi = 1 keeps the LR above
-# cosine for most of the budget (mean factor 0.586 vs 0.5) and was the best fixed phi of {0.5, 1, 2, 4}
-# at 200 and 400 updates in this package's own sweep (benchmarks/v1/budget_sweep.md; phi 0.5 won at 100).
-DEFAULT_PHI = 1.0
-"""The phi of ``lr_scheduler_type="uba"`` when no phi is given (a resume takes the checkpoint's instead): 1.
+# Where the default comes from: the stock path (``get_scheduler("uba")``, ``lr_scheduler_type="uba"`` without kwargs)
+# knows only the budget, not the model, so it takes the fixed setting with the smallest worst case over every regime
+# this package measured (benchmark v2 and the phi-factor study, docs/phi.md, "The stock default"): phi 0.25 with a 10%
+# floor. UBATrainer and uba-pretrain know the model and pick their own (``uba_hf.zero_config``).
+DEFAULT_PHI = 0.25
+"""The phi of ``lr_scheduler_type="uba"`` on the stock path when none is given (a resume takes the checkpoint's): 0.25.
 
-phi < 2 keeps the LR above cosine's (2); for a budget known in tokens per parameter,
-:func:`suggest_schedule` gives the measured choice instead (docs/phi.md)."""
-DEFAULT_MIN_LR_RATIO = 0.0
-"""The floor (``eta_min / eta_max``) of ``lr_scheduler_type="uba"`` when none is given: 0 (decay to zero).
+phi < 2 keeps the LR above cosine's (2). ``UBATrainer`` without a phi picks phi and the floor itself from the run's
+updates per non-embedding parameter (``uba_hf.zero_config``; docs/phi.md). Until 0.3.0 the default was 1."""
+DEFAULT_MIN_LR_RATIO = 0.1
+"""The floor (``eta_min / eta_max``) of ``lr_scheduler_type="uba"`` on the stock path when none is given: 0.1.
 
 Like ``DEFAULT_PHI``, a resume takes the checkpoint's floor instead, so a run started under an earlier default
-resumes on its own curve (``adopt_recorded``)."""
+resumes on its own curve (``adopt_recorded``). Until 0.3.0 the default was 0 (decay to zero)."""
 # The values a schedule takes when the user gives none: on a resume they are not checked against the checkpoint
 # but taken from it (``adopt_recorded``), so that a run started under an earlier default resumes under a new one.
 DEFAULTS = MappingProxyType({"phi": DEFAULT_PHI, "min_lr_ratio": DEFAULT_MIN_LR_RATIO})
@@ -105,13 +105,29 @@ def suggest_schedule(tokens_per_param: float) -> dict[str, float]:
 
     Example:
 
-    >>> suggest_schedule(1.0)   # a short budget: keep the LR up, stop at a 10% floor
+    >>> import warnings
+    >>> with warnings.catch_warnings():  # deprecated since 0.4.0 (a FutureWarning)
+    ...     warnings.simplefilter("ignore", FutureWarning)
+    ...     short, long = suggest_schedule(1.0), suggest_schedule(20.0)
+    >>> short  # a short budget: keep the LR up, stop at a 10% floor
     {'phi': 1.0, 'min_lr_ratio': 0.1}
-    >>> suggest_schedule(20.0)  # a long one: decay early, to zero
+    >>> long  # a long one: decay early, to zero
     {'phi': 4.0, 'min_lr_ratio': 0.0}
 
     Pass it on as ``TrainingArguments(lr_scheduler_type="uba", lr_scheduler_kwargs=suggest_schedule(20.0))``.
+
+    Deprecated since 0.4.0 (a ``FutureWarning``; removed in 0.5.0): ``UBATrainer`` / ``uba-pretrain`` without a phi
+    choose from the budget *and* the model (:func:`uba_hf.zero_config_schedule`), which this rule could not.
     """
+    import warnings
+
+    warnings.warn(
+        "uba_hf.suggest_schedule is deprecated and will be removed in 0.5.0: leave phi out with UBATrainer / "
+        "uba-pretrain (they pick phi and the floor from the budget and the model), or call "
+        "uba_hf.zero_config_schedule(num_training_steps, non_embedding_parameters).",
+        FutureWarning,
+        stacklevel=2,
+    )
     if isinstance(tokens_per_param, bool) or not isinstance(tokens_per_param, numbers.Real):
         raise UBAConfigError(f"`tokens_per_param` must be a number > 0; got {tokens_per_param!r}.")
     if not math.isfinite(tokens_per_param) or tokens_per_param <= 0:

@@ -7,7 +7,8 @@ extends the Trainer only through public points:
 * ``__init__``: resolves which schedule to run and its ``phi`` / ``min_lr_ratio``, then hands them to
   the stock machinery via ``lr_scheduler_kwargs`` (so ``get_scheduler`` and DeepSpeed's path build
   the same :class:`uba_hf.schedule.UBASchedule`);
-* ``create_scheduler``: resolves ``phi="auto"`` (one curvature probe) and logs the schedule once;
+* ``create_scheduler``: with no phi given (or ``phi="auto"``), picks phi and the floor from the run's updates
+  per non-embedding parameter (``uba_hf.zero_config``), and logs the schedule once;
 * ``train``: resumes only from a *complete* checkpoint, and ``True`` / ``"latest"`` only from one of
   this run (its identity, recorded in every checkpoint's marker, must match); a checkpoint write that
   fails half way (disk full, read-only storage) ends it with one ``CheckpointWriteError`` line;
@@ -47,8 +48,8 @@ from .checkpoints import (
 from .deepspeed import check_no_scheduler_block
 from .errors import CheckpointWriteError
 from .registry import UBA_SCHEDULE_KWARGS, register_uba_scheduler
-from .rng import preserve_rng
 from .schedule import DEFAULTS, UBASchedule
+from .zero_config import count_parameters, zero_config_schedule
 
 logger = logging.getLogger("uba_hf")
 
@@ -63,7 +64,8 @@ class UBATrainer(Trainer):
     a resume with another budget, warmup, phi or floor (unless ``rebudget``), writes a completion marker and
     ``uba_schedule.json`` with every checkpoint, resumes ``--resume_from_checkpoint latest`` from the newest
     complete one, saves and exits on SIGTERM, refuses a DeepSpeed config with its own scheduler, and
-    accepts ``phi="auto"`` (a curvature probe before the first update). The budget is ``max_steps``
+    picks phi and the floor itself when no phi is given (``uba_hf.zero_config``: from the run's updates per
+    non-embedding parameter; ``phi="auto"`` says the same explicitly). The budget is ``max_steps``
     optimizer updates, or the updates the Trainer derives from ``num_train_epochs``.
 
     Example::
@@ -116,7 +118,7 @@ class UBATrainer(Trainer):
         unset = default_to_uba and chosen == SchedulerType(_TRANSFORMERS_DEFAULT_SCHEDULER)
         self.uses_uba = chosen == SchedulerType.UBA or unset
         self.uba_args = uba_args or UBAArguments()
-        self.phi_probe: dict[str, Any] | None = None
+        self.zero_config: dict[str, Any] | None = None  # what the zero-config choice measured and picked
         self._resume_checkpoint: str | None = None
         self._checkpoint_in_progress: str | None = None  # from save_model until the completion marker
         self._held_save_total_limit: list[int | None] = []  # args.save_total_limit while it is held back
@@ -182,57 +184,38 @@ class UBATrainer(Trainer):
             "num_warmup_steps": int(live.get("num_warmup_steps", self.args.get_warmup_steps(num_training_steps))),
             **{key: live.get(key, self.uba_kwargs.get(key)) for key in UBA_SCHEDULE_KWARGS},
             **({"segments": live["segments"]} if live.get("segments") else {}),
-            **({"phi_auto": self.phi_probe} if self.phi_probe is not None else {}),
+            **({"zero_config": self.zero_config} if self.zero_config is not None else {}),
         }
 
     def _schedule_record_at_save(self, state) -> dict[str, Any] | None:
         return self.uba_schedule_record(state.max_steps) if self.uses_uba else None
 
-    def _probe_batches(self) -> list[dict[str, Any]]:
-        """``phi_probe_batches`` sub-batches of ``PROBE_ROWS`` rows, cut in order from the first training
-        batches (rows that warmup trains on first), drawn without moving the run's data order."""
-        import torch
-
-        from .phi import PROBE_ROWS
-
-        batches = []
-        with preserve_rng():
-            for batch in self.get_train_dataloader():
-                tensors = {k: v for k, v in batch.items() if torch.is_tensor(v)}
-                rows = len(next(iter(tensors.values())))
-                for start in range(0, rows, PROBE_ROWS):
-                    part = {k: v[start : start + PROBE_ROWS].to(self.args.device) for k, v in tensors.items()}
-                    batches.append(part)
-                    if len(batches) == self.uba_args.phi_probe_batches:
-                        return batches
-        return batches
-
-    def _resolve_auto_phi(self) -> None:
-        """``phi="auto"``: reuse the checkpoint's phi on resume, else probe the curvature once, before the
-        first update (see docs/phi.md)."""
-        if self.uba_kwargs.get("phi") != PHI_AUTO:
+    def _choose_zero_config(self, num_training_steps: int) -> None:
+        """No phi given (or ``phi="auto"``): a new run picks phi, and the floor unless it was given, from its
+        updates per non-embedding parameter (``uba_hf.zero_config``), and logs the choice with its reason; a
+        resume takes the checkpoint's (the scheduler adopts what was not given) and keeps its record."""
+        if self.uba_kwargs.get("phi", PHI_AUTO) != PHI_AUTO:
             return
-        saved = read_schedule_record(self._resume_checkpoint) if self._resume_checkpoint else None
-        if saved is not None:
-            self.phi_probe = saved.get("phi_auto")
-            phi = float(saved["phi"])
-            logger.info("phi='auto': reusing phi=%.4g from %s", phi, self._resume_checkpoint)
-        else:
-            from .phi import probe_phi
-
-            probe = probe_phi(self.model, self._probe_batches(), lanczos_steps=self.uba_args.phi_probe_lanczos_steps)
-            self.phi_probe = probe.to_dict()
-            phi = probe.phi
-            logger.info(
-                "phi='auto': curvature probe kappa=%s (top eigenvalue %.4g, %d HVPs, %.1fs) -> phi=%.4g",
-                f"{probe.condition_number:.4g}" if probe.condition_number is not None else "n/a",
-                probe.top_eigenvalue,
-                probe.num_hvps,
-                probe.seconds,
-                phi,
-            )
-        self.uba_kwargs["phi"] = phi
+        self.uba_kwargs.pop("phi", None)
+        if self._resume_checkpoint is not None:
+            saved = read_schedule_record(self._resume_checkpoint) or {}
+            self.zero_config = saved.get("zero_config")
+            self.args.lr_scheduler_kwargs = dict(self.uba_kwargs)
+            return
+        params = count_parameters(self.model)["non_embedding"]
+        choice = zero_config_schedule(int(num_training_steps), max(1, params))
+        self.zero_config = {**choice, "non_embedding_parameters": params, "num_training_steps": int(num_training_steps)}
+        self.uba_kwargs = {"phi": choice["phi"], "min_lr_ratio": choice["min_lr_ratio"], **self.uba_kwargs}
         self.args.lr_scheduler_kwargs = dict(self.uba_kwargs)
+        if self.is_world_process_zero():
+            floor = self.uba_kwargs["min_lr_ratio"]
+            logger.info(
+                "UBA zero-config: phi=%g, min_lr_ratio=%g%s, from %s",
+                choice["phi"],
+                floor,
+                "" if floor == choice["min_lr_ratio"] else " (as given)",
+                choice["reason"],
+            )
 
     def _fill_not_given(self) -> None:
         """A new run takes the package's values for what the user did not give; a resume leaves them to the
@@ -243,7 +226,7 @@ class UBATrainer(Trainer):
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.uses_uba and self.lr_scheduler is None:
-            self._resolve_auto_phi()
+            self._choose_zero_config(num_training_steps)
             self._fill_not_given()
             record = self.uba_schedule_record(num_training_steps)
             validate_uba_args(

@@ -147,7 +147,7 @@ def run_setups(setups, root: Path, workers: int, write_report, before=None) -> N
     for s in setups:
         if before is not None:
             before(s)
-        counts = run_sweep(s.config(), s.results(root), workers=workers)
+        counts = s.run(root, workers) if hasattr(s, "run") else run_sweep(s.config(), s.results(root), workers=workers)
         print(f"[budget-sweep] {s.name}: ran {counts['ran']}, skipped {counts['skipped']}", flush=True)
         write_report()
 

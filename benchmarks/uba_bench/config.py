@@ -19,9 +19,15 @@ COSINE_MIN_LR_RATE = 0.1
 FLOORED_PHIS = (0.5, 1.0)
 FLOOR_SUFFIX = "-min10"
 AUTO_NAMES = (AUTO, AUTO + FLOOR_SUFFIX)  # phi from the probe, without and with the 10% floor
+# UBA as a user gets it with nothing given: ``UBATrainer`` without phi or floor picks both from the run's updates
+# per non-embedding parameter (``uba_hf.zero_config``).
+ZERO_CONFIG = "uba-zero"
+# The package default when benchmark v2 ran (``uba-default``'s phi; its floor was 0). Pinned here so that v2's
+# results keep their meaning when the package default changes.
+V2_DEFAULT_PHI = 1.0
 SCHEMA = 1
 # Setup fields added after v1: part of a setup's identity only when not at these defaults.
-ADDED_AFTER_V1 = {"auto_with_uba_trainer": False}
+ADDED_AFTER_V1 = {"auto_with_uba_trainer": False, "dataset_name": None}
 
 # Benchmark v2 (issue 15): the schedules LLM practitioners use today, each a stock Transformers schedule or
 # optimizer. ``linear`` decays to 0 (Bergsma et al. 2025, "Straight to Zero"); ``wsd-1sqrt`` is
@@ -48,7 +54,7 @@ def v2_schedule_names() -> list[str]:
 
 def valid_schedule_names() -> list[str]:
     """v1 and v2 names (a sweep may use any of them)."""
-    return list(dict.fromkeys([*all_schedule_names(), *v2_schedule_names(), *AUTO_NAMES]))
+    return list(dict.fromkeys([*all_schedule_names(), *v2_schedule_names(), *AUTO_NAMES, ZERO_CONFIG]))
 
 
 def _is_fixed_phi(name: str) -> bool:
@@ -100,7 +106,9 @@ class SweepConfig:
             hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4, intermediate_size=256
         )
     )
-    # Data: a fixed subset of the embedded corpus (stdlib sources), split by file.
+    # Data: a fixed subset of the embedded corpus (stdlib sources), split by file; or, with ``dataset_name``, a
+    # local text corpus (a folder of .txt files: one document per file).
+    dataset_name: str | None = None
     block_size: int = 64
     batch_size: int = 8
     vocab_size: int = 4096

@@ -8,8 +8,6 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from uba_hf.schedule import DEFAULT_PHI
-
 from .config import (
     AUTO,
     AUTO_NAMES,
@@ -17,6 +15,7 @@ from .config import (
     DEFAULT_NAME,
     FLOOR_SUFFIX,
     SCHEDULE_FREE,
+    V2_DEFAULT_PHI,
     WSD_DECAY_FRACTION,
     SweepConfig,
     is_baseline,
@@ -90,8 +89,8 @@ def render_model_page(
     )
     lines.append("")
     lines.append(
-        f"`uba-default` is UBA at the package default phi = {DEFAULT_PHI:g} (`uba_hf.DEFAULT_PHI`); it shares its runs "
-        f"with `uba-phi{DEFAULT_PHI:g}` (same schedule). Baselines: "
+        f"`uba-default` is UBA at phi = {V2_DEFAULT_PHI:g} (the package default when v2 ran); it shares its runs "
+        f"with `uba-phi{V2_DEFAULT_PHI:g}` (same schedule). Baselines: "
         f"{', '.join(f'`{b}`' for b in cfg.schedules if is_baseline(b))}. "
         f"`uba-auto`: phi from `suggest_phi(kappa)` of a curvature probe of the initial model. UBA with phi = 2 is "
         "Transformers' cosine step for step (pinned by `tests/test_bench.py`), so `uba-phi2` reports the `cosine` "
@@ -139,7 +138,7 @@ def render_model_page(
             group = [uba, *baselines]
             rank_in_group = 1 + sum(b.mean < uba.mean for b in baselines)
             lines.append(
-                f"- **UBA-default (phi={DEFAULT_PHI:g}) {verdict} the best baseline** (`{best_base.name}`, LR "
+                f"- **UBA-default (phi={V2_DEFAULT_PHI:g}) {verdict} the best baseline** (`{best_base.name}`, LR "
                 f"{best_base.lr:g}): gap {_gap_text(uba, best_base)}, ratio {uba.mean / best_base.mean:.4f}. Rank of "
                 f"UBA-default: {rank_in_group} of {len(group)} among UBA-default and the baselines; "
                 f"{rank_of.get(DEFAULT_NAME, '?')} of {len(set(seen_specs.values()))} distinct schedules."
@@ -247,7 +246,7 @@ def _summary_table(cfg: SweepConfig, table: dict[int, dict[str, Best]]) -> list[
     autos = [n for n in AUTO_NAMES if n in cfg.schedules]
     header = ["budget"]
     if has_default:
-        header.append(f"UBA-default (phi={DEFAULT_PHI:g})")
+        header.append(f"UBA-default (phi={V2_DEFAULT_PHI:g})")
     header.append("best baseline")
     if has_default:
         header += ["gap (abs)", "ratio", "UBA-default rank vs baselines"]
@@ -325,7 +324,7 @@ def _verdict(cfg: SweepConfig, table: dict[int, dict[str, Best]]) -> list[str]:
     lines = ["**Reading (computed from the table):**", ""]
     if won or lost:
         lines.append(
-            f"- UBA-default (phi={DEFAULT_PHI:g}) beat the best tuned baseline at {len(won)} of "
+            f"- UBA-default (phi={V2_DEFAULT_PHI:g}) beat the best tuned baseline at {len(won)} of "
             f"{len(won) + len(lost)} budgets"
             + (f" ({'; '.join(won)})" if won else "")
             + (f" and **lost at {len(lost)}** ({'; '.join(lost)})" if lost else "")

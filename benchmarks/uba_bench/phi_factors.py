@@ -17,11 +17,11 @@ an edge. Results: ``benchmarks/phi_factors/<setup>/results.jsonl``, resumable ce
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .config import SCHEDULE_FREE, SweepConfig, main_job_config, uba_name
+from .config import SCHEDULE_FREE, ZERO_CONFIG, SweepConfig, main_job_config, uba_name
 from .v2 import _DEFAULT_PROBE, SEEDS
 
 FACTORS_DIR = Path("benchmarks/phi_factors")
@@ -40,6 +40,10 @@ PHI_GRID = [
 # floor (v2's best there was 0.005-0.025; phi 4 and cosine without a floor trailed by 0.1+ nats) and cosine-min10.
 MAIN_PHI_GRID = [n for n in PHI_GRID if n not in (uba_name(0.1), uba_name(4.0), "cosine")]
 OTHER_BASELINES = ["linear", "wsd-1sqrt", SCHEDULE_FREE]
+# The stock path's default (``uba_hf.DEFAULT_PHI`` / ``DEFAULT_MIN_LR_RATIO``), under its fixed name.
+STOCK_DEFAULT = uba_name(0.25, 0.1)
+# Where the zero-config choice is judged: it, the stock default, and the four baselines of the targets.
+JUDGED = [ZERO_CONFIG, STOCK_DEFAULT, "linear", "wsd-1sqrt", "cosine-min10", SCHEDULE_FREE]
 # v2 ran phi 0.1-8 at the anchors; phi 0.025 (with and without the floor) is what the anchors still lack.
 ANCHOR_MISSING = [uba_name(0.025), uba_name(0.025, 0.1)]
 
@@ -52,13 +56,37 @@ SECONDS_PER_UPDATE = {
     ("main-job", 4): 0.33,
     ("main-job", 16): 1.15,
     ("main-job", 64): 4.6,
+    ("shape", 8): 0.11,
+    ("shape", 32): 0.35,
 }
-RUN_OVERHEAD_S = {"sweep": 3.0, "main-job": 12.0}
+RUN_OVERHEAD_S = {"sweep": 3.0, "main-job": 12.0, "shape": 4.0}
+
+# Regimes the zero-config rule (``uba_hf.zero_config``) was not fitted on, each one factor away from the sweep
+# model's v2 anchor (325 updates of 8 x 64 tokens):
+# * another corpus: Vim's reference manual (``/usr/share/vim/vim90/doc/*.txt``, Debian's ``vim-runtime``; English
+#   prose about an editor, where the embedded corpus is Python source), one document per file;
+# * another model shape: 4 layers of width 96 (0.59M non-embedding parameters, 4.5x the sweep model's).
+PROSE_CORPUS = "/usr/share/vim/vim90/doc"
+SHAPE_4X96 = dict(
+    hidden_size=96, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4, intermediate_size=384
+)
 
 
-def _regime_config(model: str, batch_size: int, budget: int, lrs: list[float], schedules: list[str]) -> SweepConfig:
-    """v2's model and data (the sweep model on all training files, or the main job's), at one budget."""
-    make, data = (SweepConfig, {"train_docs": None}) if model == "sweep" else (main_job_config, {})
+def _regime_config(
+    model: str,
+    batch_size: int,
+    budget: int,
+    lrs: list[float],
+    schedules: list[str],
+    dataset: str | None = None,
+) -> SweepConfig:
+    """v2's model and data (the sweep model on all training files, or the main job's), at one budget; ``shape``
+    is the sweep model's setup at 4 layers x 96; ``dataset`` another corpus than the embedded one."""
+    make, data = (main_job_config, {}) if model == "main-job" else (SweepConfig, {"train_docs": None})
+    if model == "shape":
+        data["model_overrides"] = dict(SHAPE_4X96)
+    if dataset is not None:
+        data["dataset_name"] = dataset
     return make(
         schedules=schedules,
         budgets=[budget],
@@ -83,9 +111,15 @@ class Regime:
     lrs: tuple[float, ...]
     factor: str
     anchor: bool = False  # v2 ran this regime; only ANCHOR_MISSING is run here
+    dataset: str | None = None  # another corpus than the embedded one
+    # The zero-config rule was fitted on this regime's results (False: judged on it, never fitted).
+    fitted: bool = True
+    # Each schedule's LR grid runs on the first seed only; the other seeds run at that seed's best LR (a third of
+    # the runs). Else every LR runs on every seed.
+    tune_on_first_seed: bool = False
 
     def config(self, schedules: list[str]) -> SweepConfig:
-        return _regime_config(self.model, self.batch_size, self.budget, list(self.lrs), schedules)
+        return _regime_config(self.model, self.batch_size, self.budget, list(self.lrs), schedules, self.dataset)
 
 
 # Sweep model: v2's 325 updates x 512 tokens (166,400 tokens, 1.3 tokens/param); main job's model: v2's 100 updates
@@ -94,8 +128,35 @@ REGIMES = [
     Regime("sweep-b32", "sweep", 32, 81, (0.06, 0.12, 0.24, 0.48), "batch x4"),
     Regime("sweep-b2", "sweep", 2, 1300, (0.015, 0.03, 0.06, 0.12), "batch /4"),
     Regime("sweep-b8", "sweep", 8, 325, (0.03, 0.06, 0.12, 0.24), "anchor", anchor=True),
-    Regime("main-b4", "main-job", 4, 400, (1e-3, 3e-3, 1e-2), "batch /4"),
+    # Seed 0 of phi 0.025, 0.25 and 1 without a floor had run when the zero-config rule was fixed; nothing else had.
+    Regime("main-b4", "main-job", 4, 400, (1e-3, 3e-3, 1e-2), "batch /4", fitted=False, tune_on_first_seed=True),
     Regime("main-b64", "main-job", 64, 25, (3e-3, 1e-2, 3e-2), "batch x4"),
+    Regime(
+        "prose-b8",
+        "sweep",
+        8,
+        325,
+        (0.03, 0.06, 0.12, 0.24),
+        "corpus",
+        dataset=PROSE_CORPUS,
+        fitted=False,
+        tune_on_first_seed=True,
+    ),
+    Regime("shape-b8", "shape", 8, 325, (0.015, 0.03, 0.06, 0.12), "shape", fitted=False, tune_on_first_seed=True),
+    # The same two changes at 4x the batch (sweep-b32's 81 updates of 2,048 tokens), where the rule picks a late
+    # decay for both; added once prose-b8 and shape-b8 had run (the rule unchanged).
+    Regime(
+        "prose-b32",
+        "sweep",
+        32,
+        81,
+        (0.06, 0.12, 0.24, 0.48),
+        "corpus",
+        dataset=PROSE_CORPUS,
+        fitted=False,
+        tune_on_first_seed=True,
+    ),
+    Regime("shape-b32", "shape", 32, 81, (0.06, 0.12, 0.24, 0.48), "shape", fitted=False, tune_on_first_seed=True),
 ]
 REGIME_BY_NAME = {r.name: r for r in REGIMES}
 # sweep-b32: phi 0.025, the grid's low edge, was best with and without the floor on every seed (3 of 3); then
@@ -121,18 +182,64 @@ class FactorSetup:
     def results(self, root: Path = FACTORS_DIR) -> Path:
         return root / self.name / "results.jsonl"
 
+    def run(self, root: Path = FACTORS_DIR, workers: int = 1) -> dict[str, int]:
+        """Run (or resume) the setup; ``tune_on_first_seed``: every LR on the first seed, then the other seeds at
+        each schedule's best LR there (its grid extended first while that best sits at an edge)."""
+        from .runner import read_results, run_sweep
+
+        cfg = self.config()
+        if not self.regime.tune_on_first_seed:
+            return run_sweep(cfg, self.results(root), workers=workers)
+        first = run_sweep(replace(cfg, seeds=cfg.seeds[:1]), self.results(root), workers=workers)
+        records = read_results(self.results(root))
+        cells = [
+            (name, self.regime.budget, first_seed_best_lr(cfg, name, records), seed)
+            for seed in cfg.seeds[1:]
+            for name in cfg.schedules
+        ]
+        rest = run_sweep(replace(cfg, extend_grid=False), self.results(root), workers=workers, cells=cells)
+        return {k: first[k] + rest[k] for k in ("ran", "skipped", "total")}
+
+
+def first_seed_best_lr(cfg: SweepConfig, name: str, records: list[dict[str, Any]]) -> float:
+    """The LR with the lowest loss on ``cfg``'s first seed, over every LR that seed ran for ``name``."""
+    from .schedules import spec_key
+
+    budget = cfg.budgets[0]
+    spec, seed = spec_key(name, budget), cfg.seeds[0]
+    runs = {
+        float(r["lr"]): r["eval_loss"]
+        for r in records
+        if r.get("kind") == "run" and r["spec"] == spec and r["budget"] == budget and r["seed"] == seed
+    }
+    if not runs:
+        raise ValueError(f"{name}: no run on seed {seed} to pick its LR from.")
+    return min(runs, key=runs.get)
+
+
+# The phi grid of a regime the rule is judged on: a late, a middle (the stock default, in JUDGED) and an early
+# decay, to say where the best phi was.
+UNSEEN_PHI_GRID = [uba_name(0.01, 0.1), uba_name(1.0, 0.1), uba_name(4.0)]
+
 
 def _setups() -> list[FactorSetup]:
     def grid(r: Regime) -> list[str]:
+        if not r.fitted and r.model != "main-job":
+            return UNSEEN_PHI_GRID
         return ANCHOR_MISSING if r.anchor else (PHI_GRID if r.model == "sweep" else MAIN_PHI_GRID)
 
+    # The judged comparison of the unseen regimes first (the cheap ones first), then the phi question.
+    unseen = sorted((r for r in REGIMES if not r.fitted), key=lambda r: r.model == "main-job")
+    judged = [FactorSetup(f"{r.name}-judge", r, tuple(n for n in JUDGED if n not in grid(r))) for r in unseen]
     phi = [FactorSetup(f"{r.name}-phi", r, tuple(grid(r))) for r in REGIMES]
+    first = [f for f in phi if f.regime.name == "main-b4" or not f.regime.fitted]
+    phi = [*first, *(f for f in phi if f not in first)]
     # A phi grid whose best sits at its edge is extended outward (as v2 did), right after it.
     for name, extra in PHI_EXTENSIONS.items():
         i = next(k for k, f in enumerate(phi) if f.regime.name == name)
         phi.insert(i + 1, FactorSetup(f"{name}-phi-ext", REGIME_BY_NAME[name], tuple(extra)))
-    base = [FactorSetup(f"{r.name}-base", r, tuple(OTHER_BASELINES)) for r in REGIMES if not r.anchor]
-    return phi + base  # the phi question for every regime first, then the comparison
+    base = [FactorSetup(f"{r.name}-base", r, tuple(OTHER_BASELINES)) for r in REGIMES if not r.anchor and r.fitted]
+    return judged + phi + base
 
 
 SETUPS = _setups()
@@ -152,7 +259,13 @@ def estimate_seconds(setup: FactorSetup, root: Path = FACTORS_DIR) -> tuple[floa
     }
     spu = SECONDS_PER_UPDATE[(setup.regime.model, setup.regime.batch_size)]
     total = left = 0.0
-    for name, budget, lr, seed in planned_cells(cfg):
+    cells = planned_cells(cfg)
+    if setup.regime.tune_on_first_seed:  # the grid on the first seed; one LR per schedule on the others
+        first = cfg.seeds[0]
+        cells = [c for c in cells if c[3] == first] + [
+            (n, b, lr, s) for n, b, lr, s in cells if s != first and lr == cfg.lrs_for(n, b)[len(cfg.lrs) // 2]
+        ]
+    for name, budget, lr, seed in cells:
         cost = budget * spu + RUN_OVERHEAD_S[setup.regime.model]
         total += cost
         left += 0.0 if cell_key(spec_key(name, budget), budget, lr, seed) in done else cost
@@ -175,5 +288,5 @@ def anchor_records(regime: Regime, v2_root: Path = Path("benchmarks/v2")) -> lis
 
 def regime_config(regime: Regime) -> SweepConfig:
     """The report's view of a regime: every schedule run there (the anchors' from v2 included)."""
-    names = [*PHI_GRID, *OTHER_BASELINES, *(n for s in SETUPS if s.regime == regime for n in s.schedules)]
+    names = [*PHI_GRID, *OTHER_BASELINES, *JUDGED, *(n for s in SETUPS if s.regime == regime for n in s.schedules)]
     return regime.config(list(dict.fromkeys(names)))

@@ -87,6 +87,127 @@ def all_regimes(root: Path = FACTORS_DIR) -> list[tuple[str, Any, list[dict[str,
     return out
 
 
+# The schedules the targets of issue 27 name: zero-config UBA is judged against the best tuned of these.
+TARGET_BASELINES = ("linear", "wsd-1sqrt", "cosine-min10", "schedule-free")
+# Non-embedding parameters of v2's two models (their results files' stats lines).
+V2_NON_EMBEDDING = {"sweep": 131_648, "main-job": 1_050_752}
+
+
+def _non_embedding(runs_and_stats: list[dict[str, Any]], default: int | None) -> int | None:
+    return next((r["non_embedding_params"] for r in runs_and_stats if r.get("kind") == "stats"), default)
+
+
+def judged_regimes(root: Path = FACTORS_DIR) -> list[dict[str, Any]]:
+    """Every regime measured, with whether the zero-config rule was fitted on it, its updates per non-embedding
+    parameter, the rule's pick and the rows the judgement needs."""
+    from .v2 import GROUPS, group_config, group_records
+
+    out = []
+    for group in GROUPS:
+        cfg, runs = group_config(group), group_records(group)
+        for b in cfg.budgets:
+            out.append(dict(label=f"{group} {b}", fitted=True, cfg=cfg, runs=runs, budget=b, n=V2_NON_EMBEDDING[group]))
+    for regime in REGIMES:
+        if regime.anchor:
+            continue
+        records = [r for s in SETUPS if s.regime == regime for r in read_results(s.results(root))]
+        n = _non_embedding(records, V2_NON_EMBEDDING.get(regime.model))
+        runs = [r for r in records if r.get("kind") == "run"]
+        out.append(
+            dict(
+                label=regime.name, fitted=regime.fitted, cfg=regime_config(regime), runs=runs, budget=regime.budget, n=n
+            )
+        )
+    return out
+
+
+def _gap(a: Best | None, b: Best | None, runs: list[dict[str, Any]], budget: int) -> tuple[float, list[float]] | None:
+    if a is None or b is None:
+        return None
+    if a is b:
+        return 0.0, []
+    gaps = [g for _, g in paired_gaps(a, b, runs, budget)]
+    return (statistics.fmean(gaps), gaps) if gaps else None
+
+
+def _cell(g: tuple[float, list[float]] | None, seeds: int) -> str:
+    if g is None:
+        return ""
+    mean, per_seed = g
+    few = f", {len(per_seed)} seed{'s' if len(per_seed) != 1 else ''}" if per_seed and len(per_seed) < seeds else ""
+    return f"{mean:+.3f}" + (f" ({', '.join(f'{x:+.3f}' for x in per_seed)}{few})" if per_seed else "")
+
+
+def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
+    """The zero-config choice against the best tuned baseline per regime, fitted and unseen regimes apart; the
+    stock default and WSD-1sqrt against each regime's best, with their worst cases."""
+    from uba_hf import zero_config_schedule
+
+    from .config import ZERO_CONFIG, uba_name
+    from .phi_factors import STOCK_DEFAULT
+
+    head = (
+        "| regime | updates / non-embedding param | zero-config pick | zero-config minus the best tuned baseline "
+        "(per seed) | best tuned baseline | stock default (`uba-phi0.25-min10`) minus the regime's best | "
+        "`wsd-1sqrt` minus the regime's best |"
+    )
+    tables: dict[bool, list[str]] = {True: [], False: []}
+    worst: dict[tuple[bool, str], float] = {}
+    for reg in judged_regimes(root):
+        row = summarize(reg["cfg"], reg["runs"]).get(reg["budget"], {})
+        if not row or reg["n"] is None:
+            continue
+        seeds = len(reg["cfg"].seeds)
+        pick = zero_config_schedule(reg["budget"], reg["n"])
+        fixed = uba_name(pick["phi"], pick["min_lr_ratio"])
+        zero = row.get(ZERO_CONFIG) or row.get(fixed) or (row.get("uba-default") if fixed == "uba-phi1" else None)
+        complete = [b for b in row.values() if b.n == max(x.n for x in row.values())]
+        best = min(complete, key=lambda b: b.mean)
+        bases = [row[n] for n in TARGET_BASELINES if n in row]
+        base = min(bases, key=lambda b: b.mean) if bases else None
+        cells = {
+            "zero": _gap(zero, base, reg["runs"], reg["budget"]),
+            "stock": _gap(row.get(STOCK_DEFAULT), best, reg["runs"], reg["budget"]),
+            "wsd": _gap(row.get("wsd-1sqrt"), best, reg["runs"], reg["budget"]),
+        }
+        for key, g in cells.items():
+            if g is not None:
+                worst[(reg["fitted"], key)] = max(worst.get((reg["fitted"], key), -9.0), g[0])
+        source = "UBATrainer" if zero is not None and zero.name == ZERO_CONFIG else "same schedule, stock Trainer"
+        tables[reg["fitted"]].append(
+            f"| {reg['label']} | {pick['updates_per_param']:.2g} | phi {pick['phi']:g}, floor {pick['min_lr_ratio']:g} "
+            f"({source}) | {_cell(cells['zero'], seeds) or 'not run'} | "
+            f"{f'`{base.name}` {base.mean:.4f}' if base else 'none run'} | {_cell(cells['stock'], seeds)} | "
+            f"{_cell(cells['wsd'], seeds)} |"
+        )
+    lines = [
+        "## The zero-config choice, judged (fitted regimes and unseen ones apart)",
+        "",
+        "`uba_hf.zero_config_schedule` picks phi and the floor from a run's updates per non-embedding parameter; it "
+        "was fixed from the fitted regimes below before any run of the unseen ones (main-b4: seed 0 of three phis "
+        "without a floor had run). In the unseen regimes it ran through `UBATrainer` with nothing given "
+        "(`uba-zero`); in the fitted ones its pick is a fixed phi the grid ran with the stock Trainer (the same "
+        "LR at every update). Gaps: mean of the per-seed (paired) gaps, each schedule at its own best LR; the best "
+        "tuned baseline is the best of " + ", ".join(f"`{n}`" for n in TARGET_BASELINES) + " that the regime ran.",
+        "",
+    ]
+    for fitted, title in ((True, "Fitted on"), (False, "Never fitted on (judged)")):
+        lines += [f"**{title}**", "", head, "|---|---:|---|---|---|---|---|", *tables[fitted], ""]
+        if tables[fitted]:
+            w = {k: worst.get((fitted, k)) for k in ("zero", "stock", "wsd")}
+            lines += [
+                "Worst: zero-config "
+                + (f"{w['zero']:+.3f}" if w["zero"] is not None else "n/a")
+                + ", stock default "
+                + (f"{w['stock']:+.3f}" if w["stock"] is not None else "n/a")
+                + ", WSD-1sqrt "
+                + (f"{w['wsd']:+.3f}" if w["wsd"] is not None else "n/a")
+                + ".",
+                "",
+            ]
+    return lines
+
+
 def render(root: Path = FACTORS_DIR, command: str = "") -> str:
     sections: list[str] = []
     summary_rows = [
@@ -106,6 +227,7 @@ def render(root: Path = FACTORS_DIR, command: str = "") -> str:
                 f"{phis[1]} | `{s['best_baseline']}` | {s['seeds']} |"
             )
     sections += [
+        *zero_config_section(root),
         "## A peak LR off its optimum",
         "",
         "Mean paired loss penalty of the LR one grid step below / above each schedule's best (sweep model: "

@@ -14,12 +14,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from uba_hf.schedule import DEFAULT_PHI, suggest_schedule
-
 from .config import (
     AUTO_NAMES,
     DEFAULT_NAME,
     SCHEDULE_FREE,
+    V2_DEFAULT_PHI,
     SweepConfig,
     is_baseline,
     uba_name,
@@ -35,7 +34,7 @@ STRONGEST = 3
 RULE = "uba-rule"
 SUBJECTS = {
     RULE: "UBA by the budget rule (`uba_hf.suggest_schedule` at each budget's tokens/param)",
-    DEFAULT_NAME: f'UBA-default (phi = {DEFAULT_PHI:g}, no floor: `lr_scheduler_type="uba"` without kwargs)',
+    DEFAULT_NAME: f'UBA-default (phi = {V2_DEFAULT_PHI:g}, no floor: `lr_scheduler_type="uba"` without kwargs)',
 }
 
 
@@ -71,7 +70,9 @@ def subject_schedule(subject: str, reg: dict[str, float] | None) -> str | None:
         return subject
     if reg is None:
         return None
-    picked = suggest_schedule(reg["tokens_per_param"])
+    from .v2 import budget_rule
+
+    picked = budget_rule(reg["tokens_per_param"])
     return uba_name(picked["phi"], picked["min_lr_ratio"])
 
 
@@ -312,8 +313,8 @@ def render_v2(groups: dict[str, tuple[str, SweepConfig, list[dict[str, Any]]]], 
     lines.append(
         "Two UBA subjects per model: the budget rule (`uba_hf.suggest_schedule(tokens_per_param)`: the phi and "
         "floor the package recommends when the budget is known; its pick per budget is named in the table) and "
-        f'UBA-default (phi = {DEFAULT_PHI:g}, `uba_hf.DEFAULT_PHI`, min_lr_ratio 0: what `lr_scheduler_type="uba"` '
-        "gives without kwargs). Each schedule at its own best peak LR (lowest mean over seeds). Gap = UBA minus the "
+        f'UBA-default (phi = {V2_DEFAULT_PHI:g}, min_lr_ratio 0: what `lr_scheduler_type="uba"` gave without kwargs '
+        "when v2 ran). Each schedule at its own best peak LR (lowest mean over seeds). Gap = UBA minus the "
         "baseline (negative: UBA better); seed spread = sqrt(std_a^2 + std_b^2); paired gaps: per seed (same "
         "initialisation and data order), each side at its own best LR. Baselines ranked by their mean loss at "
         f"that budget; the {STRONGEST} strongest shown. Details per model: `sweep.md`, `main-job.md`."

@@ -21,6 +21,7 @@ from .config import (
     AUTO_NAMES,
     SCHEDULE_FREE,
     SCHEMA,
+    ZERO_CONFIG,
     SweepConfig,
 )
 from .grid import grid_extensions, planned_cells
@@ -28,7 +29,7 @@ from .schedules import (
     OPTIMIZERS,
     cell_key,
     lr_sample_steps,
-    schedule_spec,
+    run_spec,
     spec_key,
     warmup_steps,
 )
@@ -51,7 +52,10 @@ def prepare_data(cfg: SweepConfig) -> SweepData:
 
     from uba_hf.pretrain.data import DataArguments, get_tokenizer, load_corpus, tokenize_and_pack
 
-    args = DataArguments(block_size=cfg.block_size, vocab_size=cfg.vocab_size, preprocessing_num_workers=1)
+    corpus_kwargs = {"dataset_name": cfg.dataset_name, "text_sample_by": "document"} if cfg.dataset_name else {}
+    args = DataArguments(
+        block_size=cfg.block_size, vocab_size=cfg.vocab_size, preprocessing_num_workers=1, **corpus_kwargs
+    )
     corpus = load_corpus(args)
     train = corpus["train"].shuffle(seed=0)
     if cfg.train_docs is not None:
@@ -151,7 +155,7 @@ def training_arguments(cfg: SweepConfig, name: str, budget: int, lr: float, seed
     """The ``TrainingArguments`` of one cell: what a user passes to select the schedule (and optimizer)."""
     from transformers import TrainingArguments
 
-    kind, kwargs = schedule_spec(name, budget, phi)
+    kind, kwargs = run_spec(name, budget, phi)
     return TrainingArguments(
         output_dir=output_dir,
         max_steps=budget,
@@ -185,25 +189,26 @@ def train_cell(
     from transformers.trainer_callback import PrinterCallback
 
     register_uba_scheduler()
-    in_trainer = name in AUTO_NAMES and cfg.auto_with_uba_trainer
-    kind, kwargs = schedule_spec(name, budget, 1.0 if in_trainer else phi)
+    zero_config = name == ZERO_CONFIG
+    in_trainer = (name in AUTO_NAMES and cfg.auto_with_uba_trainer) or zero_config
+    kind, kwargs = run_spec(name, budget, 1.0 if in_trainer else phi)
     warmup = warmup_steps(budget, cfg.warmup_fraction)
     model = make_model(cfg, data, seed)
     with tempfile.TemporaryDirectory(prefix="uba-bench-") as out:
         args = training_arguments(cfg, name, budget, lr, seed, out, 1.0 if in_trainer else phi)
         trace = LRTraceCallback() if name != SCHEDULE_FREE else _ScheduleFreeLRTrace()
         trainer_cls = Trainer
-        if in_trainer:  # phi="auto" as users run it: UBATrainer probes before the first update
+        if in_trainer:  # uba-zero as users run it: UBATrainer with nothing given
             from functools import partial
 
             from uba_hf import UBAArguments, UBATrainer
 
-            uba = UBAArguments(
-                phi="auto",
-                min_lr_ratio=kwargs.get("min_lr_ratio", 0.0),
-                phi_probe_batches=cfg.probe_batches,
-                phi_probe_lanczos_steps=cfg.probe_lanczos_steps,
-            )
+            if not zero_config:
+                raise ValueError(
+                    f"{name} through UBATrainer (v2's curvature probe) was retired in 0.4.0: UBATrainer's "
+                    "phi='auto' is now the zero-config choice (uba-zero). v2's results of it stay in its files."
+                )
+            uba = UBAArguments()  # nothing given: UBATrainer picks phi and the floor itself
             args.lr_scheduler_kwargs = {}
             trainer_cls = partial(UBATrainer, uba_args=uba)
         trainer = trainer_cls(
@@ -226,10 +231,9 @@ def train_cell(
             raise RuntimeError("schedule-free was evaluated in train mode (at y, not the averaged weights x)")
     used = dict(trace.trace) if name != SCHEDULE_FREE else dict(enumerate(trace.trace))
     extra: dict[str, Any] = {}
-    if in_trainer:
-        probe = trainer.phi_probe
+    if zero_config:
         kwargs = {k: v for k, v in trainer.uba_kwargs.items() if k == "phi" or v}
-        extra = {"kappa": probe["condition_number"], "probe_seconds": probe["seconds"], "probe": probe}
+        extra = {"zero_config": trainer.zero_config}
     train_losses = [(h["step"], h["loss"]) for h in trainer.state.log_history if "loss" in h]
     return {
         "kind": "run",
@@ -288,8 +292,11 @@ def _append(path: Path, record: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
-def run_sweep(cfg: SweepConfig, results: str | os.PathLike, log=print, workers: int = 1) -> dict[str, int]:
-    """Run every missing cell of ``cfg``, appending to ``results``. Returns counts (ran, skipped, total).
+def run_sweep(
+    cfg: SweepConfig, results: str | os.PathLike, log=print, workers: int = 1, cells: list | None = None
+) -> dict[str, int]:
+    """Run every missing cell of ``cfg`` (or of ``cells``, ``(name, budget, lr, seed)`` tuples of ``cfg``'s
+    setup), appending to ``results``. Returns counts (ran, skipped, total).
 
     ``workers`` > 1 trains that many cells at once, each in its own process with ``cfg.threads`` torch
     threads (two one-thread workers use both cores of this machine; every cell's result is the same as
@@ -309,7 +316,8 @@ def run_sweep(cfg: SweepConfig, results: str | os.PathLike, log=print, workers: 
         )
     done = {cell_key(r["spec"], r["budget"], r["lr"], r["seed"]) for r in records if r.get("kind") == "run"}
     probes = {r["seed"]: r for r in records if r.get("kind") == "probe"}
-    cells = planned_cells(cfg) + (grid_extensions(cfg, records) if cfg.extend_grid else [])
+    if cells is None:
+        cells = planned_cells(cfg) + (grid_extensions(cfg, records) if cfg.extend_grid else [])
     todo = [c for c in cells if cell_key(spec_key(c[0], c[1]), *c[1:]) not in done]
     log(f"[budget-sweep] {len(cells)} cells, {len(cells) - len(todo)} already in {results}, {len(todo)} to run")
     counts = {"ran": 0, "skipped": len(cells) - len(todo), "total": len(cells)}

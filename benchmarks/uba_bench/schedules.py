@@ -9,7 +9,6 @@ from typing import Any
 import torch
 
 from uba_hf import register_uba_scheduler
-from uba_hf.schedule import DEFAULT_PHI
 
 from .config import (
     AUTO_NAMES,
@@ -17,7 +16,9 @@ from .config import (
     DEFAULT_NAME,
     FLOOR_SUFFIX,
     SCHEDULE_FREE,
+    V2_DEFAULT_PHI,
     WSD_DECAY_FRACTION,
+    ZERO_CONFIG,
     parse_uba_name,
 )
 
@@ -34,7 +35,9 @@ def warmup_steps(budget: int, fraction: float) -> int:
 def schedule_spec(name: str, budget: int, phi: float | None = None) -> tuple[str, dict[str, Any]]:
     """``(lr_scheduler_type, lr_scheduler_kwargs)`` that a user would pass to ``TrainingArguments``."""
     if name == DEFAULT_NAME:
-        return "uba", {"phi": float(DEFAULT_PHI)}
+        return "uba", {"phi": float(V2_DEFAULT_PHI)}
+    if name == ZERO_CONFIG:  # UBATrainer picks phi and the floor (uba_hf.zero_config); the record says which
+        return "uba", {}
     parsed = parse_uba_name(name)
     if parsed is None and name in AUTO_NAMES:
         if phi is None:
@@ -66,13 +69,23 @@ def schedule_spec(name: str, budget: int, phi: float | None = None) -> tuple[str
     raise ValueError(f"Unknown schedule {name!r}.")
 
 
+def run_spec(name: str, budget: int, phi: float | None = None) -> tuple[str, dict[str, Any]]:
+    """What a run passes: :func:`schedule_spec` with the floor spelled out for UBA without one (``min_lr_ratio``
+    0). A name without ``-min10`` means no floor; since 0.4.0 the package's default floor is 10%, so leaving it out
+    would no longer mean 0. The results' identity (``spec_key``) keeps the spec as it was."""
+    kind, kwargs = schedule_spec(name, budget, phi)
+    if kind == "uba" and name != ZERO_CONFIG and "min_lr_ratio" not in kwargs:
+        kwargs = {**kwargs, "min_lr_ratio": 0.0}
+    return kind, kwargs
+
+
 def spec_key(name: str, budget: int) -> str:
     """Identity of what runs. ``uba-auto`` (and ``-min10``) is its own key (its phi differs per seed).
 
     UBA with phi = 2 *is* Transformers' cosine (same LR at every step; pinned by tests/test_bench.py),
     so ``uba-phi2`` shares the ``cosine`` runs and ``uba-phi2-min10`` the ``cosine-min10`` runs.
     """
-    if name in AUTO_NAMES:
+    if name in AUTO_NAMES or name == ZERO_CONFIG:
         return name
     parsed = parse_uba_name(name)
     if parsed is not None and parsed[0] == 2.0:
@@ -96,7 +109,7 @@ def scheduler_lrs(
     from transformers import get_scheduler
 
     register_uba_scheduler()
-    kind, kwargs = schedule_spec(name, budget, phi)
+    kind, kwargs = run_spec(name, budget, phi)
     if name == SCHEDULE_FREE:
         return _schedule_free_lrs(budget, peak_lr, warmup_steps(budget, warmup_fraction))
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=peak_lr)

@@ -11,9 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from uba_hf.schedule import DEFAULT_PHI
-
-from .config import COSINE_MIN_LR_RATE, DEFAULT_NAME, SweepConfig, parse_uba_name
+from .config import COSINE_MIN_LR_RATE, DEFAULT_NAME, V2_DEFAULT_PHI, SweepConfig, parse_uba_name
 from .grid import lr_grid
 from .schedules import spec_key
 
@@ -38,7 +36,8 @@ class Best:
 
 
 def summarize(cfg: SweepConfig, records: Iterable[dict[str, Any]]) -> dict[int, dict[str, Best]]:
-    """Per budget and schedule name: the best LR by mean final validation loss over seeds."""
+    """Per budget and schedule name: the best LR by mean final validation loss over seeds, among the LRs run on
+    the most seeds."""
     by_cell: dict[tuple[str, int, float], dict[int, float]] = defaultdict(dict)
     for r in records:
         if r.get("kind") == "run" and math.isfinite(r["eval_loss"]):
@@ -61,7 +60,9 @@ def summarize(cfg: SweepConfig, records: Iterable[dict[str, Any]]) -> dict[int, 
                 if not losses:
                     continue
                 mean, std = _mean_spread(losses)
-                if best is None or mean < best.mean:
+                # More seeds first (an LR run on one seed only, as when the LR is tuned on the first seed, does
+                # not beat one run on all of them by luck), then the lower mean.
+                if best is None or (len(losses), -mean) > (best.n, -best.mean):
                     best = Best(name, budget, float(lr), mean, std, len(losses), losses, 0, False)
             if best is not None:
                 best.lrs_tried = n_full
@@ -77,5 +78,5 @@ def phi_of(name: str) -> tuple[float, float] | None:
     """``(phi, floor)`` of a fixed-phi UBA schedule, including the baselines that *are* UBA: v2 runs phi 1
     and phi 2 once, as UBA-default and cosine / cosine-min10 (pinned step for step by tests/test_bench.py)."""
     if name == DEFAULT_NAME:
-        return float(DEFAULT_PHI), 0.0
+        return float(V2_DEFAULT_PHI), 0.0
     return {"cosine": (2.0, 0.0), "cosine-min10": (2.0, COSINE_MIN_LR_RATE)}.get(name) or parse_uba_name(name)

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uba_hf.arguments import UBAArguments
 from uba_hf.phi import PROBE_ROWS
-from uba_hf.schedule import LONG_BUDGET_SCHEDULE, SHORT_BUDGET_SCHEDULE
+from uba_hf.schedule import LONG_BUDGET_SCHEDULE, SHORT_BUDGET_SCHEDULE, SHORT_BUDGET_TOKENS_PER_PARAM
 
 from .config import (
     AUTO,
@@ -32,6 +31,7 @@ from .config import (
     FLOORS_V2,
     PHIS_V2,
     SCHEDULE_FREE,
+    ZERO_CONFIG,
     SweepConfig,
     main_job_config,
     quick_config,
@@ -39,12 +39,14 @@ from .config import (
 )
 from .schedules import spec_key
 
-# uba-auto in v2 is UBATrainer with phi="auto" at the package's probe defaults (the probe in every auto run).
+# uba-auto in v2 was UBATrainer with phi="auto" at the package's probe defaults then (1 sub-batch of PROBE_ROWS rows,
+# 10 Lanczos steps: the probe in every auto run). 0.4.0 retired the probe from UBATrainer (phi="auto" is now the
+# zero-config choice); the values stay pinned here because they are part of v2's results files' setup.
 _DEFAULT_PROBE = dict(
     auto_with_uba_trainer=True,
-    probe_batches=UBAArguments().phi_probe_batches,
+    probe_batches=1,
     probe_batch_size=PROBE_ROWS,
-    probe_lanczos_steps=UBAArguments().phi_probe_lanczos_steps,
+    probe_lanczos_steps=10,
     probe_num_probes=1,
 )
 
@@ -68,6 +70,14 @@ GRID = [
 # of the grid there (``sweep-phi-top``, ``sweep-grid-top``); on the main job's model the short pick runs in its core.
 RULE_SHORT, RULE_LONG = (uba_name(s["phi"], s["min_lr_ratio"]) for s in (SHORT_BUDGET_SCHEDULE, LONG_BUDGET_SCHEDULE))
 DEFAULT_CANDIDATES = [RULE_SHORT, RULE_LONG]
+
+
+def budget_rule(tokens_per_param: float) -> dict[str, float]:
+    """v2's subject, the budget rule (``uba_hf.suggest_schedule`` until 0.4.0 deprecated it): its pick at a budget."""
+    short = tokens_per_param < SHORT_BUDGET_TOKENS_PER_PARAM
+    return dict(SHORT_BUDGET_SCHEDULE if short else LONG_BUDGET_SCHEDULE)
+
+
 # The picks' neighbours without a floor at 20 tokens/param: phi 0.5 (below phi 1, which is uba-default in the
 # core), phi 2 (``cosine``) and phi 8 either side of phi 4. They decide whether phi 4 stays the long-budget pick,
 # so they run before the main job's model; the rest of the grid there (floored, phi 0.1 / 0.25, wsd-linear,
@@ -258,10 +268,11 @@ def estimate_seconds(setup: Setup, root: Path = V2_DIR) -> tuple[float, float]:
 
 
 def quick_v2_config(**overrides: Any) -> SweepConfig:
-    """The CI check of the v2 harness (not a measurement): v2 baselines incl. schedule-free, UBA, paired
-    seeds, and an LR grid whose best sits at an edge so the extension runs."""
+    """The CI check of the v2 harness (not a measurement): v2 baselines incl. schedule-free, UBA (v2's default and
+    the zero-config choice through UBATrainer), paired seeds, and an LR grid whose best sits at an edge so the
+    extension runs. (v2's ``uba-auto`` ran UBATrainer's curvature probe, retired in 0.4.0: its results stay.)"""
     base = dict(
-        schedules=[DEFAULT_NAME, "wsd-1sqrt", SCHEDULE_FREE, AUTO],
+        schedules=[DEFAULT_NAME, "wsd-1sqrt", SCHEDULE_FREE, ZERO_CONFIG],
         budgets=[10, 20],
         lrs=[1e-4, 3e-4],
         seeds=[0, 1],

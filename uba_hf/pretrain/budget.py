@@ -22,7 +22,8 @@ from typing import Any
 
 from ..arguments import PHI_AUTO
 from ..errors import UBAConfigError
-from ..schedule import suggest_schedule
+from ..schedule import DEFAULTS
+from ..zero_config import zero_config_schedule
 
 BUDGET_KEYS = ("max_steps", "max_tokens", "tokens_per_param")
 
@@ -125,22 +126,22 @@ def resolve_budget(budget_args: BudgetArguments, training, block_size: int) -> T
     return budget
 
 
-def schedule_advice(uba_kwargs: dict[str, Any], tokens_per_param: float) -> str | None:
-    """A note when the run's ``phi`` / ``min_lr_ratio`` differ from :func:`uba_hf.suggest_schedule` at its
-    budget in tokens per non-embedding parameter; None when they match, with ``phi="auto"`` or without UBA."""
-    phi, floor = uba_kwargs.get("phi"), uba_kwargs.get("min_lr_ratio") or 0.0
+def schedule_advice(uba_kwargs: dict[str, Any], num_training_steps: int, non_embedding_parameters: int) -> str | None:
+    """A note when the run gives ``phi`` / ``min_lr_ratio`` that differ from the zero-config choice at its budget and
+    model (:func:`uba_hf.zero_config_schedule`); None when they match, when no phi is given (the choice itself is
+    logged then) or without UBA."""
+    phi = uba_kwargs.get("phi")
     if phi is None or phi == PHI_AUTO:
         return None
-    suggested = suggest_schedule(tokens_per_param)
-    if (float(phi), float(floor)) == (suggested["phi"], suggested["min_lr_ratio"]):
+    floor = uba_kwargs.get("min_lr_ratio")
+    floor = DEFAULTS["min_lr_ratio"] if floor is None else floor
+    chosen = zero_config_schedule(num_training_steps, max(1, non_embedding_parameters))
+    if (float(phi), float(floor)) == (chosen["phi"], chosen["min_lr_ratio"]):
         return None
     return (
-        f"This run trains {tokens_per_param:.3g} tokens per non-embedding parameter with phi={phi:g}, "
-        f"min_lr_ratio={floor:g} (as given). At this budget the package's rule, uba_hf.suggest_schedule, "
-        f"suggests phi={suggested['phi']:g}, min_lr_ratio={suggested['min_lr_ratio']:g}; it was fitted on one "
-        "small model and the best phi also depends on the model (docs/phi.md, 'Choosing phi and the floor by "
-        "budget'): pass --phi and --min_lr_ratio to follow it or compare both in short runs, and retune the "
-        "peak LR with phi."
+        f"This run trains with phi={float(phi):g}, min_lr_ratio={float(floor):g} (as given). Without --phi the "
+        f"zero-config choice would be phi={chosen['phi']:g}, min_lr_ratio={chosen['min_lr_ratio']:g}, from "
+        f"{chosen['reason']} (docs/phi.md); retune the peak LR if you switch."
     )
 
 

@@ -357,9 +357,8 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     )
     if training.max_steps > 0:
         logger.info(describe_budget(token_budget, training.max_steps))
-        # The budget as given when it is in tokens/param (the rounding to whole updates could cross the switch).
-        tpp = token_budget.tokens_per_param or training.max_steps * tokens_per_update / params["non_embedding"]
-        if training.process_index == 0 and (advice := schedule_advice(uba_kwargs, tpp)):
+        advice = schedule_advice(uba_kwargs, training.max_steps, params["non_embedding"])
+        if training.process_index == 0 and advice:
             logger.info(advice)  # a note, not a warning: on some models a phi off the rule did better
 
     if resume is None and run_args.overwrite_output_dir:  # last, so that a failure before training keeps them
@@ -418,7 +417,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         lr_scheduler_type=trainer.args.lr_scheduler_type.value,
         phi=trainer.uba_kwargs.get("phi"),
         min_lr_ratio=trainer.uba_kwargs.get("min_lr_ratio"),
-        phi_auto=trainer.phi_probe,
+        zero_config=trainer.zero_config,
         learning_rate=training.learning_rate,
         parameters=params["total"],
         non_embedding_parameters=params["non_embedding"],

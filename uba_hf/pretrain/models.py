@@ -15,6 +15,7 @@ import torch
 from transformers import Olmo2Config, Olmo2ForCausalLM
 
 from ..errors import UBAConfigError
+from ..zero_config import count_parameters  # noqa: F401  (the job reads it from here too)
 
 
 @dataclass(frozen=True)
@@ -76,24 +77,6 @@ def build_model(config: Olmo2Config, device: str | torch.device | None = None) -
             return Olmo2ForCausalLM(config)
     # _from_config wraps construction in deepspeed.zero.Init under ZeRO-3, so weights are split as created.
     return Olmo2ForCausalLM._from_config(config)
-
-
-def count_parameters(model: torch.nn.Module) -> dict[str, int]:
-    """Total, embedding (input and output embeddings) and non-embedding parameter counts."""
-    total = sum(p.numel() for p in model.parameters())
-    embedding_modules = {id(model.get_input_embeddings())}
-    output = model.get_output_embeddings()
-    if output is not None:
-        embedding_modules.add(id(output))
-    seen: set[int] = set()
-    embedding = 0
-    for module in model.modules():
-        if id(module) in embedding_modules:
-            for p in module.parameters():
-                if id(p) not in seen:
-                    seen.add(id(p))
-                    embedding += p.numel()
-    return {"total": total, "embedding": embedding, "non_embedding": total - embedding}
 
 
 def flops_per_token(config: Olmo2Config, seq_len: int) -> float:
