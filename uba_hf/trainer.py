@@ -123,8 +123,13 @@ class UBATrainer(Trainer):
         self._checkpoint_in_progress: str | None = None  # from save_model until the completion marker
         self._held_save_total_limit: list[int | None] = []  # args.save_total_limit while it is held back
         if self.uses_uba:
-            # What the user gave; a value not given is the package's (``DEFAULTS``), or the checkpoint's on a
-            # resume (``create_scheduler``).
+            # Counted here, before Accelerate / FSDP wrap or shard the model (ZeRO-3's partitioned parameters
+            # keep their full size in ``ds_numel``): what the zero-config choice divides the budget by.
+            self.non_embedding_parameters = (
+                count_parameters(self.model)["non_embedding"] if self.model is not None else None
+            )
+            # What the user gave; a value not given is the zero-config choice or the package's (``DEFAULTS``), or
+            # the checkpoint's on a resume (``create_scheduler``).
             self.uba_kwargs = resolve_uba_kwargs(self.args.lr_scheduler_kwargs, uba_args)
             self.args.lr_scheduler_type = SchedulerType.UBA
             self.args.lr_scheduler_kwargs = dict(self.uba_kwargs)
@@ -202,7 +207,7 @@ class UBATrainer(Trainer):
             self.zero_config = saved.get("zero_config")
             self.args.lr_scheduler_kwargs = dict(self.uba_kwargs)
             return
-        params = count_parameters(self.model)["non_embedding"]
+        params = self.non_embedding_parameters or count_parameters(self.model)["non_embedding"]
         choice = zero_config_schedule(int(num_training_steps), max(1, params))
         self.zero_config = {**choice, "non_embedding_parameters": params, "num_training_steps": int(num_training_steps)}
         self.uba_kwargs = {"phi": choice["phi"], "min_lr_ratio": choice["min_lr_ratio"], **self.uba_kwargs}

@@ -208,6 +208,63 @@ def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
     return lines
 
 
+# The fixed settings a stock default could be (and the baselines), compared across every regime measured.
+STOCK_CANDIDATES = [
+    "uba-phi0.25-min10",
+    "uba-phi1-min10",
+    "uba-phi0.025-min10",
+    "uba-phi0.01-min10",
+    "uba-default",
+    "cosine-min10",
+    "linear",
+    "wsd-1sqrt",
+    "schedule-free",
+]
+
+
+def across_regimes_section(root: Path = FACTORS_DIR) -> list[str]:
+    """Each candidate's mean paired gap to each regime's best (among schedules with the most seeds), and its worst
+    case over the regimes where it ran on every seed: what the stock default is chosen by."""
+    from uba_hf import zero_config_schedule
+
+    from .config import ZERO_CONFIG, uba_name
+
+    regs = judged_regimes(root)
+    cols, rows = [], {n: [] for n in [ZERO_CONFIG, *STOCK_CANDIDATES]}
+    for reg in regs:
+        row = summarize(reg["cfg"], reg["runs"]).get(reg["budget"], {})
+        if not row:
+            continue
+        top = max(b.n for b in row.values())
+        best = min((b for b in row.values() if b.n == top), key=lambda b: b.mean)
+        cols.append(f"{reg['label']}{'' if reg['fitted'] else ' (unseen)'}")
+        pick = zero_config_schedule(reg["budget"], reg["n"])
+        fixed = uba_name(pick["phi"], pick["min_lr_ratio"])
+        for name in rows:
+            b = row.get(name) or (row.get("uba-phi1") if name == "uba-default" else None)
+            if name == ZERO_CONFIG:  # its pick under its fixed name where it did not run through UBATrainer
+                b = b or row.get(fixed) or (row.get("uba-default") if fixed == "uba-phi1" else None)
+            g = _gap(b, best, reg["runs"], reg["budget"])
+            rows[name].append(None if g is None else (g[0], b.n == top))
+    lines = [
+        "## Across every regime: the stock default's choice",
+        "",
+        "Mean paired gap to each regime's best (in parentheses: fewer seeds than the regime's best). Worst: over "
+        "the regimes where the schedule ran on every seed, and how many. `uba-zero` is the zero-config choice "
+        "(its pick under its fixed name in the fitted regimes); `uba-default` is phi 1 without a floor, the stock "
+        "default until 0.3.0.",
+        "",
+        "| schedule | " + " | ".join(cols) + " | worst |",
+        "|---|" + "---:|" * (len(cols) + 1),
+    ]
+    for name, cells in rows.items():
+        full = [c[0] for c in cells if c is not None and c[1]]
+        text = ["" if c is None else (f"{c[0]:+.3f}" if c[1] else f"({c[0]:+.3f})") for c in cells]
+        worst = f"{max(full):+.3f} ({len(full)} of {len(cells)})" if full else ""
+        lines.append(f"| `{name}` | " + " | ".join(text) + f" | {worst} |")
+    return [*lines, ""]
+
+
 def render(root: Path = FACTORS_DIR, command: str = "") -> str:
     sections: list[str] = []
     summary_rows = [
@@ -219,7 +276,7 @@ def render(root: Path = FACTORS_DIR, command: str = "") -> str:
         block, s = regime_section(regime, regime_records(regime, root))
         sections += block
         if s:
-            block_tokens = 64 if regime.model == "sweep" else 128
+            block_tokens = 128 if regime.model == "main-job" else 64
             phis = [f"{s[k]:g}" if s[k] is not None else "n/a (none run yet)" for k in ("best_phi", "best_floored_phi")]
             summary_rows.append(
                 f"| {regime.name} | {regime.factor} | {regime.model} | {regime.batch_size} "
@@ -228,6 +285,7 @@ def render(root: Path = FACTORS_DIR, command: str = "") -> str:
             )
     sections += [
         *zero_config_section(root),
+        *across_regimes_section(root),
         "## A peak LR off its optimum",
         "",
         "Mean paired loss penalty of the LR one grid step below / above each schedule's best (sweep model: "
