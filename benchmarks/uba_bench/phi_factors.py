@@ -122,6 +122,16 @@ class Regime:
         return _regime_config(self.model, self.batch_size, self.budget, list(self.lrs), schedules, self.dataset)
 
 
+def _unseen(suffix: str, batch: int, budget: int, lrs: tuple, shape_lrs: tuple | None = None) -> list[Regime]:
+    """Another corpus and another shape at one of the sweep model's batches: regimes the zero-config rule is judged on
+    (never fitted on), their LR tuned on the first seed."""
+    judged = dict(fitted=False, tune_on_first_seed=True)
+    return [
+        Regime(f"prose-{suffix}", "sweep", batch, budget, lrs, "corpus", dataset=PROSE_CORPUS, **judged),
+        Regime(f"shape-{suffix}", "shape", batch, budget, shape_lrs or lrs, "shape", **judged),
+    ]
+
+
 # Sweep model: v2's 325 updates x 512 tokens (166,400 tokens, 1.3 tokens/param); main job's model: v2's 100 updates
 # x 2,048 tokens (204,800 tokens, 0.19 tokens/param). The LR grids follow the batch (square-root rule, roughly).
 REGIMES = [
@@ -131,32 +141,10 @@ REGIMES = [
     # Seed 0 of phi 0.025, 0.25 and 1 without a floor had run when the zero-config rule was fixed; nothing else had.
     Regime("main-b4", "main-job", 4, 400, (1e-3, 3e-3, 1e-2), "batch /4", fitted=False, tune_on_first_seed=True),
     Regime("main-b64", "main-job", 64, 25, (3e-3, 1e-2, 3e-2), "batch x4"),
-    Regime(
-        "prose-b8",
-        "sweep",
-        8,
-        325,
-        (0.03, 0.06, 0.12, 0.24),
-        "corpus",
-        dataset=PROSE_CORPUS,
-        fitted=False,
-        tune_on_first_seed=True,
-    ),
-    Regime("shape-b8", "shape", 8, 325, (0.015, 0.03, 0.06, 0.12), "shape", fitted=False, tune_on_first_seed=True),
+    *_unseen("b8", 8, 325, (0.03, 0.06, 0.12, 0.24), shape_lrs=(0.015, 0.03, 0.06, 0.12)),
     # The same two changes at 4x the batch (sweep-b32's 81 updates of 2,048 tokens), where the rule picks a late
     # decay for both; added once prose-b8 and shape-b8 had run (the rule unchanged).
-    Regime(
-        "prose-b32",
-        "sweep",
-        32,
-        81,
-        (0.06, 0.12, 0.24, 0.48),
-        "corpus",
-        dataset=PROSE_CORPUS,
-        fitted=False,
-        tune_on_first_seed=True,
-    ),
-    Regime("shape-b32", "shape", 32, 81, (0.06, 0.12, 0.24, 0.48), "shape", fitted=False, tune_on_first_seed=True),
+    *_unseen("b32", 32, 81, (0.06, 0.12, 0.24, 0.48)),
 ]
 REGIME_BY_NAME = {r.name: r for r in REGIMES}
 # sweep-b32: phi 0.025, the grid's low edge, was best with and without the floor on every seed (3 of 3); then
