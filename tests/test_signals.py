@@ -114,7 +114,7 @@ def test_stock_trainer_preemption_callback_saves_exits_and_resumes_exactly(tmp_p
     stop = recs[0]["global_step"]
     assert SAVE <= stop < N
     for rec in recs:  # every rank stopped at the same update, each for the signal it was sent
-        assert rec["preempted"] and rec["signal_received"] == sig and rec["global_step"] == stop
+        assert rec["preempted"] and rec["signal_received"] == rec["stop_signal"] == sig and rec["global_step"] == stop
         assert rec["logged_steps"] == list(range(1, stop + 1))
         assert list(map(float, rec["lrs"].values())) == pytest.approx(expected(range(stop)), rel=1e-12, abs=1e-18)
     saved = sorted(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*"))
@@ -137,12 +137,13 @@ def test_stock_trainer_preemption_callback_saves_exits_and_resumes_exactly(tmp_p
 # ------------------------------------------------------------------ a SIGKILLed rank under UBATrainer
 
 
-def kill_rank_1(proc: subprocess.Popen) -> None:
+def worker_of(proc: subprocess.Popen, rank: int):
+    """The launcher's worker process of ``rank`` (a ``psutil.Process``)."""
     import psutil
 
-    rank1 = [p for p in psutil.Process(proc.pid).children(recursive=True) if p.environ().get("RANK") == "1"]
-    assert len(rank1) == 1, rank1
-    rank1[0].kill()
+    found = [p for p in psutil.Process(proc.pid).children(recursive=True) if p.environ().get("RANK") == str(rank)]
+    assert len(found) == 1, found
+    return found[0]
 
 
 @pytest.mark.parametrize("recipe", ["multi_cpu.yaml", "deepspeed_zero2.yaml"], ids=["accelerate_ddp", "zero2"])
@@ -162,7 +163,7 @@ def test_uba_trainer_killed_rank_ends_the_launch_and_latest_resumes_exactly(tmp_
 
     proc = start(launch("--step_sleep", "0.5"))
     wait_for([out / f"checkpoint-{SAVE}" / COMPLETE_MARKER], proc)
-    kill_rank_1(proc)
+    worker_of(proc, rank=1).kill()
     output, took = ended(proc, time.time(), timeout=60)
     print(f"{recipe}: launcher exited {proc.returncode} {took:.1f} s after SIGKILL of rank 1")
     assert proc.returncode != 0, excerpt(output)
@@ -181,9 +182,14 @@ def test_uba_trainer_killed_rank_ends_the_launch_and_latest_resumes_exactly(tmp_
 # ------------------------------------------------------------------ Ctrl-C on uba-pretrain under accelerate
 
 
-def test_uba_pretrain_ctrl_c_under_accelerate_stops_every_rank_at_one_update(tmp_path, small_text_corpus):
-    """Ctrl-C (SIGINT to the foreground process group) once checkpoint-3 is complete: both ranks stop at the same
-    update S, checkpoint-S is complete (rank 1's RNG state in it), nothing later is saved, exit 130."""
+@pytest.mark.parametrize("to", ["launcher", "rank_1"])
+def test_uba_pretrain_ctrl_c_under_accelerate_stops_every_rank_at_one_update(tmp_path, small_text_corpus, to):
+    """Ctrl-C once checkpoint-3 is complete: both ranks stop at the same update S, checkpoint-S is complete (rank 1's
+    RNG state in it) and nothing later is saved. ``launcher``: SIGINT to the foreground process group, as a terminal
+    sends it; exit 130. ``rank_1``: SIGINT to rank 1 alone (``kill -INT`` of one worker): rank 0 learns it through
+    the all-reduced signal and stops at the same update; both exit 130, but the first to exit is a failure to the
+    launcher's agent, which terminates the other (past its save: the completion marker is written between two
+    barriers) and exits 1."""
     out = tmp_path / "run"
     cmd = [
         *ACCELERATE, str(ROOT / "recipes" / "accelerate" / "multi_cpu.yaml"), "--main_process_port", str(free_port()),
@@ -195,15 +201,25 @@ def test_uba_pretrain_ctrl_c_under_accelerate_stops_every_rank_at_one_update(tmp
     ]  # fmt: skip
     proc = start(cmd, UBA_HF_CACHE=str(tmp_path / "cache"), **CPU_ENV)
     wait_for([out / "checkpoint-3" / COMPLETE_MARKER], proc, timeout=400)
-    os.killpg(proc.pid, signal.SIGINT)
+    if to == "launcher":
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        worker_of(proc, rank=1).send_signal(signal.SIGINT)
     output, took = ended(proc, time.time())
-    print(f"uba-pretrain under accelerate, Ctrl-C: exit {proc.returncode} {took:.1f} s after the signal")
-    # accelerate launch exits 128 + the signal it got once its agent has stopped the workers, whatever their exit
-    # codes: that each rank stopped cleanly is in the output (no traceback) and the checkpoint (rank 1's RNG state).
-    assert proc.returncode == 130, excerpt(output)
+    print(f"uba-pretrain under accelerate, Ctrl-C to {to}: exit {proc.returncode} {took:.1f} s after the signal")
     assert took < 30, "the agent kills workers still running 30 s after it passed the signal on"
-    assert output.count("Received signal 2: saving a checkpoint") == 2  # each rank, once
-    assert "Traceback" not in output and "interrupted; nothing saved" not in output, excerpt(output)
+    assert "interrupted; nothing saved" not in output, excerpt(output)
+    if to == "launcher":
+        # accelerate launch exits 128 + the signal it got once its agent has stopped the workers, whatever their
+        # exit codes: that each rank stopped cleanly shows in the output (no traceback) and the checkpoint.
+        assert proc.returncode == 130, excerpt(output)
+        assert output.count("Received signal 2: saving a checkpoint") == 2  # each rank, once
+        assert "Traceback" not in output, excerpt(output)
+    else:
+        assert proc.returncode == 1 and "exitcode  : 130" in output, excerpt(output)
+        assert "exitcode  : 143" not in output  # rank 0 exits for Ctrl-C too, unless the agent terminated it first
+        assert output.count("Received signal 2: saving a checkpoint") == 1  # rank 1 only
+        assert "(SIGINT): checkpoint-" in output  # rank 0 stopped for rank 1's signal, and knows which
     assert output.count("pre-empted at update ") == 1  # the main process says where
     stop = int(output.split("pre-empted at update ")[1].split("/")[0])
     assert 3 <= stop < 200

@@ -20,7 +20,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -128,11 +127,12 @@ def main() -> int:
         "ds_config_has_scheduler": isinstance(ds_config, dict) and "scheduler" in ds_config,
         "preempted": client.preemption and preemption.preempted,
         "signal_received": preemption.signal_received if client.preemption else None,
+        "stop_signal": preemption.stop_signal if client.preemption else None,
     }
     with open(os.path.join(training.output_dir, f"rank{training.process_index}.json"), "w") as f:
         json.dump(record, f, indent=1)
     trainer.accelerator.wait_for_everyone()
-    return 128 + (record["signal_received"] or signal.SIGTERM) if record["preempted"] else 0
+    return 128 + record["stop_signal"] if record["preempted"] else 0
 
 
 if __name__ == "__main__":
