@@ -16,10 +16,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import TINY, assert_clean, closed_form, excerpt, free_port, launcher_env, run_launcher
+from conftest import PORT_TAKEN, TINY, assert_clean, closed_form, excerpt, free_port, launcher_env, run_launcher
 
 from uba_hf.checkpoints import COMPLETE_MARKER, checkpoint_problems
 
@@ -37,28 +38,34 @@ def expected(steps, phi: float = PHI, ratio: float = RATIO) -> list[float]:
     return [LR * closed_form(s, W, N, phi, ratio) for s in steps]
 
 
-def start(cmd: list[str], **env: str) -> subprocess.Popen:
-    """A launcher in its own session (process group), as a shell starts a foreground job."""
-    return subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        env=launcher_env(**env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def wait_for(paths: list[Path], proc: subprocess.Popen, timeout: float = 240) -> None:
-    deadline = time.time() + timeout
-    while not all(p.exists() for p in paths):
-        if proc.poll() is not None:
-            pytest.fail(f"the run ended before {paths} appeared:\n{excerpt(proc.stdout.read())}")
-        if time.time() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
-            pytest.fail(f"no {paths} within {timeout} s:\n{excerpt(proc.communicate()[0])}")
-        time.sleep(0.05)
+def start(cmd: Callable[[], list[str]], paths: list[Path], timeout: float = 240, **env: str) -> subprocess.Popen:
+    """Start ``cmd()`` in its own session (process group), as a shell starts a foreground job, and wait until every
+    one of ``paths`` exists. Once more, with a fresh port, if the rendezvous port was taken meanwhile (as
+    conftest.run_launcher)."""
+    for attempt in (1, 2):
+        proc = subprocess.Popen(
+            cmd(),
+            cwd=ROOT,
+            env=launcher_env(**env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        deadline = time.time() + timeout
+        while not all(p.exists() for p in paths):
+            if proc.poll() is not None:
+                output = proc.stdout.read()
+                if attempt == 1 and any(sign in output for sign in PORT_TAKEN):
+                    break
+                pytest.fail(f"the run ended (exit {proc.returncode}) before {paths} appeared:\n{output[-12000:]}")
+            if time.time() > deadline:
+                os.killpg(proc.pid, signal.SIGKILL)
+                pytest.fail(f"no {paths} within {timeout} s:\n{excerpt(proc.communicate()[0])}")
+            time.sleep(0.05)
+        else:
+            return proc
+    raise AssertionError("unreachable")
 
 
 def ended(proc: subprocess.Popen, since: float, timeout: float = 120) -> tuple[str, float]:
@@ -102,9 +109,9 @@ def test_stock_trainer_preemption_callback_saves_exits_and_resumes_exactly(tmp_p
     every rank stops at the same update S and saves checkpoint-S, the launcher exits 128 + signal; resuming that
     checkpoint runs updates S..N-1 once each, at the closed-form LR."""
     out = tmp_path / "run"
-    proc = start(stock(out, processes, "--step_sleep", "0.5"), **CPU_ENV)
     ckpt = out / f"checkpoint-{SAVE}"
-    wait_for([ckpt / "trainer_state.json", *(ckpt / f"rng_state_{r}.pth" for r in range(1, processes))], proc)
+    saved = [ckpt / "trainer_state.json", *(ckpt / f"rng_state_{r}.pth" for r in range(1, processes))]
+    proc = start(lambda: stock(out, processes, "--step_sleep", "0.5"), saved, **CPU_ENV)
     os.killpg(proc.pid, sig)
     output, took = ended(proc, time.time())
     print(f"{processes} process(es), {sig.name}: exit {proc.returncode} {took:.1f} s after the signal")
@@ -161,8 +168,7 @@ def test_uba_trainer_killed_rank_ends_the_launch_and_latest_resumes_exactly(tmp_
         return [*ACCELERATE, config, "--num_processes", "2", "--main_process_port", str(free_port()),
                 TINY_SCRIPT, str(out), *args, *extra]  # fmt: skip
 
-    proc = start(launch("--step_sleep", "0.5"))
-    wait_for([out / f"checkpoint-{SAVE}" / COMPLETE_MARKER], proc)
+    proc = start(lambda: launch("--step_sleep", "0.5"), [out / f"checkpoint-{SAVE}" / COMPLETE_MARKER])
     worker_of(proc, rank=1).kill()
     output, took = ended(proc, time.time(), timeout=60)
     print(f"{recipe}: launcher exited {proc.returncode} {took:.1f} s after SIGKILL of rank 1")
@@ -191,16 +197,21 @@ def test_uba_pretrain_ctrl_c_under_accelerate_stops_every_rank_at_one_update(tmp
     launcher's agent, which terminates the other (past its save: the completion marker is written between two
     barriers) and exits 1."""
     out = tmp_path / "run"
-    cmd = [
-        *ACCELERATE, str(ROOT / "recipes" / "accelerate" / "multi_cpu.yaml"), "--main_process_port", str(free_port()),
-        str(ROOT / "scripts" / "pretrain.py"), TINY, "--dataset_name", str(small_text_corpus),
-        *("--vocab_size", "512", "--block_size", "64", "--per_device_train_batch_size", "4"),
-        *("--max_steps", "200", "--warmup_steps", "2", "--save_steps", "3", "--eval_strategy", "no"),
-        *("--logging_steps", "1", "--preprocessing_num_workers", "1", "--output_dir", str(out)),
-        *("--log_level_replica", "warning"),  # rank 1 says when it got the signal too
-    ]  # fmt: skip
-    proc = start(cmd, UBA_HF_CACHE=str(tmp_path / "cache"), **CPU_ENV)
-    wait_for([out / "checkpoint-3" / COMPLETE_MARKER], proc, timeout=400)
+
+    def cmd() -> list[str]:
+        recipe = str(ROOT / "recipes" / "accelerate" / "multi_cpu.yaml")
+        return [
+            *ACCELERATE, recipe, "--main_process_port", str(free_port()),
+            str(ROOT / "scripts" / "pretrain.py"), TINY, "--dataset_name", str(small_text_corpus),
+            *("--vocab_size", "512", "--block_size", "64", "--per_device_train_batch_size", "4"),
+            *("--max_steps", "200", "--warmup_steps", "2", "--save_steps", "3", "--eval_strategy", "no"),
+            *("--logging_steps", "1", "--preprocessing_num_workers", "1", "--output_dir", str(out)),
+            *("--log_level_replica", "warning"),  # rank 1 says when it got the signal too
+        ]  # fmt: skip
+
+    proc = start(
+        cmd, [out / "checkpoint-3" / COMPLETE_MARKER], timeout=400, UBA_HF_CACHE=str(tmp_path / "cache"), **CPU_ENV
+    )
     if to == "launcher":
         os.killpg(proc.pid, signal.SIGINT)
     else:
