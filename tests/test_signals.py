@@ -87,8 +87,12 @@ def reports(out: Path, n: int) -> list[dict]:
 # ------------------------------------------------------------------ the stock Trainer + PreemptionCallback
 
 
-def stock(out: Path, processes: int, *extra: str) -> list[str]:
-    """tests/clients/train_stock.py (the stock Trainer) through uba-run, alone or under accelerate launch."""
+LAUNCHES = {"one_process": 1, "accelerate_2": 2, "zero2": 2}  # processes
+
+
+def stock(out: Path, launch: str, *extra: str) -> list[str]:
+    """tests/clients/train_stock.py (the stock Trainer) through uba-run: alone, under accelerate launch (DDP), or
+    under accelerate launch with DeepSpeed ZeRO-2."""
     args = [
         *("--output_dir", str(out), "--lr_scheduler_type", "uba"),
         *("--lr_scheduler_kwargs", json.dumps({"phi": PHI, "min_lr_ratio": RATIO})),
@@ -96,25 +100,31 @@ def stock(out: Path, processes: int, *extra: str) -> list[str]:
         *("--per_device_train_batch_size", "4", "--logging_steps", "1", "--report_to", "none"),
         *("--disable_tqdm", "true", "--seed", "0", "--preemption", "true", *extra),
     ]
-    if processes == 1:
+    if launch == "one_process":
         return [sys.executable, "-m", "uba_hf.run", CLIENT, *args, "--use_cpu", "true"]
-    recipe = str(ROOT / "recipes" / "accelerate" / "multi_cpu.yaml")
-    return [*ACCELERATE, recipe, "--main_process_port", str(free_port()), "-m", "uba_hf.run", CLIENT, *args]
+    if launch == "zero2":
+        recipe = str(ROOT / "recipes" / "accelerate" / "deepspeed_zero2.yaml")
+        args += ["--use_cpu", "true"]
+    else:  # the multi-CPU recipe's own command: ACCELERATE_USE_CPU=1 (CPU_ENV), no --use_cpu
+        recipe = str(ROOT / "recipes" / "accelerate" / "multi_cpu.yaml")
+    port = str(free_port())
+    return [*ACCELERATE, recipe, "--num_processes", "2", "--main_process_port", port, "-m", "uba_hf.run", CLIENT, *args]
 
 
-@pytest.mark.parametrize("processes", [1, 2], ids=["one_process", "accelerate_2"])
+@pytest.mark.parametrize("launch", list(LAUNCHES))
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_stock_trainer_preemption_callback_saves_exits_and_resumes_exactly(tmp_path, processes, sig):
+def test_stock_trainer_preemption_callback_saves_exits_and_resumes_exactly(tmp_path, launch, sig):
     """Signal the launcher's process group after checkpoint-4 (Ctrl-C at a terminal; SIGTERM as SLURM's scancel):
     every rank stops at the same update S and saves checkpoint-S, the launcher exits 128 + signal; resuming that
     checkpoint runs updates S..N-1 once each, at the closed-form LR."""
+    processes, env = LAUNCHES[launch], CPU_ENV if launch == "accelerate_2" else {}
     out = tmp_path / "run"
     ckpt = out / f"checkpoint-{SAVE}"
     saved = [ckpt / "trainer_state.json", *(ckpt / f"rng_state_{r}.pth" for r in range(1, processes))]
-    proc = start(lambda: stock(out, processes, "--step_sleep", "0.5"), saved, **CPU_ENV)
+    proc = start(lambda: stock(out, launch, "--step_sleep", "0.5"), saved, **env)
     os.killpg(proc.pid, sig)
     output, took = ended(proc, time.time())
-    print(f"{processes} process(es), {sig.name}: exit {proc.returncode} {took:.1f} s after the signal")
+    print(f"{launch}, {sig.name}: exit {proc.returncode} {took:.1f} s after the signal")
     assert proc.returncode == 128 + sig, excerpt(output)
     assert output.count(f"Received signal {int(sig)}: saving a checkpoint") == processes
     recs = reports(out, processes)
@@ -126,12 +136,13 @@ def test_stock_trainer_preemption_callback_saves_exits_and_resumes_exactly(tmp_p
         assert list(map(float, rec["lrs"].values())) == pytest.approx(expected(range(stop)), rel=1e-12, abs=1e-18)
     saved = sorted(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*"))
     assert saved == sorted({SAVE, stop})  # the one saved on the signal, nothing later
-    for name in ("trainer_state.json", "scheduler.pt", "optimizer.pt", "model.safetensors"):
+    engine_state = [f"global_step{stop}"] if launch == "zero2" else ["scheduler.pt", "optimizer.pt"]
+    for name in ("trainer_state.json", "model.safetensors", *engine_state):
         assert (out / f"checkpoint-{stop}" / name).exists(), name
     assert all((out / f"checkpoint-{stop}" / f"rng_state_{r}.pth").exists() for r in range(1, processes))
 
     resumed = run_launcher(
-        stock(out, processes, "--resume_from_checkpoint", str(out / f"checkpoint-{stop}")), timeout=300, **CPU_ENV
+        stock(out, launch, "--resume_from_checkpoint", str(out / f"checkpoint-{stop}")), timeout=300, **env
     )
     assert_clean(resumed)
     for rec in reports(out, processes):
