@@ -16,6 +16,7 @@ from uba_hf.pretrain.data import (
     get_tokenizer,
     load_corpus,
     pack_blocks,
+    publish_cached_tokenizer,
     stdlib_source_files,
     tokenize_and_pack,
 )
@@ -70,6 +71,25 @@ def test_tokenizer_trained_cached_and_reused(small_corpus_dir, tmp_path, monkeyp
     assert first.decode(first(text)["input_ids"]) == text  # byte-level BPE round-trips
     assert (tmp_path / "o2" / "tokenizer" / "tokenizer.json").is_file()
     assert first.eos_token == "<|endoftext|>"
+
+
+def test_a_tokenizer_another_rank_cached_meanwhile_is_kept(small_corpus_dir, tmp_path, monkeypatch):
+    """Two ranks train the same tokenizer at once and both find no cached copy; the second to publish finds the
+    first's in place: it keeps that one and drops its own (it failed with ENOTEMPTY, and that rank exited 1)."""
+    monkeypatch.setenv("UBA_HF_CACHE", str(tmp_path / "cache"))
+    args = DataArguments(dataset_name=str(small_corpus_dir), vocab_size=500, block_size=32)
+    first = get_tokenizer(args, load_corpus(args))  # the first rank's copy, now in the cache
+    [cached] = (tmp_path / "cache" / "tokenizers").iterdir()
+    before = (cached / "tokenizer.json").read_bytes()
+    second = cached.with_name(cached.name + ".tmp2")  # the other rank's freshly saved copy
+    first.save_pretrained(str(second))
+    publish_cached_tokenizer(second, cached)
+    assert not second.exists() and (cached / "tokenizer.json").read_bytes() == before
+    assert [p.name for p in cached.parent.iterdir()] == [cached.name]
+    (cached / "tokenizer.json").unlink()  # a folder there without a tokenizer is not a copy to keep: say so
+    first.save_pretrained(str(second))
+    with pytest.raises(OSError):
+        publish_cached_tokenizer(second, cached)
 
 
 def test_packed_blocks_cover_the_tokenized_split_exactly(small_corpus_dir, monkeypatch, cache_dir):

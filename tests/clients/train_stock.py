@@ -1,6 +1,6 @@
 """A client written the way HF's examples/pytorch/language-modeling/run_clm.py is: ``HfArgumentParser``
--> ``TrainingArguments`` -> the stock ``transformers.Trainer``. It imports nothing from uba_hf, so
-``--lr_scheduler_type uba`` works only through the wrapper:
+-> ``TrainingArguments`` -> the stock ``transformers.Trainer``. It imports nothing from uba_hf (unless
+``--preemption true``), so ``--lr_scheduler_type uba`` works only through the wrapper:
 
     uba-run tests/clients/train_stock.py --output_dir OUT --lr_scheduler_type uba --max_steps 8 ...
     torchrun --nproc_per_node 2 -m uba_hf.run tests/clients/train_stock.py ... --use_cpu true
@@ -8,7 +8,9 @@
 
 The model is a tiny randomly initialised OLMo-2, the data fixed token blocks with a learnable
 pattern (next token = token + 1). ``--resume_from_checkpoint latest`` resumes from the newest
-checkpoint in ``output_dir`` (run_clm's ``get_last_checkpoint``). Each process writes
+checkpoint in ``output_dir`` (run_clm's ``get_last_checkpoint``). ``--preemption true`` adds
+``uba_hf.callbacks.PreemptionCallback``, as a script does to save and stop on SIGTERM / Ctrl-C, and
+then exits with ``128 + signal``. Each process writes
 ``OUTPUT_DIR/rank{R}.json``: the LR the optimizer (or the DeepSpeed engine) applies at every update,
 keyed by the 0-based update index, and what scheduler / engine were in use.
 """
@@ -32,6 +34,9 @@ class ClientArguments:
     vocab_size: int = field(default=128, metadata={"help": "Tokens in the vocabulary (and distinct blocks)."})
     seq_len: int = field(default=16, metadata={"help": "Tokens per block."})
     step_sleep: float = field(default=0.0, metadata={"help": "Seconds to sleep after each update (kill tests)."})
+    preemption: bool = field(
+        default=False, metadata={"help": "Add uba_hf.callbacks.PreemptionCallback; exit 128 + signal when it stops."}
+    )
 
 
 class Blocks(torch.utils.data.Dataset):
@@ -66,7 +71,7 @@ class LRProbe(TrainerCallback):
         time.sleep(self.step_sleep)
 
 
-def main() -> None:
+def main() -> int:
     parser = HfArgumentParser((ClientArguments, TrainingArguments))
     if len(sys.argv) == 2 and sys.argv[1].endswith(".json"):
         client, training = parser.parse_json_file(os.path.abspath(sys.argv[1]))
@@ -90,11 +95,16 @@ def main() -> None:
         eos_token_id=2,
     )
     probe = LRProbe(client.step_sleep)
+    callbacks: list[TrainerCallback] = [probe]
+    if client.preemption:  # what a script adds to get SIGTERM / Ctrl-C handling (docs/reliability.md)
+        from uba_hf.callbacks import PreemptionCallback
+
+        callbacks.append(preemption := PreemptionCallback())
     trainer = Trainer(
         model=Olmo2ForCausalLM(config),
         args=training,
         train_dataset=Blocks(client.vocab_size, client.seq_len),
-        callbacks=[probe],
+        callbacks=callbacks,
     )
     probe.trainer = trainer
     trainer.train(resume_from_checkpoint=resume)
@@ -115,16 +125,21 @@ def main() -> None:
         "engine_class": type(engine).__name__,
         "zero_stage": engine.zero_optimization_stage() if hasattr(engine, "zero_optimization_stage") else None,
         "ds_config_has_scheduler": isinstance(ds_config, dict) and "scheduler" in ds_config,
+        "preempted": client.preemption and preemption.preempted,
+        "signal_received": preemption.signal_received if client.preemption else None,
+        "stop_signal": preemption.stop_signal if client.preemption else None,
     }
     with open(os.path.join(training.output_dir, f"rank{training.process_index}.json"), "w") as f:
         json.dump(record, f, indent=1)
     trainer.accelerator.wait_for_everyone()
+    return 128 + record["stop_signal"] if record["preempted"] else 0
 
 
 if __name__ == "__main__":
-    main()
+    code = main()
     # Clean shutdown (see tests/dist_scripts/train_tiny.py): collect the trainer's cycles, then destroy
     # the process group while the interpreter is still alive.
     gc.collect()
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
+    sys.exit(code)  # as if the signal had ended the job (uba-pretrain's convention)

@@ -4,7 +4,8 @@
     torchrun --nproc_per_node 2 tests/dist_scripts/train_tiny.py OUT --deepspeed recipes/deepspeed/zero2.json
 
 The model is the ``tiny`` OLMo-2 preset (with a small vocabulary), the data fixed pseudo-random token
-blocks with a learnable pattern. Every ``--key value`` after OUT is a ``TrainingArguments`` field.
+blocks with a learnable pattern. Every ``--key value`` after OUT is a ``TrainingArguments`` or
+``UBAArguments`` field, or ``--step_sleep SECONDS`` (a pause after each update, for the kill tests).
 Each process writes ``OUT/rank{R}.json``: world size, the LR of every update (read from the engine's
 own optimizer just before it steps), the block ids of every micro-batch it trained on, the files it
 opened for writing under OUT, and what scheduler / optimizer / engine were really in use.
@@ -17,6 +18,8 @@ import json
 import logging
 import os
 import sys
+import time
+from dataclasses import dataclass, field
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -86,12 +89,21 @@ class Blocks(torch.utils.data.Dataset):
         return {"input_ids": self.blocks[i], "labels": self.blocks[i]}
 
 
+@dataclass
+class ScriptArguments:
+    step_sleep: float = field(default=0.0, metadata={"help": "Seconds to sleep after each update (kill tests)."})
+
+
 class Probe(TrainerCallback):
     """LR of every update, read from the optimizer that the engine really steps."""
 
-    def __init__(self) -> None:
+    def __init__(self, step_sleep: float = 0.0) -> None:
         self.lrs: list[float] = []
+        self.step_sleep = step_sleep
         self.trainer: RecordingTrainer | None = None
+
+    def on_step_end(self, args, state, control, **kwargs):
+        time.sleep(self.step_sleep)
 
     def on_pre_optimizer_step(self, args, state, control, optimizer=None, **kwargs):
         engine = self.trainer.model_wrapped
@@ -134,9 +146,9 @@ def train(argv: list[str]) -> None:
         adam_beta2=0.95,
         max_grad_norm=1.0,
     )
-    parser = HfArgumentParser((TrainingArguments, UBAArguments))
+    parser = HfArgumentParser((TrainingArguments, UBAArguments, ScriptArguments))
     base = [f"--{k}={v}" for k, v in defaults.items()]
-    training, uba = parser.parse_args_into_dataclasses(args=base + rest)
+    training, uba, script = parser.parse_args_into_dataclasses(args=base + rest)
     resume = training.resume_from_checkpoint
     training.resume_from_checkpoint = None
 
@@ -148,7 +160,7 @@ def train(argv: list[str]) -> None:
     # ZeRO-3: were the parameters partitioned as they were created (deepspeed.zero.Init), or built in
     # full on every process first? (uba_hf.models.build_model calls the constructor directly.)
     partitioned_at_construction = hasattr(next(model.parameters()), "ds_id")
-    probe = Probe()
+    probe = Probe(script.step_sleep)
     trainer = RecordingTrainer(model=model, args=training, uba_args=uba, train_dataset=Blocks(), callbacks=[probe])
     probe.trainer = trainer
     _watch_writes()

@@ -390,7 +390,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         preemption.restore_signal_handlers()
     train_seconds = time.time() - train_start
     if preemption.preempted:
-        return report_preempted(trainer, preemption.signal_received)
+        return report_preempted(trainer, preemption.stop_signal)
     eval_metrics = (evaluation_at_last_update(trainer) or trainer.evaluate()) if evaluate else {}
     trainer.save_model(training.output_dir)
     trainer.save_state()

@@ -389,11 +389,7 @@ def get_tokenizer(args: DataArguments, corpus, output_dir: str | None = None, tr
             tokenizer = train_bpe_tokenizer(train, args.text_column, args.vocab_size)
             tmp = cached.with_name(key + f".tmp{os.getpid()}")
             tokenizer.save_pretrained(str(tmp))
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            if cached.exists():  # another process won the race
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                os.replace(tmp, cached)
+            publish_cached_tokenizer(tmp, cached)
             tokenizer.trained_now = True
     if tokenizer.eos_token_id is None:
         raise UBAConfigError(
@@ -403,6 +399,19 @@ def get_tokenizer(args: DataArguments, corpus, output_dir: str | None = None, tr
     if output_dir is not None:
         tokenizer.save_pretrained(os.path.join(output_dir, "tokenizer"))
     return tokenizer
+
+
+def publish_cached_tokenizer(tmp: Path, cached: Path) -> None:
+    """Move a freshly saved tokenizer into the cache; if another process (another rank) put one there first,
+    keep that one. Checking before the rename is not enough: both can find no copy, and renaming a folder onto
+    the other's (no longer empty) one fails with ``ENOTEMPTY``."""
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(tmp, cached)
+    except OSError:
+        if not (cached / "tokenizer.json").is_file():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------------- packing
