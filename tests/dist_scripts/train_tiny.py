@@ -147,7 +147,9 @@ def train(argv: list[str]) -> None:
         max_grad_norm=1.0,
     )
     parser = HfArgumentParser((TrainingArguments, UBAArguments, ScriptArguments))
-    base = [f"--{k}={v}" for k, v in defaults.items()]
+    # A fixed schedule (phi 1, no floor: what tests/test_distributed.py checks), not the zero-config choice;
+    # a --phi / --min_lr_ratio given later on the command line wins.
+    base = [f"--{k}={v}" for k, v in defaults.items()] + ["--phi=1.0", "--min_lr_ratio=0.0"]
     training, uba, script = parser.parse_args_into_dataclasses(args=base + rest)
     resume = training.resume_from_checkpoint
     training.resume_from_checkpoint = None
