@@ -17,7 +17,7 @@ Every run is the pretraining job itself (``uba_hf.pretrain.cli``) on a recipe de
    once its first checkpoint exists and resumed with ``--resume_from_checkpoint latest``; every update's LR,
    before and after the kill, must equal the closed form (``uba_hf.uba_lr_lambda``) to 1e-12.
 3. **Schedules at one budget and one peak LR** on the embedded corpus: UBA at the package's choice
-   (``uba_hf.suggest_schedule`` at the run's tokens per parameter), linear to zero, WSD with a 1-sqrt
+   (no phi given: the zero-config choice, ``uba_hf.zero_config``), linear to zero, WSD with a 1-sqrt
    cooldown (the benchmark harness's definitions); eval loss curves as a PNG.
 4. **The UBA scheduler's share of an update**: ``scheduler.step()`` timed alone (``benchmarks/overhead.py``'s
    timer) over the measured time per update.
@@ -55,7 +55,7 @@ from overhead import time_scheduler_steps  # noqa: E402
 from uba_bench.schedules import schedule_spec  # noqa: E402
 
 import uba_hf  # noqa: E402
-from uba_hf import get_uba_schedule_with_warmup, suggest_schedule, uba_lr_lambda  # noqa: E402
+from uba_hf import get_uba_schedule_with_warmup, uba_lr_lambda  # noqa: E402
 from uba_hf.checkpoints import COMPLETE_MARKER  # noqa: E402
 from uba_hf.pretrain import cli  # noqa: E402
 from uba_hf.pretrain.models import build_model, count_parameters, preset_config  # noqa: E402
@@ -231,10 +231,9 @@ class Check:
         tokens_per_param = p["updates"] * p["batch"] * p["block_size"] / non_embedding
         rows = []
         for name in SCHEDULES:
-            if name == "uba-choice":
-                choice = suggest_schedule(tokens_per_param)
+            if name == "uba-choice":  # no phi or floor given: the job's zero-config choice (uba_hf.zero_config)
                 kind, kwargs = "uba", {}
-                schedule = dict(phi=str(choice["phi"]), min_lr_ratio=choice["min_lr_ratio"])
+                schedule = dict(phi=None, min_lr_ratio=None)
             else:
                 kind, kwargs = schedule_spec(name, p["updates"])
                 schedule = dict(phi=None, min_lr_ratio=None)  # the recipe's UBA settings do not apply
@@ -259,7 +258,8 @@ class Check:
                 dict(
                     schedule=name,
                     lr_scheduler_type=kind,
-                    kwargs=kwargs or {k: v for k, v in schedule.items() if v is not None},
+                    # what ran: the choice the job recorded, for UBA
+                    kwargs=kwargs or {k: metrics[k] for k in ("phi", "min_lr_ratio") if kind == "uba"},
                     eval_loss=metrics["eval_loss"],
                     eval_curve=[(0, metrics.get("eval_loss_init"))] + evals,
                     train_curve=[(h["step"], h["loss"]) for h in logs if "loss" in h],
