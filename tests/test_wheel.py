@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, TINY, TINY_FLOOR, TINY_PHI, closed_form
 
-from uba_hf import DEFAULT_PHI, UBAConfigError, __version__
+from uba_hf import DEFAULT_MIN_LR_RATIO, DEFAULT_PHI, UBAConfigError, __version__
 from uba_hf.pretrain.cli import parse_args
 from uba_hf.pretrain.recipe_names import recipe_names, resolve_recipe
 
@@ -118,4 +118,5 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_outside_the_checkout(tmp_path
         *("--save_strategy", "no", "--logging_steps", "1", "--learning_rate", "1e-3"),
     )
     lrs = json.loads(next(line for line in stdout.splitlines() if line.startswith("LRS "))[4:])
-    assert lrs == pytest.approx([1e-3 * closed_form(s, 2, 6, DEFAULT_PHI, 0.0) for s in range(6)], rel=1e-12)
+    want = [1e-3 * closed_form(s, 2, 6, DEFAULT_PHI, DEFAULT_MIN_LR_RATIO) for s in range(6)]  # the stock default
+    assert lrs == pytest.approx(want, rel=1e-12)
