@@ -199,9 +199,10 @@ def run_launcher(cmd: list[str], timeout: float = 240, **env: str) -> subprocess
     return proc
 
 
-def _run_once(cmd: list[str], timeout: float, env: dict[str, str]) -> subprocess.CompletedProcess:
-    """Run in its own process group; on timeout kill the whole group (a hang fails the test)."""
-    proc = subprocess.Popen(
+def popen_group(cmd: list[str], **env: str) -> subprocess.Popen:
+    """Start ``cmd`` from the repository root in its own session (process group), as a shell starts a foreground
+    job, with ``launcher_env(**env)`` and stdout and stderr in one text pipe."""
+    return subprocess.Popen(
         cmd,
         cwd=ROOT,
         env=launcher_env(**env),
@@ -210,6 +211,11 @@ def _run_once(cmd: list[str], timeout: float, env: dict[str, str]) -> subprocess
         text=True,
         start_new_session=True,
     )
+
+
+def _run_once(cmd: list[str], timeout: float, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run in its own process group; on timeout kill the whole group (a hang fails the test)."""
+    proc = popen_group(cmd, **env)
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import PORT_TAKEN, TINY, assert_clean, closed_form, excerpt, free_port, launcher_env, run_launcher
+from conftest import PORT_TAKEN, TINY, assert_clean, closed_form, excerpt, free_port, popen_group, run_launcher
 
 from uba_hf.checkpoints import COMPLETE_MARKER, checkpoint_problems
 
@@ -43,15 +43,7 @@ def start(cmd: Callable[[], list[str]], paths: list[Path], timeout: float = 240,
     one of ``paths`` exists. Once more, with a fresh port, if the rendezvous port was taken meanwhile (as
     conftest.run_launcher)."""
     for attempt in (1, 2):
-        proc = subprocess.Popen(
-            cmd(),
-            cwd=ROOT,
-            env=launcher_env(**env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
+        proc = popen_group(cmd(), **env)
         deadline = time.time() + timeout
         while not all(p.exists() for p in paths):
             if proc.poll() is not None:
