@@ -58,7 +58,8 @@ import uba_hf  # noqa: E402
 from uba_hf import get_uba_schedule_with_warmup, uba_lr_lambda  # noqa: E402
 from uba_hf.checkpoints import COMPLETE_MARKER  # noqa: E402
 from uba_hf.pretrain import cli  # noqa: E402
-from uba_hf.pretrain.models import build_model, count_parameters, preset_config  # noqa: E402
+from uba_hf.pretrain.models import build_model, preset_config  # noqa: E402
+from uba_hf.zero_config import count_parameters  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "recipes" / "pretrain"

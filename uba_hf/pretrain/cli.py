@@ -38,10 +38,11 @@ from ..callbacks import LRTraceCallback, PreemptionCallback
 from ..errors import CheckpointWriteError, UBAConfigError
 from ..registry import UBA_SCHEDULER_NAME
 from ..trainer import UBATrainer
+from ..zero_config import count_parameters
 from .budget import BudgetArguments, describe_budget, recipe_without_replaced_budget, resolve_budget, schedule_advice
 from .collator import block_collator
 from .data import DataArguments, get_tokenizer, load_corpus, tokenize_and_pack
-from .models import PRESETS, build_model, count_parameters, flops_per_token, known_peak_flops, preset_config
+from .models import PRESETS, build_model, flops_per_token, known_peak_flops, preset_config
 from .outputs import report_preempted, write_run_clm_outputs
 from .plotting import plot_lr_schedule
 from .preflight import (

@@ -15,7 +15,6 @@ import torch
 from transformers import Olmo2Config, Olmo2ForCausalLM
 
 from ..errors import UBAConfigError
-from ..zero_config import count_parameters  # noqa: F401  (the job reads it from here too)
 
 
 @dataclass(frozen=True)
