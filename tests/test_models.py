@@ -8,11 +8,11 @@ import torch
 from uba_hf.pretrain.models import (
     PRESETS,
     build_model,
-    count_parameters,
     flops_per_token,
     known_peak_flops,
     preset_config,
 )
+from uba_hf.zero_config import count_parameters
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
