@@ -58,6 +58,7 @@ SECONDS_PER_UPDATE = {
     ("main-job", 64): 4.6,
     ("shape", 8): 0.11,
     ("shape", 32): 0.35,
+    ("shape", 4): 0.11,
 }
 RUN_OVERHEAD_S = {"sweep": 3.0, "main-job": 12.0, "shape": 4.0}
 
@@ -118,8 +119,21 @@ class Regime:
     # the runs). Else every LR runs on every seed.
     tune_on_first_seed: bool = False
 
+    # A step from the shape model toward the main job's model: SweepConfig fields and model overrides it changes.
+    # Such a regime asks which difference gives the main job's model its low peak LR and late decay; it runs a phi
+    # grid only and stays out of the zero-config judgement.
+    changes: tuple[tuple[str, Any], ...] = ()
+    model_changes: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def bridge(self) -> bool:
+        return bool(self.changes or self.model_changes)
+
     def config(self, schedules: list[str]) -> SweepConfig:
-        return _regime_config(self.model, self.batch_size, self.budget, list(self.lrs), schedules, self.dataset)
+        cfg = _regime_config(self.model, self.batch_size, self.budget, list(self.lrs), schedules, self.dataset)
+        if self.model_changes:
+            cfg = replace(cfg, model_overrides={**cfg.model_overrides, **dict(self.model_changes)})
+        return replace(cfg, **dict(self.changes)) if self.changes else cfg
 
 
 def _unseen(suffix: str, batch: int, budget: int, lrs: tuple, shape_lrs: tuple | None = None) -> list[Regime]:
@@ -146,6 +160,27 @@ REGIMES = [
     # decay for both; added once prose-b8 and shape-b8 had run (the rule unchanged).
     *_unseen("b32", 32, 81, (0.06, 0.12, 0.24, 0.48)),
 ]
+# The main job's model wanted a late decay at every batch, at a best peak LR 40x lower than the shape model's (0.003
+# against 0.12), though the two differ in three things only: width (128 against 96), vocabulary (8,192 against 4,096)
+# and block (128 tokens against 64). Each bridge regime is shape-b8 with one of them changed (the block at the same
+# 512 tokens per update), and runs a late, a middle and two early decays over a wide LR grid.
+BRIDGE_LRS = (0.003, 0.01, 0.03, 0.1)
+_bridge = dict(fitted=True, tune_on_first_seed=True)
+REGIMES += [
+    Regime("shape-b8-vocab8k", "shape", 8, 325, BRIDGE_LRS, "vocab 8192", changes=(("vocab_size", 8192),), **_bridge),
+    Regime("shape-b4-block128", "shape", 4, 325, BRIDGE_LRS, "block 128", changes=(("block_size", 128),), **_bridge),
+    Regime(
+        "shape-b8-width128",
+        "shape",
+        8,
+        325,
+        BRIDGE_LRS,
+        "width 128",
+        model_changes=(("hidden_size", 128), ("intermediate_size", 512)),
+        **_bridge,
+    ),
+]
+BRIDGE_GRID = [uba_name(0.01, 0.1), uba_name(0.25, 0.1), uba_name(1.0, 0.1), "cosine-min10"]
 REGIME_BY_NAME = {r.name: r for r in REGIMES}
 # sweep-b32: phi 0.025, the grid's low edge, was best with and without the floor on every seed (3 of 3); then
 # phi 0.01 beat it on every seed, with and without the floor: so phi 0.0025 with the floor (as phi -> 0 UBA
@@ -212,6 +247,8 @@ UNSEEN_PHI_GRID = [uba_name(0.01, 0.1), uba_name(1.0, 0.1), uba_name(4.0)]
 
 def _setups() -> list[FactorSetup]:
     def grid(r: Regime) -> list[str]:
+        if r.bridge:
+            return BRIDGE_GRID
         if not r.fitted and r.model != "main-job":
             return UNSEEN_PHI_GRID
         return ANCHOR_MISSING if r.anchor else (PHI_GRID if r.model == "sweep" else MAIN_PHI_GRID)
@@ -220,13 +257,17 @@ def _setups() -> list[FactorSetup]:
     unseen = sorted((r for r in REGIMES if not r.fitted), key=lambda r: r.model == "main-job")
     judged = [FactorSetup(f"{r.name}-judge", r, tuple(n for n in JUDGED if n not in grid(r))) for r in unseen]
     phi = [FactorSetup(f"{r.name}-phi", r, tuple(grid(r))) for r in REGIMES]
-    first = [f for f in phi if f.regime.name == "main-b4" or not f.regime.fitted]
+    first = [f for f in phi if f.regime.name == "main-b4" or not f.regime.fitted or f.regime.bridge]
     phi = [*first, *(f for f in phi if f not in first)]
     # A phi grid whose best sits at its edge is extended outward (as v2 did), right after it.
     for name, extra in PHI_EXTENSIONS.items():
         i = next(k for k, f in enumerate(phi) if f.regime.name == name)
         phi.insert(i + 1, FactorSetup(f"{name}-phi-ext", REGIME_BY_NAME[name], tuple(extra)))
-    base = [FactorSetup(f"{r.name}-base", r, tuple(OTHER_BASELINES)) for r in REGIMES if not r.anchor and r.fitted]
+    base = [
+        FactorSetup(f"{r.name}-base", r, tuple(OTHER_BASELINES))
+        for r in REGIMES
+        if not r.anchor and r.fitted and not r.bridge
+    ]
     return judged + phi + base
 
 
