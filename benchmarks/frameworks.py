@@ -30,9 +30,9 @@ The runs (budget N = 8 updates, warmup W = 2, checkpoints every 4 updates, phi 1
    its training in a new process through ``accelerate launch`` (where ``uba_hf/_children`` registers "uba");
    the module form trains in the ``uba-run`` process itself. The same checks as run 1.
 5. (LLaMA-Factory only) ``early-check``: a YAML with ``lr_scheduler_kwargs: {min_lr: ...}`` must be refused
-   by ``uba-run`` itself (exit 2, one ``uba-run: error:`` line) before the framework starts. axolotl names
-   the scheduler ``lr_scheduler``, not ``lr_scheduler_type``, so ``uba-run``'s early checks do not read
-   its YAML (the library still refuses bad kwargs when the Trainer builds the schedule).
+   by ``uba-run`` itself (exit 2, one ``uba-run: error:`` line) before the framework starts. (axolotl names
+   the scheduler ``lr_scheduler``; ``uba-run`` reads it too since 0.4.0, tested without axolotl in
+   ``tests/test_frameworks.py``.)
 """
 
 from __future__ import annotations

@@ -69,8 +69,8 @@ def test_uba_trainer_resumes_a_release_default_run_with_latest_on_its_own_curve(
     assert rec.lrs == pytest.approx(expected(**RELEASE_DEFAULT, steps=range(6, N)), rel=1e-12)
     adopted = [r.getMessage() for r in caplog.records if "UBA: resuming with" in r.getMessage()]
     assert adopted == [
-        "UBA: resuming with phi=1.0, min_lr_ratio=0.0 recorded in the scheduler state (not given now; a new run "
-        "would use phi=0.25, min_lr_ratio=0.1)."
+        "UBA: resuming with phi=1.0, min_lr_ratio=0.0 recorded in the scheduler state (not given now: the run "
+        "continues on the curve it started on)."
     ]
     # What the run continued with is what its next checkpoints record.
     record = json.loads((out / "checkpoint-12" / SCHEDULE_RECORD_NAME).read_text())

@@ -70,9 +70,15 @@ def test_uba_run_reads_the_llamafactory_yaml(tmp_path):
         check_uba_arguments(["train", _yaml(tmp_path, bad)])
 
 
-def test_uba_run_does_not_read_axolotls_lr_scheduler_key(tmp_path):
-    """axolotl's YAML says ``lr_scheduler: uba``: uba-run's early checks look for ``lr_scheduler_type`` only,
-    so bad kwargs get through to the Trainer, which refuses them when it builds the schedule."""
-    config = frameworks.axolotl_config(tmp_path / "model", tmp_path / "data", tmp_path / "out")
-    config["lr_scheduler_kwargs"] = {"phi": 1.0, "min_lr": 0.001}
-    check_uba_arguments(["train", _yaml(tmp_path, config)])  # not refused here (docs/compatibility.md)
+def test_uba_run_reads_axolotls_lr_scheduler_key(tmp_path):
+    """axolotl's YAML names the scheduler ``lr_scheduler``: uba-run's early checks read it as ``lr_scheduler_type``,
+    so bad kwargs are refused before axolotl starts, in the YAML and as a command-line override."""
+    good = frameworks.axolotl_config(tmp_path / "model", tmp_path / "data", tmp_path / "out")
+    assert "lr_scheduler_type" not in good and good["lr_scheduler"] == "uba"
+    check_uba_arguments(["train", _yaml(tmp_path, good)])
+    bad = {**good, "lr_scheduler_kwargs": {"phi": 1.0, "min_lr": 0.001}}
+    with pytest.raises(UBAConfigError, match="min_lr"):
+        check_uba_arguments(["train", _yaml(tmp_path, bad)])
+    check_uba_arguments(["train", _yaml(tmp_path, {**bad, "lr_scheduler": "cosine"})])  # not UBA: not checked
+    with pytest.raises(UBAConfigError, match="min_lr"):
+        check_uba_arguments(["train", _yaml(tmp_path, {**bad, "lr_scheduler": "cosine"}), "--lr_scheduler", "uba"])

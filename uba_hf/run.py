@@ -40,6 +40,7 @@ from uba_hf.arguments import parse_phi, validate_uba_args  # noqa: E402
 from uba_hf.deepspeed import check_no_scheduler_block, load_deepspeed_config  # noqa: E402
 from uba_hf.errors import UBAConfigError  # noqa: E402
 from uba_hf.registry import UBA_SCHEDULER_NAME, check_uba_kwargs, register_uba_scheduler  # noqa: E402
+from uba_hf.schedule import DEFAULT_MIN_LR_RATIO, DEFAULT_PHI  # noqa: E402
 from uba_hf_cli import RUN_PROG, RUN_USAGE  # noqa: E402
 
 PROG, USAGE = RUN_PROG, RUN_USAGE  # in uba_hf_cli, so that `uba-run --help` needs no torch
@@ -47,6 +48,8 @@ PROG, USAGE = RUN_PROG, RUN_USAGE  # in uba_hf_cli, so that `uba-run --help` nee
 LOCAL_RANK_FLAGS = ("--local_rank", "--local-rank")
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
 CHECKED_KEYS = ("lr_scheduler_type", "lr_scheduler_kwargs", "deepspeed", "max_steps", "warmup_steps", "use_cpu")
+# Other names of the checked keys in the configs of frameworks that drive the Trainer (axolotl: ``lr_scheduler``).
+KEY_ALIASES = {"lr_scheduler": "lr_scheduler_type"}
 TRUE = ("1", "true", "yes")
 
 
@@ -72,6 +75,7 @@ def _cli_values(args: list[str]) -> dict[str, str]:
             continue
         name, eq, value = arg[2:].partition("=")
         name = name.replace("-", "_")
+        name = KEY_ALIASES.get(name, name)
         if name not in CHECKED_KEYS:
             continue
         if eq:
@@ -85,14 +89,16 @@ def _cli_values(args: list[str]) -> dict[str, str]:
 
 def _config_file_values(args: list[str]) -> dict:
     """The checked keys from a JSON / YAML config file given as an argument (``run_clm.py args.json``,
-    ``llamafactory-cli train cfg.yaml``). A file that is not a mapping with any of those keys (a
-    DeepSpeed JSON, a data file) is not a training config and is skipped; so is one that does not
-    parse (the target reports that itself)."""
+    ``llamafactory-cli train cfg.yaml``, ``axolotl train cfg.yml`` whose ``lr_scheduler`` is read as
+    ``lr_scheduler_type``). A file that is not a mapping with any of those keys (a DeepSpeed JSON, a data
+    file) is not a training config and is skipped; so is one that does not parse (the target reports that
+    itself)."""
     found: dict = {}
     for arg in args:
         if arg.lower().endswith(CONFIG_SUFFIXES) and os.path.isfile(arg):
             data = _read_config_file(arg)
             if isinstance(data, dict):
+                found.update({KEY_ALIASES[k]: v for k, v in data.items() if k in KEY_ALIASES})
                 found.update({k: data[k] for k in CHECKED_KEYS if k in data})
     return found
 
@@ -144,8 +150,8 @@ def check_uba_arguments(args: list[str]) -> None:
     if not isinstance(kwargs, dict):
         raise UBAConfigError(f'--lr_scheduler_kwargs must be a JSON object (e.g. {{"phi": 1.0}}); got {kwargs!r}.')
     kwargs = check_uba_kwargs(kwargs)
-    phi = parse_phi(kwargs.get("phi", 1.0))
-    min_lr_ratio = kwargs.get("min_lr_ratio", 0.0)
+    phi = parse_phi(kwargs.get("phi", DEFAULT_PHI))
+    min_lr_ratio = kwargs.get("min_lr_ratio", DEFAULT_MIN_LR_RATIO)
     validate_uba_args(phi, min_lr_ratio)
     max_steps = _as_number(values.get("max_steps", -1), "max_steps")
     warmup = _as_number(values.get("warmup_steps", 0), "warmup_steps")

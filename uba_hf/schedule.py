@@ -301,10 +301,9 @@ def adopt_recorded(
     changed = {key: value for key, value in adopted.items() if value != current.get(key)}
     if changed:
         logging.getLogger("uba_hf").info(
-            "UBA: resuming with %s recorded in %s (not given now; a new run would use %s).",
+            "UBA: resuming with %s recorded in %s (not given now: the run continues on the curve it started on).",
             ", ".join(f"{key}={value!r}" for key, value in changed.items()),
             where,
-            ", ".join(f"{key}={current.get(key)!r}" for key in changed),
         )
     return {**current, **adopted}
 
