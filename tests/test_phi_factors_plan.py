@@ -5,8 +5,10 @@ fitted (benchmarks/phi_factors/README.md)."""
 from __future__ import annotations
 
 import pytest
-from uba_bench.phi_factors import REGIMES, SETUPS, regime_config
+from uba_bench.phi_factors import REGIME_BY_NAME, REGIMES, SETUPS, SHAPE_4X96, regime_config
 from uba_bench.v2 import SETUPS as V2_SETUPS
+
+from uba_hf.pretrain.models import preset_config
 
 ANCHORS = {"sweep": (8, 325), "main-job": (16, 100)}  # v2's batch and budget of the regime each factor starts from
 
@@ -14,7 +16,7 @@ ANCHORS = {"sweep": (8, 325), "main-job": (16, 100)}  # v2's batch and budget of
 ONE_FACTOR = {"corpus": {"dataset_name"}, "shape": {"model_overrides"}}
 
 
-@pytest.mark.parametrize("regime", [r for r in REGIMES if not r.anchor], ids=lambda r: r.name)
+@pytest.mark.parametrize("regime", [r for r in REGIMES if not r.anchor and not r.bridge], ids=lambda r: r.name)
 def test_a_regime_differs_from_its_v2_anchor_in_one_factor(regime):
     key = regime.config(["linear"]).setup_key()
     if regime.factor in ONE_FACTOR:  # the sweep model's regime at the same batch and budget, one other thing changed
@@ -30,6 +32,35 @@ def test_a_regime_differs_from_its_v2_anchor_in_one_factor(regime):
     assert changed == {"batch_size"} and key["batch_size"] == regime.batch_size
     assert regime.batch_size in (batch // 4, batch * 4)
     assert regime.budget * regime.batch_size == pytest.approx(budget * batch, rel=0.01)  # the same tokens
+
+
+# What each bridge regime changes of shape-b8, toward the main job's model (the block at the same tokens per update).
+BRIDGE_CHANGES = {
+    "shape-b8-vocab8k": {"vocab_size": 8192},
+    "shape-b4-block128": {"block_size": 128, "batch_size": 4},
+    "shape-b8-width128": {"model_overrides": {**SHAPE_4X96, "hidden_size": 128, "intermediate_size": 512}},
+}
+
+
+@pytest.mark.parametrize("name", BRIDGE_CHANGES)
+def test_a_bridge_regime_is_shape_b8_with_one_of_the_main_models_settings(name):
+    bridge, shape = REGIME_BY_NAME[name], REGIME_BY_NAME["shape-b8"]
+    key, other = bridge.config(["linear"]).setup_key(), shape.config(["linear"]).setup_key()
+    changed = {k: key[k] for k in set(key) | set(other) if key.get(k) != other.get(k)}
+    assert changed == BRIDGE_CHANGES[name] and bridge.budget == shape.budget
+    assert key["batch_size"] * key["block_size"] == other["batch_size"] * other["block_size"]  # the same tokens
+    main = REGIME_BY_NAME["main-b4"].config(["linear"]).setup_key()
+    for field, value in BRIDGE_CHANGES[name].items():  # each change is the main job's model's setting
+        if field == "model_overrides":
+            assert {k: main_config_value(k) for k in ("hidden_size", "intermediate_size")} == {
+                k: value[k] for k in ("hidden_size", "intermediate_size")
+            }
+        elif field != "batch_size":
+            assert main[field] == value
+
+
+def main_config_value(field: str):
+    return getattr(preset_config("tiny"), field)
 
 
 def test_every_setup_runs_in_a_known_regime_and_the_report_sees_its_schedules():

@@ -180,6 +180,7 @@ REGIMES += [
         **_bridge,
     ),
 ]
+MAIN_HIGH_LR_GRID = [uba_name(0.025, 0.1), uba_name(1.0, 0.1), "cosine-min10"]
 BRIDGE_GRID = [uba_name(0.01, 0.1), uba_name(0.25, 0.1), uba_name(1.0, 0.1), "cosine-min10"]
 REGIME_BY_NAME = {r.name: r for r in REGIMES}
 # sweep-b32: phi 0.025, the grid's low edge, was best with and without the floor on every seed (3 of 3); then
@@ -198,9 +199,14 @@ class FactorSetup:
     name: str
     regime: Regime
     schedules: tuple[str, ...]
+    # Another LR grid than the regime's (its runs join the regime's in the report).
+    lrs: tuple[float, ...] = ()
 
     def config(self) -> SweepConfig:
-        return self.regime.config(list(self.schedules))
+        cfg = self.regime.config(list(self.schedules))
+        if not self.lrs:
+            return cfg
+        return replace(cfg, lrs=list(self.lrs), lrs_by_budget={self.regime.budget: list(self.lrs)})
 
     def results(self, root: Path = FACTORS_DIR) -> Path:
         return root / self.name / "results.jsonl"
@@ -263,6 +269,10 @@ def _setups() -> list[FactorSetup]:
     for name, extra in PHI_EXTENSIONS.items():
         i = next(k for k, f in enumerate(phi) if f.regime.name == name)
         phi.insert(i + 1, FactorSetup(f"{name}-phi-ext", REGIME_BY_NAME[name], tuple(extra)))
+    # The bridge regimes found two LR basins (a bad LR between them) where shape-b8 had one: main-b4's grid stopped
+    # at 0.01, so its high basin is looked for with a late decay, an early one and cosine-min10.
+    high = [FactorSetup("main-b4-highlr", REGIME_BY_NAME["main-b4"], tuple(MAIN_HIGH_LR_GRID), lrs=(0.03, 0.1))]
+    phi = [*phi[: len(first)], *high, *phi[len(first) :]]
     base = [
         FactorSetup(f"{r.name}-base", r, tuple(OTHER_BASELINES))
         for r in REGIMES

@@ -108,7 +108,7 @@ def judged_regimes(root: Path = FACTORS_DIR) -> list[dict[str, Any]]:
         for b in cfg.budgets:
             out.append(dict(label=f"{group} {b}", fitted=True, cfg=cfg, runs=runs, budget=b, n=V2_NON_EMBEDDING[group]))
     for regime in REGIMES:
-        if regime.anchor:
+        if regime.anchor or regime.bridge:  # a bridge regime runs a phi grid only, no judged baselines
             continue
         records = [r for s in SETUPS if s.regime == regime for r in read_results(s.results(root))]
         n = _non_embedding(records, V2_NON_EMBEDDING.get(regime.model))
@@ -265,6 +265,48 @@ def across_regimes_section(root: Path = FACTORS_DIR) -> list[str]:
     return [*lines, ""]
 
 
+def lr_landscape_section(root: Path = FACTORS_DIR) -> list[str]:
+    """Seed 0's loss at every LR it ran, per schedule, in shape-b8, its bridge regimes and main-b4: where the best
+    LR sits, and whether the loss has one basin in the LR or two."""
+    from .phi_factors import BRIDGE_GRID, MAIN_HIGH_LR_GRID, REGIME_BY_NAME
+    from .schedules import spec_key
+
+    names = list(dict.fromkeys([*BRIDGE_GRID, *MAIN_HIGH_LR_GRID]))
+    regimes = [REGIME_BY_NAME["shape-b8"], *(r for r in REGIMES if r.bridge), REGIME_BY_NAME["main-b4"]]
+    lines = [
+        "## The LR landscape: shape-b8, one step at a time toward the main job's model",
+        "",
+        "Seed 0's eval loss at each peak LR it ran (the lowest of each row in bold). The main job's model differs "
+        "from the 4 x 96 shape model in width (128), vocabulary (8,192) and block (128 tokens); each bridge regime "
+        "changes one of them.",
+        "",
+    ]
+    for regime in regimes:
+        runs = [r for r in regime_records(regime, root) if r["seed"] == 0 and r["budget"] == regime.budget]
+        by_name = {
+            n: {float(r["lr"]): r["eval_loss"] for r in runs if r["spec"] == spec_key(n, regime.budget)} for n in names
+        }
+        by_name = {n: v for n, v in by_name.items() if v}
+        if not by_name:
+            continue
+        lrs = sorted({lr for v in by_name.values() for lr in v})
+        lines += [
+            f"**{regime.name}** ({regime.factor})",
+            "",
+            "| schedule | " + " | ".join(f"{lr:g}" for lr in lrs) + " |",
+        ]
+        lines.append("|---|" + "---:|" * len(lrs))
+        for n, losses in by_name.items():
+            low = min(losses.values())
+            cells = [
+                "" if lr not in losses else (f"**{losses[lr]:.4f}**" if losses[lr] == low else f"{losses[lr]:.4f}")
+                for lr in lrs
+            ]
+            lines.append(f"| `{n}` | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
 def render(root: Path = FACTORS_DIR, command: str = "") -> str:
     sections: list[str] = []
     summary_rows = [
@@ -276,7 +318,7 @@ def render(root: Path = FACTORS_DIR, command: str = "") -> str:
         block, s = regime_section(regime, regime_records(regime, root))
         sections += block
         if s:
-            block_tokens = 128 if regime.model == "main-job" else 64
+            block_tokens = regime.config(["linear"]).block_size
             phis = [f"{s[k]:g}" if s[k] is not None else "n/a (none run yet)" for k in ("best_phi", "best_floored_phi")]
             summary_rows.append(
                 f"| {regime.name} | {regime.factor} | {regime.model} | {regime.batch_size} "
@@ -286,6 +328,7 @@ def render(root: Path = FACTORS_DIR, command: str = "") -> str:
     sections += [
         *zero_config_section(root),
         *across_regimes_section(root),
+        *lr_landscape_section(root),
         "## A peak LR off its optimum",
         "",
         "Mean paired loss penalty of the LR one grid step below / above each schedule's best (sweep model: "
