@@ -450,9 +450,10 @@ def test_v2_quick_runs_end_to_end(tmp_path):
     assert {r["lr"] for r in runs} > set(cfg.lrs)  # the best sat at an edge: the grid was extended
     for r in runs:
         name = r["schedule"]
-        if name == "uba-zero":  # UBATrainer's own pick, recorded with what it counted
+        if name == "uba-zero-area":  # UBATrainer's own pick, from the run's peak LR and budget, recorded
             z = r["zero_config"]
-            pick = zero_config_schedule(r["budget"], z["non_embedding_parameters"])
+            assert z["learning_rate"] == r["lr"] and z["num_training_steps"] == r["budget"]
+            pick = zero_config_schedule(r["budget"], r["lr"])
             assert (z["phi"], z["min_lr_ratio"], z["reason"]) == (pick["phi"], pick["min_lr_ratio"], pick["reason"])
             name = "uba-phi0" + ("-min10" if z["min_lr_ratio"] == 0.1 else "")  # phi is passed below
         for s, lr in r["lr_samples"].items():

@@ -7,8 +7,8 @@ extends the Trainer only through public points:
 * ``__init__``: resolves which schedule to run and its ``phi`` / ``min_lr_ratio``, then hands them to
   the stock machinery via ``lr_scheduler_kwargs`` (so ``get_scheduler`` and DeepSpeed's path build
   the same :class:`uba_hf.schedule.UBASchedule`);
-* ``create_scheduler``: with no phi given (or ``phi="auto"``), picks phi and the floor from the run's updates
-  per non-embedding parameter (``uba_hf.zero_config``), and logs the schedule once;
+* ``create_scheduler``: with no phi given (or ``phi="auto"``), picks phi and the floor from the run's LR area,
+  its peak LR times its updates (``uba_hf.zero_config``), and logs the schedule once;
 * ``train``: resumes only from a *complete* checkpoint, and ``True`` / ``"latest"`` only from one of
   this run (its identity, recorded in every checkpoint's marker, must match); a checkpoint write that
   fails half way (disk full, read-only storage) ends it with one ``CheckpointWriteError`` line;
@@ -49,7 +49,7 @@ from .deepspeed import check_no_scheduler_block
 from .errors import CheckpointWriteError
 from .registry import UBA_SCHEDULE_KWARGS, register_uba_scheduler
 from .schedule import DEFAULTS, UBASchedule
-from .zero_config import count_parameters, zero_config_schedule
+from .zero_config import zero_config_schedule
 
 logger = logging.getLogger("uba_hf")
 
@@ -64,8 +64,8 @@ class UBATrainer(Trainer):
     a resume with another budget, warmup, phi or floor (unless ``rebudget``), writes a completion marker and
     ``uba_schedule.json`` with every checkpoint, resumes ``--resume_from_checkpoint latest`` from the newest
     complete one, saves and exits on SIGTERM, refuses a DeepSpeed config with its own scheduler, and
-    picks phi and the floor itself when no phi is given (``uba_hf.zero_config``: from the run's updates per
-    non-embedding parameter; ``phi="auto"`` says the same explicitly). The budget is ``max_steps``
+    picks phi and the floor itself when no phi is given (``uba_hf.zero_config``: from the run's peak LR times
+    its updates; ``phi="auto"`` says the same explicitly). The budget is ``max_steps``
     optimizer updates, or the updates the Trainer derives from ``num_train_epochs``.
 
     Example::
@@ -123,11 +123,6 @@ class UBATrainer(Trainer):
         self._checkpoint_in_progress: str | None = None  # from save_model until the completion marker
         self._held_save_total_limit: list[int | None] = []  # args.save_total_limit while it is held back
         if self.uses_uba:
-            # Counted here, before Accelerate / FSDP wrap or shard the model (ZeRO-3's partitioned parameters
-            # keep their full size in ``ds_numel``): what the zero-config choice divides the budget by.
-            self.non_embedding_parameters = (
-                count_parameters(self.model)["non_embedding"] if self.model is not None else None
-            )
             # What the user gave; a value not given is the zero-config choice or the package's (``DEFAULTS``), or
             # the checkpoint's on a resume (``create_scheduler``).
             self.uba_kwargs = resolve_uba_kwargs(self.args.lr_scheduler_kwargs, uba_args)
@@ -195,10 +190,11 @@ class UBATrainer(Trainer):
     def _schedule_record_at_save(self, state) -> dict[str, Any] | None:
         return self.uba_schedule_record(state.max_steps) if self.uses_uba else None
 
-    def _choose_zero_config(self, num_training_steps: int) -> None:
-        """No phi given (or ``phi="auto"``): a new run picks phi, and the floor unless it was given, from its
-        updates per non-embedding parameter (``uba_hf.zero_config``), and logs the choice with its reason; a
-        resume takes the checkpoint's (the scheduler adopts what was not given) and keeps its record."""
+    def _choose_zero_config(self, num_training_steps: int, optimizer) -> None:
+        """No phi given (or ``phi="auto"``): a new run picks phi, and the floor unless it was given, from its LR
+        area, the optimizer's peak LR (the largest of its param groups') times the updates
+        (``uba_hf.zero_config``), and logs the choice with its reason; a resume takes the checkpoint's (the
+        scheduler adopts what was not given) and keeps its record."""
         if self.uba_kwargs.get("phi", PHI_AUTO) != PHI_AUTO:
             return
         self.uba_kwargs.pop("phi", None)
@@ -207,9 +203,10 @@ class UBATrainer(Trainer):
             self.zero_config = saved.get("zero_config")
             self.args.lr_scheduler_kwargs = dict(self.uba_kwargs)
             return
-        params = self.non_embedding_parameters or count_parameters(self.model)["non_embedding"]
-        choice = zero_config_schedule(int(num_training_steps), max(1, params))
-        self.zero_config = {**choice, "non_embedding_parameters": params, "num_training_steps": int(num_training_steps)}
+        groups = getattr(optimizer or self.optimizer, "param_groups", None) or []
+        peak_lr = max((float(g["lr"]) for g in groups), default=float(self.args.learning_rate))
+        choice = zero_config_schedule(int(num_training_steps), peak_lr)
+        self.zero_config = {**choice, "learning_rate": peak_lr, "num_training_steps": int(num_training_steps)}
         self.uba_kwargs = {"phi": choice["phi"], "min_lr_ratio": choice["min_lr_ratio"], **self.uba_kwargs}
         self.args.lr_scheduler_kwargs = dict(self.uba_kwargs)
         if self.is_world_process_zero():
@@ -231,7 +228,7 @@ class UBATrainer(Trainer):
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.uses_uba and self.lr_scheduler is None:
-            self._choose_zero_config(num_training_steps)
+            self._choose_zero_config(num_training_steps, optimizer)
             self._fill_not_given()
             record = self.uba_schedule_record(num_training_steps)
             validate_uba_args(

@@ -1,20 +1,25 @@
-"""The schedule UBA picks itself when no ``phi`` is given and the model is known (``UBATrainer``,
-``uba-pretrain``): phi and the floor from the run's **updates per non-embedding parameter**.
+"""The schedule UBA picks itself when no ``phi`` is given (``UBATrainer``, ``uba-pretrain``): phi and the floor
+from the run's **LR area**, its peak LR times its optimizer updates.
 
-Why that number: in this package's phi-factor study (``benchmarks/phi_factors/``, docs/phi.md) the best phi
-moved with the batch at equal tokens (a larger batch, so fewer updates, wanted a later decay) and with the
-model at equal batch (the larger model wanted a later decay at the same updates). Neither tokens per
-parameter, nor the batch, nor the batch over the gradient noise scale ordered the regimes measured; the
-updates the budget allows per non-embedding parameter did, on both models:
+Why that number: in this package's phi-factor study (``benchmarks/phi_factors/``, docs/phi.md) the best phi went
+with the best peak LR. Where a regime's best LR times its updates was at most ~20, a late decay won (the batch at
+equal tokens, 4x larger: the same LR over 4x fewer updates; the main job's model, whose best LR is 0.003); where
+it was ~30-40, phi 1 with a floor won; from ~80 on, decaying to zero won. Within one regime too: on a model with
+two LR basins the low-LR basin wanted a late decay and the high one phi 1. With AdamW each update moves a weight
+by about the LR, so the area is how far the run can move the weights: a run that cannot move them far wants the
+LR high for as long as it can (the "annealing scaling law" view: the loss falls with the LR area, and the
+decay's gain comes second). The model's size, the corpus, the tokens per parameter and the gradient noise scale
+did not order the regimes; the updates per parameter (the 0.4.0 development rule) failed on a wider model.
 
-* up to ``LATE_DECAY_UPDATES_PER_PARAM`` (6.5e-4): the late decay, phi 0.01 (like WSD with a ~13% cooldown);
-* from ``EARLY_DECAY_UPDATES_PER_PARAM`` (2.4e-3): phi 1 (the LR above cosine's, decayed over the run);
+* up to ``LATE_DECAY_LR_AREA`` (20): the late decay, phi 0.01 (like WSD with a ~13% cooldown);
+* from ``EARLY_DECAY_LR_AREA`` (30): phi 1 (the LR above cosine's, decayed over the run);
 * in between, phi moves log-linearly from one to the other;
-* the floor is 10% below ``FLOOR_UNTIL_UPDATES_PER_PARAM`` (2e-2) and 0 from there (long runs did better
-  decaying to zero).
+* the floor is 10% below ``FLOOR_UNTIL_LR_AREA`` (60) and 0 from there (long runs did better decaying to zero).
 
-It is a fit on two small models (0.13M and 1.05M non-embedding parameters; docs/phi.md gives where it was
-checked on regimes it was not fitted on). The count costs nothing: no probe runs before the first update.
+It is a fit on small models trained with AdamW (0.13M-1.05M non-embedding parameters, areas 0.3-156; docs/phi.md
+gives where it was checked on regimes it was not fitted on). It needs nothing the Trainer does not know, and
+costs nothing: no probe runs before the first update. With another optimizer family (SGD, whose LR has other
+units) the thresholds do not apply: give phi.
 """
 
 from __future__ import annotations
@@ -27,21 +32,21 @@ import torch
 from .errors import UBAConfigError
 
 __all__ = [
-    "EARLY_DECAY_UPDATES_PER_PARAM",
-    "FLOOR_UNTIL_UPDATES_PER_PARAM",
-    "LATE_DECAY_UPDATES_PER_PARAM",
+    "EARLY_DECAY_LR_AREA",
+    "FLOOR_UNTIL_LR_AREA",
+    "LATE_DECAY_LR_AREA",
     "count_parameters",
     "zero_config_schedule",
 ]
 
-LATE_DECAY_UPDATES_PER_PARAM = 6.5e-4
-"""At or below this many optimizer updates per non-embedding parameter the zero-config phi is 0.01 (a late decay)."""
+LATE_DECAY_LR_AREA = 20.0
+"""At or below this peak LR x optimizer updates the zero-config phi is 0.01 (a late decay)."""
 LATE_DECAY_PHI = 0.01
-EARLY_DECAY_UPDATES_PER_PARAM = 2.4e-3
-"""At or above this many optimizer updates per non-embedding parameter the zero-config phi is 1."""
+EARLY_DECAY_LR_AREA = 30.0
+"""At or above this peak LR x optimizer updates the zero-config phi is 1."""
 EARLY_DECAY_PHI = 1.0
-FLOOR_UNTIL_UPDATES_PER_PARAM = 2e-2
-"""Below this many optimizer updates per non-embedding parameter the zero-config floor is 10%, from it on 0."""
+FLOOR_UNTIL_LR_AREA = 60.0
+"""Below this peak LR x optimizer updates the zero-config floor is 10%, from it on 0."""
 FLOOR = 0.1
 
 
@@ -68,43 +73,45 @@ def count_parameters(model: torch.nn.Module) -> dict[str, int]:
     return {"total": total, "embedding": embedding, "non_embedding": total - embedding}
 
 
-def zero_config_schedule(num_training_steps: int, non_embedding_parameters: int) -> dict[str, Any]:
-    """The phi and floor UBATrainer picks when none is given, from the run's updates per non-embedding parameter.
+def zero_config_schedule(num_training_steps: int, learning_rate: float) -> dict[str, Any]:
+    """The phi and floor UBATrainer picks when none is given, from the run's LR area (peak LR x updates).
 
-    Returns ``{"phi", "min_lr_ratio", "updates_per_param", "reason"}`` for a budget of ``num_training_steps``
-    optimizer updates of a model with ``non_embedding_parameters`` parameters outside its embeddings; ``reason`` is
-    the line ``UBATrainer`` logs, and the whole dict is what it records in every checkpoint. Pass ``phi`` and
-    ``min_lr_ratio`` on as ``lr_scheduler_kwargs`` to use the choice on the stock path.
+    Returns ``{"phi", "min_lr_ratio", "lr_area", "reason"}`` for a budget of ``num_training_steps`` optimizer
+    updates at a peak LR of ``learning_rate`` (AdamW's); ``reason`` is the line ``UBATrainer`` logs, and the
+    whole dict is what it records in every checkpoint. Pass ``phi`` and ``min_lr_ratio`` on as
+    ``lr_scheduler_kwargs`` to use the choice on the stock path.
 
-    >>> s = zero_config_schedule(100, 1_000_000)          # few updates for the model: decay late
+    >>> s = zero_config_schedule(400, 3e-3)      # the LR cannot move the weights far: decay late
     >>> s["phi"], s["min_lr_ratio"]
     (0.01, 0.1)
-    >>> s = zero_config_schedule(5_000, 1_000_000)        # many: decay early, still to a 10% floor
+    >>> s = zero_config_schedule(400, 0.1)       # it can: decay early, still to a 10% floor
     >>> s["phi"], s["min_lr_ratio"]
     (1.0, 0.1)
-    >>> zero_config_schedule(50_000, 1_000_000)["min_lr_ratio"]   # very many: decay to zero
+    >>> zero_config_schedule(100_000, 3e-3)["min_lr_ratio"]   # very far: decay to zero
     0.0
     """
-    for name, value in (
-        ("num_training_steps", num_training_steps),
-        ("non_embedding_parameters", non_embedding_parameters),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise UBAConfigError(f"`{name}` must be an integer >= 1 for the zero-config schedule; got {value!r}.")
-    rho = num_training_steps / non_embedding_parameters
-    lo, hi = LATE_DECAY_UPDATES_PER_PARAM, EARLY_DECAY_UPDATES_PER_PARAM
-    if rho <= lo:
+    if isinstance(num_training_steps, bool) or not isinstance(num_training_steps, int) or num_training_steps < 1:
+        raise UBAConfigError(
+            f"`num_training_steps` must be an integer >= 1 for the zero-config schedule; got {num_training_steps!r}."
+        )
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
+        raise UBAConfigError(
+            f"`learning_rate` must be a number > 0 for the zero-config schedule; got {learning_rate!r}. "
+            "With a zero LR nothing is decayed: give phi."
+        )
+    area = float(learning_rate) * num_training_steps
+    lo, hi = LATE_DECAY_LR_AREA, EARLY_DECAY_LR_AREA
+    if area <= lo:
         phi, where = LATE_DECAY_PHI, f"<= {lo:g}: late decay"
-    elif rho >= hi:
+    elif area >= hi:
         phi, where = EARLY_DECAY_PHI, f">= {hi:g}: early decay"
     else:
-        x = math.log(rho / lo) / math.log(hi / lo)
+        x = math.log(area / lo) / math.log(hi / lo)
         phi = math.exp(math.log(LATE_DECAY_PHI) + x * math.log(EARLY_DECAY_PHI / LATE_DECAY_PHI))
         phi, where = float(f"{phi:.3g}"), f"between {lo:g} and {hi:g}"
-    floor = FLOOR if rho < FLOOR_UNTIL_UPDATES_PER_PARAM else 0.0
+    floor = FLOOR if area < FLOOR_UNTIL_LR_AREA else 0.0
     reason = (
-        f"{num_training_steps} updates / {non_embedding_parameters:,} non-embedding parameters = {rho:.3g} "
-        f"updates per parameter ({where}; floor {floor:g} {'below' if floor else 'from'} "
-        f"{FLOOR_UNTIL_UPDATES_PER_PARAM:g})"
+        f"peak LR {learning_rate:g} x {num_training_steps} updates = LR area {area:.3g} ({where}; floor {floor:g} "
+        f"{'below' if floor else 'from'} {FLOOR_UNTIL_LR_AREA:g})"
     )
-    return {"phi": phi, "min_lr_ratio": floor, "updates_per_param": rho, "reason": reason}
+    return {"phi": phi, "min_lr_ratio": floor, "lr_area": area, "reason": reason}

@@ -19,9 +19,13 @@ COSINE_MIN_LR_RATE = 0.1
 FLOORED_PHIS = (0.5, 1.0)
 FLOOR_SUFFIX = "-min10"
 AUTO_NAMES = (AUTO, AUTO + FLOOR_SUFFIX)  # phi from the probe, without and with the 10% floor
-# UBA as a user gets it with nothing given: ``UBATrainer`` without phi or floor picks both from the run's updates
-# per non-embedding parameter (``uba_hf.zero_config``).
-ZERO_CONFIG = "uba-zero"
+# UBA as a user gets it with nothing given: ``UBATrainer`` without phi or floor picks both from the run's peak LR
+# times its updates (``uba_hf.zero_config``, the LR-area rule).
+ZERO_CONFIG = "uba-zero-area"
+# The same under 0.4.0's development rule (updates per non-embedding parameter), replaced by the LR-area rule before
+# a release: its results stay in their files and are reported, it no longer runs.
+RETIRED_ZERO_CONFIG = "uba-zero"
+ZERO_CONFIG_NAMES = (ZERO_CONFIG, RETIRED_ZERO_CONFIG)
 # The package default when benchmark v2 ran (``uba-default``'s phi; its floor was 0). Pinned here so that v2's
 # results keep their meaning when the package default changes.
 V2_DEFAULT_PHI = 1.0
@@ -54,7 +58,7 @@ def v2_schedule_names() -> list[str]:
 
 def valid_schedule_names() -> list[str]:
     """v1 and v2 names (a sweep may use any of them)."""
-    return list(dict.fromkeys([*all_schedule_names(), *v2_schedule_names(), *AUTO_NAMES, ZERO_CONFIG]))
+    return list(dict.fromkeys([*all_schedule_names(), *v2_schedule_names(), *AUTO_NAMES, *ZERO_CONFIG_NAMES]))
 
 
 def _is_fixed_phi(name: str) -> bool:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .config import SCHEDULE_FREE, ZERO_CONFIG, SweepConfig, main_job_config, uba_name
+from .config import RETIRED_ZERO_CONFIG, SCHEDULE_FREE, ZERO_CONFIG, SweepConfig, main_job_config, uba_name
 from .v2 import _DEFAULT_PROBE, SEEDS
 
 FACTORS_DIR = Path("benchmarks/phi_factors")
@@ -43,7 +43,13 @@ OTHER_BASELINES = ["linear", "wsd-1sqrt", SCHEDULE_FREE]
 # The stock path's default (``uba_hf.DEFAULT_PHI`` / ``DEFAULT_MIN_LR_RATIO``), under its fixed name.
 STOCK_DEFAULT = uba_name(0.25, 0.1)
 # Where the zero-config choice is judged: it, the stock default, and the four baselines of the targets.
-JUDGED = [ZERO_CONFIG, STOCK_DEFAULT, "linear", "wsd-1sqrt", "cosine-min10", SCHEDULE_FREE]
+JUDGED_BASELINES = [STOCK_DEFAULT, "linear", "wsd-1sqrt", "cosine-min10", SCHEDULE_FREE]
+# The zero-config rules, each judged on regimes held out from its fit: 0.4.0's development rule (updates per
+# non-embedding parameter; its runs are RETIRED_ZERO_CONFIG's) and the LR-area rule that replaced it
+# (``uba_hf.zero_config``; ZERO_CONFIG's runs).
+RHO_RULE = "updates per parameter"
+AREA_RULE = "LR area"
+ZERO_CONFIG_OF_RULE = {RHO_RULE: RETIRED_ZERO_CONFIG, AREA_RULE: ZERO_CONFIG}
 # v2 ran phi 0.1-8 at the anchors; phi 0.025 (with and without the floor) is what the anchors still lack.
 ANCHOR_MISSING = [uba_name(0.025), uba_name(0.025, 0.1)]
 
@@ -113,8 +119,8 @@ class Regime:
     factor: str
     anchor: bool = False  # v2 ran this regime; only ANCHOR_MISSING is run here
     dataset: str | None = None  # another corpus than the embedded one
-    # The zero-config rule was fitted on this regime's results (False: judged on it, never fitted).
-    fitted: bool = True
+    # The zero-config rule this regime was held out to judge (RHO_RULE or AREA_RULE); None: fitted on.
+    held_out_for: str | None = None
     # Each schedule's LR grid runs on the first seed only; the other seeds run at that seed's best LR (a third of
     # the runs). Else every LR runs on every seed.
     tune_on_first_seed: bool = False
@@ -129,6 +135,11 @@ class Regime:
     def bridge(self) -> bool:
         return bool(self.changes or self.model_changes)
 
+    @property
+    def fitted(self) -> bool:
+        """Whether the current zero-config rule (the LR area, ``uba_hf.zero_config``) was fitted on this regime."""
+        return self.held_out_for != AREA_RULE
+
     def config(self, schedules: list[str]) -> SweepConfig:
         cfg = _regime_config(self.model, self.batch_size, self.budget, list(self.lrs), schedules, self.dataset)
         if self.model_changes:
@@ -139,7 +150,7 @@ class Regime:
 def _unseen(suffix: str, batch: int, budget: int, lrs: tuple, shape_lrs: tuple | None = None) -> list[Regime]:
     """Another corpus and another shape at one of the sweep model's batches: regimes the zero-config rule is judged on
     (never fitted on), their LR tuned on the first seed."""
-    judged = dict(fitted=False, tune_on_first_seed=True)
+    judged = dict(held_out_for=RHO_RULE, tune_on_first_seed=True)
     return [
         Regime(f"prose-{suffix}", "sweep", batch, budget, lrs, "corpus", dataset=PROSE_CORPUS, **judged),
         Regime(f"shape-{suffix}", "shape", batch, budget, shape_lrs or lrs, "shape", **judged),
@@ -153,7 +164,9 @@ REGIMES = [
     Regime("sweep-b2", "sweep", 2, 1300, (0.015, 0.03, 0.06, 0.12), "batch /4"),
     Regime("sweep-b8", "sweep", 8, 325, (0.03, 0.06, 0.12, 0.24), "anchor", anchor=True),
     # Seed 0 of phi 0.025, 0.25 and 1 without a floor had run when the zero-config rule was fixed; nothing else had.
-    Regime("main-b4", "main-job", 4, 400, (1e-3, 3e-3, 1e-2), "batch /4", fitted=False, tune_on_first_seed=True),
+    Regime(
+        "main-b4", "main-job", 4, 400, (1e-3, 3e-3, 1e-2), "batch /4", held_out_for=RHO_RULE, tune_on_first_seed=True
+    ),
     Regime("main-b64", "main-job", 64, 25, (3e-3, 1e-2, 3e-2), "batch x4"),
     *_unseen("b8", 8, 325, (0.03, 0.06, 0.12, 0.24), shape_lrs=(0.015, 0.03, 0.06, 0.12)),
     # The same two changes at 4x the batch (sweep-b32's 81 updates of 2,048 tokens), where the rule picks a late
@@ -165,10 +178,16 @@ REGIMES = [
 # and block (128 tokens against 64). Each bridge regime is shape-b8 with one of them changed (the block at the same
 # 512 tokens per update), and runs a late, a middle and two early decays over a wide LR grid.
 BRIDGE_LRS = (0.003, 0.01, 0.03, 0.1)
-_bridge = dict(fitted=True, tune_on_first_seed=True)
+# The LR-area rule was fixed from every regime above and shape-b8-vocab8k, before any run of the block and width
+# bridges' phi grids was complete (the block's first 6 runs on seed 0 had landed) and before any of their judged runs;
+# they, and prose at a quarter of the batch (1,300 updates, an LR area around the rule's floor threshold), judge it.
+_bridge = dict(tune_on_first_seed=True)
+_area_unseen = dict(held_out_for=AREA_RULE, tune_on_first_seed=True)
 REGIMES += [
     Regime("shape-b8-vocab8k", "shape", 8, 325, BRIDGE_LRS, "vocab 8192", changes=(("vocab_size", 8192),), **_bridge),
-    Regime("shape-b4-block128", "shape", 4, 325, BRIDGE_LRS, "block 128", changes=(("block_size", 128),), **_bridge),
+    Regime(
+        "shape-b4-block128", "shape", 4, 325, BRIDGE_LRS, "block 128", changes=(("block_size", 128),), **_area_unseen
+    ),
     Regime(
         "shape-b8-width128",
         "shape",
@@ -177,8 +196,9 @@ REGIMES += [
         BRIDGE_LRS,
         "width 128",
         model_changes=(("hidden_size", 128), ("intermediate_size", 512)),
-        **_bridge,
+        **_area_unseen,
     ),
+    Regime("prose-b2", "sweep", 2, 1300, (0.015, 0.03, 0.06, 0.12), "corpus", dataset=PROSE_CORPUS, **_area_unseen),
 ]
 MAIN_HIGH_LR_GRID = [uba_name(0.025, 0.1), uba_name(1.0, 0.1), "cosine-min10"]
 BRIDGE_GRID = [uba_name(0.01, 0.1), uba_name(0.25, 0.1), uba_name(1.0, 0.1), "cosine-min10"]
@@ -251,19 +271,24 @@ def first_seed_best_lr(cfg: SweepConfig, name: str, records: list[dict[str, Any]
 UNSEEN_PHI_GRID = [uba_name(0.01, 0.1), uba_name(1.0, 0.1), uba_name(4.0)]
 
 
+def judged_names(r: Regime) -> list[str]:
+    """What a held-out regime runs to judge its rule: the rule's own choice through UBATrainer and the baselines."""
+    return [ZERO_CONFIG_OF_RULE[r.held_out_for], *JUDGED_BASELINES]
+
+
 def _setups() -> list[FactorSetup]:
     def grid(r: Regime) -> list[str]:
         if r.bridge:
             return BRIDGE_GRID
-        if not r.fitted and r.model != "main-job":
+        if r.held_out_for and r.model != "main-job":
             return UNSEEN_PHI_GRID
         return ANCHOR_MISSING if r.anchor else (PHI_GRID if r.model == "sweep" else MAIN_PHI_GRID)
 
     # The judged comparison of the unseen regimes first (the cheap ones first), then the phi question.
-    unseen = sorted((r for r in REGIMES if not r.fitted), key=lambda r: r.model == "main-job")
-    judged = [FactorSetup(f"{r.name}-judge", r, tuple(n for n in JUDGED if n not in grid(r))) for r in unseen]
+    unseen = sorted((r for r in REGIMES if r.held_out_for), key=lambda r: r.model == "main-job")
+    judged = [FactorSetup(f"{r.name}-judge", r, tuple(n for n in judged_names(r) if n not in grid(r))) for r in unseen]
     phi = [FactorSetup(f"{r.name}-phi", r, tuple(grid(r))) for r in REGIMES]
-    first = [f for f in phi if f.regime.name == "main-b4" or not f.regime.fitted or f.regime.bridge]
+    first = [f for f in phi if f.regime.name == "main-b4" or f.regime.held_out_for or f.regime.bridge]
     phi = [*first, *(f for f in phi if f not in first)]
     # A phi grid whose best sits at its edge is extended outward (as v2 did), right after it.
     for name, extra in PHI_EXTENSIONS.items():
@@ -276,7 +301,7 @@ def _setups() -> list[FactorSetup]:
     base = [
         FactorSetup(f"{r.name}-base", r, tuple(OTHER_BASELINES))
         for r in REGIMES
-        if not r.anchor and r.fitted and not r.bridge
+        if not r.anchor and not r.held_out_for and not r.bridge
     ]
     return judged + phi + base
 
@@ -327,5 +352,10 @@ def anchor_records(regime: Regime, v2_root: Path = Path("benchmarks/v2")) -> lis
 
 def regime_config(regime: Regime) -> SweepConfig:
     """The report's view of a regime: every schedule run there (the anchors' from v2 included)."""
-    names = [*PHI_GRID, *OTHER_BASELINES, *JUDGED, *(n for s in SETUPS if s.regime == regime for n in s.schedules)]
+    names = [
+        *PHI_GRID,
+        *OTHER_BASELINES,
+        *JUDGED_BASELINES,
+        *(n for s in SETUPS if s.regime == regime for n in s.schedules),
+    ]
     return regime.config(list(dict.fromkeys(names)))

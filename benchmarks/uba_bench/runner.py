@@ -19,6 +19,7 @@ from uba_hf.callbacks import LRTraceCallback
 
 from .config import (
     AUTO_NAMES,
+    RETIRED_ZERO_CONFIG,
     SCHEDULE_FREE,
     SCHEMA,
     ZERO_CONFIG,
@@ -189,6 +190,11 @@ def train_cell(
     from transformers.trainer_callback import PrinterCallback
 
     register_uba_scheduler()
+    if name == RETIRED_ZERO_CONFIG:
+        raise ValueError(
+            f"{name} ran UBATrainer under 0.4.0's development rule (updates per non-embedding parameter), replaced by "
+            f"the LR-area rule ({ZERO_CONFIG}); its results stay in their files."
+        )
     zero_config = name == ZERO_CONFIG
     in_trainer = (name in AUTO_NAMES and cfg.auto_with_uba_trainer) or zero_config
     kind, kwargs = run_spec(name, budget, 1.0 if in_trainer else phi)

@@ -18,7 +18,7 @@ from .config import (
     SCHEDULE_FREE,
     V2_DEFAULT_PHI,
     WSD_DECAY_FRACTION,
-    ZERO_CONFIG,
+    ZERO_CONFIG_NAMES,
     parse_uba_name,
 )
 
@@ -36,7 +36,7 @@ def schedule_spec(name: str, budget: int, phi: float | None = None) -> tuple[str
     """``(lr_scheduler_type, lr_scheduler_kwargs)`` that a user would pass to ``TrainingArguments``."""
     if name == DEFAULT_NAME:
         return "uba", {"phi": float(V2_DEFAULT_PHI)}
-    if name == ZERO_CONFIG:  # UBATrainer picks phi and the floor (uba_hf.zero_config); the record says which
+    if name in ZERO_CONFIG_NAMES:  # UBATrainer picks phi and the floor (uba_hf.zero_config); the record says which
         return "uba", {}
     parsed = parse_uba_name(name)
     if parsed is None and name in AUTO_NAMES:
@@ -74,7 +74,7 @@ def run_spec(name: str, budget: int, phi: float | None = None) -> tuple[str, dic
     0). A name without ``-min10`` means no floor; since 0.4.0 the package's default floor is 10%, so leaving it out
     would no longer mean 0. The results' identity (``spec_key``) keeps the spec as it was."""
     kind, kwargs = schedule_spec(name, budget, phi)
-    if kind == "uba" and name != ZERO_CONFIG and "min_lr_ratio" not in kwargs:
+    if kind == "uba" and name not in ZERO_CONFIG_NAMES and "min_lr_ratio" not in kwargs:
         kwargs = {**kwargs, "min_lr_ratio": 0.0}
     return kind, kwargs
 
@@ -85,7 +85,7 @@ def spec_key(name: str, budget: int) -> str:
     UBA with phi = 2 *is* Transformers' cosine (same LR at every step; pinned by tests/test_bench.py),
     so ``uba-phi2`` shares the ``cosine`` runs and ``uba-phi2-min10`` the ``cosine-min10`` runs.
     """
-    if name in AUTO_NAMES or name == ZERO_CONFIG:
+    if name in AUTO_NAMES or name in ZERO_CONFIG_NAMES:
         return name
     parsed = parse_uba_name(name)
     if parsed is not None and parsed[0] == 2.0:
