@@ -32,20 +32,16 @@ from transformers import Olmo2ForCausalLM  # noqa: E402
 
 from uba_hf.callbacks import LRTraceCallback  # noqa: E402
 from uba_hf.pretrain.models import preset_config  # noqa: E402
-from uba_hf.zero_config import count_parameters, zero_config_schedule  # noqa: E402
+from uba_hf.zero_config import zero_config_schedule  # noqa: E402
 
-# The main job's recipe. It gives no phi or floor: the job picks them (``uba_hf.zero_config``) from the budget and
-# the tiny preset's non-embedding parameters (1.05M, whatever the vocabulary). Every budget the tests run it at
-# (<= 683 updates) gets the recipe's own choice, a late decay: tests check its LRs against the closed form at these.
+# The main job's recipe. It gives no phi or floor: the job picks them (``uba_hf.zero_config``) from its peak LR and
+# budget. Every budget the tests run it at (<= 683 updates at its LR, an LR area <= 2) gets the recipe's own choice, a
+# late decay: tests check its LRs against the closed form at these.
 TINY = str(ROOT / "recipes" / "pretrain" / "tiny.yaml")
 TINY_RECIPE = yaml.safe_load(Path(TINY).read_text())
-with torch.device("meta"):
-    TINY_NON_EMBEDDING = count_parameters(Olmo2ForCausalLM(preset_config("tiny", vocab_size=512, eos_token_id=0)))[
-        "non_embedding"
-    ]
-_TINY_CHOICE = zero_config_schedule(int(TINY_RECIPE["max_steps"]), TINY_NON_EMBEDDING)
+_TINY_CHOICE = zero_config_schedule(int(TINY_RECIPE["max_steps"]), float(TINY_RECIPE["learning_rate"]))
 TINY_PHI, TINY_FLOOR = _TINY_CHOICE["phi"], _TINY_CHOICE["min_lr_ratio"]
-assert zero_config_schedule(1, TINY_NON_EMBEDDING)["phi"] == TINY_PHI  # the same at every budget up to the recipe's
+assert zero_config_schedule(683, float(TINY_RECIPE["learning_rate"]))["phi"] == TINY_PHI  # the same at every budget
 
 VOCAB = 64
 SEQ = 16

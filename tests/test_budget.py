@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY, TINY_FLOOR, TINY_NON_EMBEDDING, TINY_PHI, closed_form, segment_closed_form
+from conftest import TINY, TINY_FLOOR, TINY_PHI, closed_form, segment_closed_form
 
 from uba_hf import zero_config_schedule
 from uba_hf.pretrain.budget import TokenBudget, resolve_budget, schedule_advice
@@ -119,7 +119,7 @@ def test_tiny_recipe_with_max_steps_30_runs_then_rebudgets_in_tokens(tmp_path, s
     proc = cli(TINY, "--max_steps", "30", *small, cache=cache)
     assert proc.returncode == 0, proc.stderr[-3000:]
     # The recipe gives no phi: the zero-config choice, in one line with its reason, at INFO; no note beside it.
-    choice = zero_config_schedule(30, TINY_NON_EMBEDDING)
+    choice = zero_config_schedule(30, 3e-3)
     line = f"INFO uba_hf: UBA zero-config: phi={TINY_PHI:g}, min_lr_ratio={TINY_FLOOR:g}, from {choice['reason']}"
     assert proc.stderr.count("UBA zero-config") == 1 and line in proc.stderr and "This run trains" not in proc.stderr
     first = json.loads((out / "metrics.json").read_text())
@@ -158,21 +158,21 @@ def test_tiny_recipe_with_max_steps_30_runs_then_rebudgets_in_tokens(tmp_path, s
     proc = cli(TINY, "--max_steps", "2", "--phi", "4", *other, cache=cache)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "with phi=4, min_lr_ratio=0.1 (as given)" in proc.stderr
-    assert "the zero-config choice would be phi=0.01, min_lr_ratio=0.1, from 2 updates" in proc.stderr
+    assert "the zero-config choice would be phi=0.01, min_lr_ratio=0.1, from peak LR 0.003 x 2 updates" in proc.stderr
     assert json.loads((tmp_path / "phi4" / "metrics.json").read_text())["phi"] == 4.0
 
 
 def test_schedule_advice_names_the_zero_config_choice_only_when_the_run_departs_from_it():
-    """The job's note compares a given phi / floor with the zero-config choice at the run's budget and model."""
-    late = zero_config_schedule(400, 1_000_000)  # phi 0.01, floor 0.1
-    assert schedule_advice({"phi": late["phi"], "min_lr_ratio": late["min_lr_ratio"]}, 400, 1_000_000) is None
-    assert schedule_advice({"phi": 0.01}, 400, 1_000_000) is None  # no floor given: the default, 0.1, the same
-    assert schedule_advice({"min_lr_ratio": 0.0}, 400, 1_000_000) is None  # no phi: the choice itself is logged
-    assert schedule_advice({"phi": "auto"}, 400, 1_000_000) is None
-    assert schedule_advice({}, 400, 1_000_000) is None  # not a UBA run
-    early = zero_config_schedule(5_000, 1_000_000)
-    assert schedule_advice({"phi": 1, "min_lr_ratio": 0.1}, 5_000, 1_000_000) is None  # an int phi is the same phi
-    note = schedule_advice({"phi": 4.0, "min_lr_ratio": 0.0}, 5_000, 1_000_000)
+    """The job's note compares a given phi / floor with the zero-config choice at the run's budget and peak LR."""
+    late = zero_config_schedule(400, 3e-3)  # phi 0.01, floor 0.1
+    assert schedule_advice({"phi": late["phi"], "min_lr_ratio": late["min_lr_ratio"]}, 400, 3e-3) is None
+    assert schedule_advice({"phi": 0.01}, 400, 3e-3) is None  # no floor given: the default, 0.1, the same
+    assert schedule_advice({"min_lr_ratio": 0.0}, 400, 3e-3) is None  # no phi: the choice itself is logged
+    assert schedule_advice({"phi": "auto"}, 400, 3e-3) is None
+    assert schedule_advice({}, 400, 3e-3) is None  # not a UBA run
+    early = zero_config_schedule(400, 0.1)
+    assert schedule_advice({"phi": 1, "min_lr_ratio": 0.1}, 400, 0.1) is None  # an int phi is the same phi
+    note = schedule_advice({"phi": 4.0, "min_lr_ratio": 0.0}, 400, 0.1)
     assert note.startswith("This run trains with phi=4, min_lr_ratio=0 (as given).")
     assert (
         f"choice would be phi={early['phi']:g}, min_lr_ratio={early['min_lr_ratio']:g}, from {early['reason']}" in note

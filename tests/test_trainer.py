@@ -8,13 +8,12 @@ import os
 import re
 
 import pytest
-from conftest import TokenDataset, closed_form, tiny_olmo2, tiny_training_args, train_tiny
+from conftest import LRRecorder, TokenDataset, closed_form, tiny_olmo2, tiny_training_args, train_tiny
 from transformers import Trainer, TrainingArguments
 from transformers.trainer_utils import SchedulerType
 
 from uba_hf import DEFAULT_MIN_LR_RATIO, UBAArguments, UBATrainer, zero_config_schedule
 from uba_hf.checkpoints import SCHEDULE_RECORD_NAME
-from uba_hf.zero_config import count_parameters
 
 LR = 1e-2
 
@@ -47,9 +46,34 @@ def test_uba_trainer_lr_every_update_with_accumulation_and_warmup_ratio(tmp_path
     assert rec.lrs == pytest.approx(expected(12, W, 0.5, 0.05), rel=1e-12)  # 12 updates, not 12 * accum
 
 
-def zero_config_for(budget: int) -> dict:
-    """What UBATrainer picks with no phi given, for the tests' model at ``budget`` updates."""
-    return zero_config_schedule(budget, count_parameters(tiny_olmo2())["non_embedding"])
+def zero_config_for(budget: int, lr: float = LR) -> dict:
+    """What UBATrainer picks with no phi given, at ``budget`` updates of peak LR ``lr`` (the tests' 1e-2)."""
+    return zero_config_schedule(budget, lr)
+
+
+def test_zero_config_reads_the_optimizers_peak_lr_the_largest_of_its_param_groups(tmp_path):
+    """A user's optimizer with two LRs: the choice comes from the larger (3.0 x 12 updates = LR area 36: phi 1, where
+    the Trainer's 1e-2 alone would give a late decay), and each group follows it from its own peak."""
+    import torch
+
+    model = tiny_olmo2()
+    head = list(model.model.norm.parameters())
+    rest = [p for p in model.parameters() if all(p is not h for h in head)]
+    optimizer = torch.optim.AdamW([{"params": rest, "lr": LR}, {"params": head, "lr": 3.0}])
+    recorder = LRRecorder()
+    trainer = UBATrainer(
+        model=model,
+        args=make_args(tmp_path),
+        train_dataset=TokenDataset(),
+        callbacks=[recorder],
+        optimizers=(optimizer, None),
+    )
+    trainer.train()
+    pick = zero_config_schedule(12, 3.0)
+    assert (pick["phi"], pick["min_lr_ratio"]) == (1.0, 0.1) and zero_config_for(12)["phi"] == 0.01
+    assert trainer.zero_config == {**pick, "learning_rate": 3.0, "num_training_steps": 12}
+    assert recorder.lrs == pytest.approx(expected(12, 3, 1.0, 0.1), rel=1e-12)  # group 0, from its own 1e-2
+    assert trainer.lr_scheduler.get_last_lr()[1] == pytest.approx(3.0 * closed_form(12, 3, 12, 1.0, 0.1), rel=1e-12)
 
 
 def test_uba_trainer_budget_from_epochs_like_trainer(tmp_path):
@@ -131,11 +155,7 @@ def test_resume_gives_identical_lr_and_loss_curve(tmp_path):
         "num_training_steps": 12,
         "num_warmup_steps": 3,
         "phi": pick["phi"],
-        "zero_config": {
-            **pick,
-            "non_embedding_parameters": count_parameters(tiny_olmo2())["non_embedding"],
-            "num_training_steps": 12,
-        },
+        "zero_config": {**pick, "learning_rate": LR, "num_training_steps": 12},
     }
     resumed_args = make_args(tmp_path / "full", save_strategy="steps", save_steps=5)
     trainer, rec, losses = train(UBATrainer, resumed_args, resume=str(ckpt))

@@ -1,56 +1,56 @@
-"""The zero-config choice (``uba_hf.zero_config``): phi and the floor from a run's updates per non-embedding parameter,
-pinned at its documented points (docs/phi.md, "The zero-config choice"), and the main job's recipe that relies on it."""
+"""The zero-config choice (``uba_hf.zero_config``): phi and the floor from a run's LR area (peak LR x updates), pinned
+at its documented points (docs/phi.md, "The zero-config choice"), and the main job's recipe that relies on it."""
 
 from __future__ import annotations
 
 import math
 
 import pytest
-from conftest import ROOT, TINY_NON_EMBEDDING, TINY_RECIPE, tiny_olmo2
+from conftest import ROOT, TINY_RECIPE, tiny_olmo2
 
 from uba_hf import UBAConfigError, zero_config_schedule
-from uba_hf.zero_config import (
-    EARLY_DECAY_UPDATES_PER_PARAM,
-    FLOOR_UNTIL_UPDATES_PER_PARAM,
-    LATE_DECAY_UPDATES_PER_PARAM,
-    count_parameters,
-)
+from uba_hf.zero_config import EARLY_DECAY_LR_AREA, FLOOR_UNTIL_LR_AREA, LATE_DECAY_LR_AREA, count_parameters
 
-N = 1_000_000
+N = 1_000
 
 
-def pick(updates_per_param: float) -> tuple[float, float]:
-    z = zero_config_schedule(round(updates_per_param * N), N)
+def pick(area: float) -> tuple[float, float]:
+    z = zero_config_schedule(N, area / N)
     return z["phi"], z["min_lr_ratio"]
 
 
 def test_pinned_points_late_early_the_log_middle_and_the_floor():
-    assert pick(1e-5) == pick(LATE_DECAY_UPDATES_PER_PARAM) == (0.01, 0.1)  # a late decay, to the 10% floor
-    assert pick(EARLY_DECAY_UPDATES_PER_PARAM) == pick(1e-2) == (1.0, 0.1)
-    middle = math.sqrt(LATE_DECAY_UPDATES_PER_PARAM * EARLY_DECAY_UPDATES_PER_PARAM)
+    assert pick(0.01) == pick(LATE_DECAY_LR_AREA) == (0.01, 0.1)  # a late decay, to the 10% floor
+    assert pick(EARLY_DECAY_LR_AREA) == pick(50.0) == (1.0, 0.1)
+    middle = math.sqrt(LATE_DECAY_LR_AREA * EARLY_DECAY_LR_AREA)
     assert pick(middle)[0] == pytest.approx(0.1, rel=2e-3)  # log-linear: phi 0.1 halfway in log
-    assert pick(FLOOR_UNTIL_UPDATES_PER_PARAM * 0.99) == (1.0, 0.1) and pick(FLOOR_UNTIL_UPDATES_PER_PARAM) == (
-        1.0,
-        0.0,
-    )
-    phis = [pick(10 ** (e / 20))[0] for e in range(-100, -20)]
-    assert phis == sorted(phis)  # more updates per parameter, never a later decay
+    assert pick(FLOOR_UNTIL_LR_AREA * 0.99) == (1.0, 0.1) and pick(FLOOR_UNTIL_LR_AREA) == (1.0, 0.0)
+    phis = [pick(10 ** (e / 20))[0] for e in range(-40, 60)]
+    assert phis == sorted(phis)  # a larger LR area, never a later decay
+
+
+def test_only_the_product_of_peak_lr_and_updates_counts():
+    picks = [zero_config_schedule(n, lr) for n, lr in ((400, 0.06), (4_000, 0.006), (240, 0.1))]  # area 24 each
+    log_middle = 0.01 * 100 ** (math.log(24 / LATE_DECAY_LR_AREA) / math.log(EARLY_DECAY_LR_AREA / LATE_DECAY_LR_AREA))
+    assert {(z["phi"], z["min_lr_ratio"]) for z in picks} == {(float(f"{log_middle:.3g}"), 0.1)}
+    assert all(z["lr_area"] == pytest.approx(24.0, rel=1e-12) for z in picks)
 
 
 def test_the_reason_names_the_numbers_it_came_from():
-    z = zero_config_schedule(400, 1_050_752)
-    assert z["reason"] == (
-        "400 updates / 1,050,752 non-embedding parameters = 0.000381 updates per parameter (<= 0.00065: late decay; "
-        "floor 0.1 below 0.02)"
-    )
-    assert z["updates_per_param"] == 400 / 1_050_752
+    z = zero_config_schedule(400, 3e-3)
+    assert z["reason"] == "peak LR 0.003 x 400 updates = LR area 1.2 (<= 20: late decay; floor 0.1 below 60)"
+    assert z["lr_area"] == pytest.approx(1.2, rel=1e-12)
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, None, "100"])
-def test_bad_input_names_the_argument(bad):
+def test_bad_budget_names_the_argument(bad):
     with pytest.raises(UBAConfigError, match="`num_training_steps` must be an integer >= 1"):
-        zero_config_schedule(bad, N)
-    with pytest.raises(UBAConfigError, match="`non_embedding_parameters` must be an integer >= 1"):
+        zero_config_schedule(bad, 1e-3)
+
+
+@pytest.mark.parametrize("bad", [0, 0.0, -1e-3, True, None, "1e-3", float("nan")])
+def test_bad_learning_rate_names_the_argument(bad):
+    with pytest.raises(UBAConfigError, match="`learning_rate` must be a number > 0"):
         zero_config_schedule(100, bad)
 
 
@@ -65,7 +65,7 @@ def test_count_parameters_takes_a_tied_embedding_once_and_an_untied_head_as_embe
 
 
 def test_main_job_recipe_leaves_phi_to_the_zero_config_choice_within_0_01_of_the_best_measured():
-    """tiny.yaml gives no phi or floor, so the job picks them (uba_hf.zero_config). At its budget and model that pick
+    """tiny.yaml gives no phi or floor, so the job picks them (uba_hf.zero_config). At its budget and peak LR that pick
     is one benchmark v2 measured (every seed, each setting at its own best LR): within 0.01 nats of the best fixed
     phi there, and the recipe's peak LR is the pick's best LR."""
     from uba_bench.config import uba_name
@@ -78,7 +78,7 @@ def test_main_job_recipe_leaves_phi_to_the_zero_config_choice_within_0_01_of_the
     measured = [b for name, b in row.items() if phi_of(name) and b.n == len(cfg.seeds)]
     best = min(measured, key=lambda b: b.mean)
     assert len(measured) >= 8 and not best.edge  # a grid of phis and floors, its best LR inside its LR grid
-    z = zero_config_schedule(TINY_RECIPE["max_steps"], TINY_NON_EMBEDDING)
+    z = zero_config_schedule(TINY_RECIPE["max_steps"], TINY_RECIPE["learning_rate"])
     chosen = row[uba_name(z["phi"], z["min_lr_ratio"])]
     assert chosen.n == len(cfg.seeds) and chosen.mean - best.mean <= 0.01, (chosen.name, best.name)
     assert TINY_RECIPE["learning_rate"] == chosen.lr

@@ -7,8 +7,8 @@ Public names:
 
 * ``get_uba_schedule_with_warmup`` builds the schedule (a :class:`UBASchedule`, a ``LambdaLR``), shaped like
   Transformers' ``get_*_schedule_with_warmup``; ``uba_factor`` and ``uba_lr_lambda`` are its pure math.
-* ``zero_config_schedule(num_training_steps, non_embedding_parameters)``: the phi and floor ``UBATrainer`` picks
-  itself when no phi is given (from the run's updates per non-embedding parameter; docs/phi.md).
+* ``zero_config_schedule(num_training_steps, learning_rate)``: the phi and floor ``UBATrainer`` picks
+  itself when no phi is given (from the run's peak LR times its updates; docs/phi.md).
 * ``DEFAULT_PHI`` (0.25) and ``DEFAULT_MIN_LR_RATIO`` (0.1): the phi and floor of ``lr_scheduler_type="uba"``
   without kwargs on the stock path (only the budget is known there); a resume that does not give them takes the
   checkpoint's, so a run outlives a change of default.

@@ -69,7 +69,7 @@ class UBAArguments:
         metadata={
             "help": "UBA shape parameter, a number > 0 (2 = cosine; < 2 keeps the LR high longer; > 2 decays "
             f"earlier). Not given (or '{PHI_AUTO}'): UBATrainer and uba-pretrain pick phi and the floor from the "
-            "run's updates per non-embedding parameter (docs/phi.md); the stock Trainer's 'uba' uses the package "
+            "run's peak LR times its updates (docs/phi.md); the stock Trainer's 'uba' uses the package "
             f"default ({DEFAULTS['phi']}); a resume takes the checkpoint's."
         },
     )

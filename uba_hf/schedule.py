@@ -31,14 +31,14 @@ from torch.optim.lr_scheduler import LambdaLR
 from .errors import UBAConfigError
 
 # Where the default comes from: the stock path (``get_scheduler("uba")``, ``lr_scheduler_type="uba"`` without kwargs)
-# knows only the budget, not the model, so it takes the fixed setting with the smallest worst case over every regime
-# this package measured (benchmark v2 and the phi-factor study, docs/phi.md, "The stock default"): phi 0.25 with a 10%
-# floor. UBATrainer and uba-pretrain know the model and pick their own (``uba_hf.zero_config``).
+# takes the fixed setting with the smallest worst case over every regime this package measured (benchmark v2 and the
+# phi-factor study, docs/phi.md, "The stock default"): phi 0.25 with a 10% floor. UBATrainer and uba-pretrain pick
+# their own from the run's peak LR and budget (``uba_hf.zero_config``).
 DEFAULT_PHI = 0.25
 """The phi of ``lr_scheduler_type="uba"`` on the stock path when none is given (a resume takes the checkpoint's): 0.25.
 
 phi < 2 keeps the LR above cosine's (2). ``UBATrainer`` without a phi picks phi and the floor itself from the run's
-updates per non-embedding parameter (``uba_hf.zero_config``; docs/phi.md). Until 0.3.0 the default was 1."""
+peak LR times its updates (``uba_hf.zero_config``; docs/phi.md). Until 0.3.0 the default was 1."""
 DEFAULT_MIN_LR_RATIO = 0.1
 """The floor (``eta_min / eta_max``) of ``lr_scheduler_type="uba"`` on the stock path when none is given: 0.1.
 
@@ -117,14 +117,14 @@ def suggest_schedule(tokens_per_param: float) -> dict[str, float]:
     Pass it on as ``TrainingArguments(lr_scheduler_type="uba", lr_scheduler_kwargs=suggest_schedule(20.0))``.
 
     Deprecated since 0.4.0 (a ``FutureWarning``; removed in 0.5.0): ``UBATrainer`` / ``uba-pretrain`` without a phi
-    choose from the budget *and* the model (:func:`uba_hf.zero_config_schedule`), which this rule could not.
+    choose from the budget *and* the peak LR (:func:`uba_hf.zero_config_schedule`), which this rule could not.
     """
     import warnings
 
     warnings.warn(
         "uba_hf.suggest_schedule is deprecated and will be removed in 0.5.0: leave phi out with UBATrainer / "
-        "uba-pretrain (they pick phi and the floor from the budget and the model), or call "
-        "uba_hf.zero_config_schedule(num_training_steps, non_embedding_parameters).",
+        "uba-pretrain (they pick phi and the floor from the budget and the peak LR), or call "
+        "uba_hf.zero_config_schedule(num_training_steps, learning_rate).",
         FutureWarning,
         stacklevel=2,
     )

@@ -97,6 +97,26 @@ def _non_embedding(runs_and_stats: list[dict[str, Any]], default: int | None) ->
     return next((r["non_embedding_params"] for r in runs_and_stats if r.get("kind") == "stats"), default)
 
 
+def with_zero_config_runs_as_fixed(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``runs`` and, for each zero-config run (either rule, through UBATrainer), a copy under the fixed schedule it
+    recorded, where the grid did not run that schedule at that LR and seed: the same LR at every update, so a rule's
+    pick at an LR can be read off either."""
+    from .config import ZERO_CONFIG_NAMES, uba_name
+    from .schedules import spec_key
+
+    runs = [r for r in runs if r.get("kind") == "run"]
+    have = {(r["spec"], r["budget"], float(r["lr"]), r["seed"]) for r in runs}
+    extra = []
+    for r in runs:
+        if r["spec"] in ZERO_CONFIG_NAMES:
+            z = r["zero_config"]
+            spec = spec_key(uba_name(z["phi"], z["min_lr_ratio"]), r["budget"])
+            if (spec, r["budget"], float(r["lr"]), r["seed"]) not in have:
+                have.add((spec, r["budget"], float(r["lr"]), r["seed"]))
+                extra.append({**r, "spec": spec})
+    return runs + extra
+
+
 def judged_regimes(root: Path = FACTORS_DIR) -> list[dict[str, Any]]:
     """Every regime measured, with whether the zero-config rule was fitted on it, its updates per non-embedding
     parameter, the rule's pick and the rows the judgement needs."""
@@ -112,7 +132,7 @@ def judged_regimes(root: Path = FACTORS_DIR) -> list[dict[str, Any]]:
             continue
         records = [r for s in SETUPS if s.regime == regime for r in read_results(s.results(root))]
         n = _non_embedding(records, V2_NON_EMBEDDING.get(regime.model))
-        runs = [r for r in records if r.get("kind") == "run"]
+        runs = with_zero_config_runs_as_fixed(records)
         out.append(
             dict(
                 label=regime.name, fitted=regime.fitted, cfg=regime_config(regime), runs=runs, budget=regime.budget, n=n
@@ -138,29 +158,96 @@ def _cell(g: tuple[float, list[float]] | None, seeds: int) -> str:
     return f"{mean:+.3f}" + (f" ({', '.join(f'{x:+.3f}' for x in per_seed)}{few})" if per_seed else "")
 
 
-def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
-    """The zero-config choice against the best tuned baseline per regime, fitted and unseen regimes apart; the
-    stock default and WSD-1sqrt against each regime's best, with their worst cases."""
+def _fixed_pick_best(runs: list[dict[str, Any]], budget: int, pick_at) -> Best | None:
+    """A rule's pick where it did not run through UBATrainer: at each LR the regime ran, the fixed schedule the rule
+    picks there (``pick_at(lr)``: a schedule name), if the grid ran it at that LR; the best such LR, among those with
+    the most seeds. Paired gaps then compare it like any schedule."""
+    from .schedules import spec_key
+
+    runs = [r for r in runs if r.get("kind") == "run" and r["budget"] == budget]
+    cells: dict[tuple[str, float], dict[int, float]] = {}
+    for lr in sorted({float(r["lr"]) for r in runs}):
+        name = pick_at(lr)
+        spec = spec_key(name, budget)
+        losses = {r["seed"]: r["eval_loss"] for r in runs if r["spec"] == spec and float(r["lr"]) == lr}
+        if losses:
+            cells[(name, lr)] = losses
+    if not cells:
+        return None
+    top = max(len(v) for v in cells.values())
+    (name, lr), losses = min(
+        ((k, v) for k, v in cells.items() if len(v) == top), key=lambda kv: statistics.fmean(kv[1].values())
+    )
+    values = [losses[k] for k in sorted(losses)]
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return Best(name, budget, lr, statistics.fmean(values), std, len(values), values, len(cells), True)
+
+
+def area_rule_best(row: dict[str, Best], runs: list[dict[str, Any]], budget: int) -> Best | None:
+    """The LR-area rule (``uba_hf.zero_config``) in a regime: its UBATrainer runs (``uba-zero-area``) where it ran,
+    else its pick at each LR under the fixed name the grid ran (the same LR at every update)."""
     from uba_hf import zero_config_schedule
 
     from .config import ZERO_CONFIG, uba_name
+
+    if ZERO_CONFIG in row:
+        return row[ZERO_CONFIG]
+
+    def pick_at(lr: float) -> str:
+        z = zero_config_schedule(budget, lr)
+        return uba_name(z["phi"], z["min_lr_ratio"])
+
+    return _fixed_pick_best(runs, budget, pick_at)
+
+
+def retired_rule_pick(budget: int, non_embedding_parameters: int) -> tuple[float, float]:
+    """0.4.0's development rule (updates per non-embedding parameter; replaced by the LR area before a release): phi
+    0.01 up to 6.5e-4, 1 from 2.4e-3, log-linear between; a 10% floor below 2e-2. Kept here to report its results."""
+    import math
+
+    rho, lo, hi = budget / non_embedding_parameters, 6.5e-4, 2.4e-3
+    if rho <= lo:
+        phi = 0.01
+    elif rho >= hi:
+        phi = 1.0
+    else:
+        phi = float(f"{0.01 * 100 ** (math.log(rho / lo) / math.log(hi / lo)):.3g}")
+    return phi, (0.1 if rho < 2e-2 else 0.0)
+
+
+def retired_rule_best(row: dict[str, Best], runs: list[dict[str, Any]], budget: int, n: int | None) -> Best | None:
+    """The retired rule in a regime: its UBATrainer runs (``uba-zero``) where it ran, else its pick's best LR."""
+    from .config import RETIRED_ZERO_CONFIG, uba_name
+
+    if RETIRED_ZERO_CONFIG in row:
+        return row[RETIRED_ZERO_CONFIG]
+    if n is None:
+        return None
+    name = uba_name(*retired_rule_pick(budget, n))
+    return _fixed_pick_best(runs, budget, lambda lr: name)
+
+
+def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
+    """The zero-config choice (the LR-area rule) against the best tuned baseline per regime, fitted and held-out
+    regimes apart; the stock default and WSD-1sqrt against each regime's best, with their worst cases."""
+    from uba_hf import zero_config_schedule
+
+    from .config import ZERO_CONFIG
     from .phi_factors import STOCK_DEFAULT
 
     head = (
-        "| regime | updates / non-embedding param | zero-config pick | zero-config minus the best tuned baseline "
-        "(per seed) | best tuned baseline | stock default (`uba-phi0.25-min10`) minus the regime's best | "
+        "| regime | zero-config: best LR, LR area, pick | zero-config minus the best tuned baseline (per seed) | "
+        "best tuned baseline | stock default (`uba-phi0.25-min10`) minus the regime's best | "
         "`wsd-1sqrt` minus the regime's best |"
     )
     tables: dict[bool, list[str]] = {True: [], False: []}
     worst: dict[tuple[bool, str], float] = {}
     for reg in judged_regimes(root):
         row = summarize(reg["cfg"], reg["runs"]).get(reg["budget"], {})
-        if not row or reg["n"] is None:
+        if not row:
             continue
         seeds = len(reg["cfg"].seeds)
-        pick = zero_config_schedule(reg["budget"], reg["n"])
-        fixed = uba_name(pick["phi"], pick["min_lr_ratio"])
-        zero = row.get(ZERO_CONFIG) or row.get(fixed) or (row.get("uba-default") if fixed == "uba-phi1" else None)
+        zero = area_rule_best(row, reg["runs"], reg["budget"])
         complete = [b for b in row.values() if b.n == max(x.n for x in row.values())]
         best = min(complete, key=lambda b: b.mean)
         bases = [row[n] for n in TARGET_BASELINES if n in row]
@@ -173,26 +260,34 @@ def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
         for key, g in cells.items():
             if g is not None:
                 worst[(reg["fitted"], key)] = max(worst.get((reg["fitted"], key), -9.0), g[0])
-        source = "UBATrainer" if zero is not None and zero.name == ZERO_CONFIG else "same schedule, stock Trainer"
+        if zero is None:
+            pick_text = "no run of its pick"
+        else:
+            z = zero_config_schedule(reg["budget"], zero.lr)
+            source = "UBATrainer" if zero.name == ZERO_CONFIG else "runs of its pick"
+            pick_text = (
+                f"{zero.lr:g}, {z['lr_area']:.3g}, phi {z['phi']:g} floor {z['min_lr_ratio']:g} ({source}, "
+                f"{zero.lrs_tried} LRs)"
+            )
         tables[reg["fitted"]].append(
-            f"| {reg['label']} | {pick['updates_per_param']:.2g} | phi {pick['phi']:g}, floor {pick['min_lr_ratio']:g} "
-            f"({source}) | {_cell(cells['zero'], seeds) or 'not run'} | "
+            f"| {reg['label']} | {pick_text} | {_cell(cells['zero'], seeds) or 'not run'} | "
             f"{f'`{base.name}` {base.mean:.4f}' if base else 'none run'} | {_cell(cells['stock'], seeds)} | "
             f"{_cell(cells['wsd'], seeds)} |"
         )
     lines = [
-        "## The zero-config choice, judged (fitted regimes and unseen ones apart)",
+        "## The zero-config choice, judged (fitted regimes and held-out ones apart)",
         "",
-        "`uba_hf.zero_config_schedule` picks phi and the floor from a run's updates per non-embedding parameter; it "
-        "was fixed from the fitted regimes below before any run of the unseen ones (main-b4: seed 0 of three phis "
-        "without a floor had run). In the unseen regimes it ran through `UBATrainer` with nothing given "
-        "(`uba-zero`); in the fitted ones its pick is a fixed phi the grid ran with the stock Trainer (the same "
-        "LR at every update). Gaps: mean of the per-seed (paired) gaps, each schedule at its own best LR; the best "
-        "tuned baseline is the best of " + ", ".join(f"`{n}`" for n in TARGET_BASELINES) + " that the regime ran.",
+        "`uba_hf.zero_config_schedule` picks phi and the floor from a run's LR area, its peak LR times its updates "
+        "(phi 0.01 up to 20, phi 1 from 30, a 10% floor below 60). The rule was fixed from the fitted regimes below "
+        "before any of the held-out regimes' judged runs. In the held-out regimes it ran through `UBATrainer` with "
+        "nothing given (`uba-zero-area`, its LR tuned like every schedule's); in the fitted ones its pick at each LR "
+        "is a fixed phi the grid ran (or the 0.4.0 rule ran through `UBATrainer`), over the LRs where that pick ran (the number "
+        "of LRs is given). Gaps: mean of the per-seed (paired) gaps, each schedule at its own best LR; the best tuned "
+        "baseline is the best of " + ", ".join(f"`{n}`" for n in TARGET_BASELINES) + " that the regime ran.",
         "",
     ]
-    for fitted, title in ((True, "Fitted on"), (False, "Never fitted on (judged)")):
-        lines += [f"**{title}**", "", head, "|---|---:|---|---|---|---|---|", *tables[fitted], ""]
+    for fitted, title in ((True, "Fitted on"), (False, "Held out (never fitted on)")):
+        lines += [f"**{title}**", "", head, "|---|---|---|---|---|---|", *tables[fitted], ""]
         if tables[fitted]:
             w = {k: worst.get((fitted, k)) for k in ("zero", "stock", "wsd")}
             lines += [
@@ -225,34 +320,33 @@ STOCK_CANDIDATES = [
 def across_regimes_section(root: Path = FACTORS_DIR) -> list[str]:
     """Each candidate's mean paired gap to each regime's best (among schedules with the most seeds), and its worst
     case over the regimes where it ran on every seed: what the stock default is chosen by."""
-    from uba_hf import zero_config_schedule
-
-    from .config import ZERO_CONFIG, uba_name
+    from .config import RETIRED_ZERO_CONFIG, ZERO_CONFIG
 
     regs = judged_regimes(root)
-    cols, rows = [], {n: [] for n in [ZERO_CONFIG, *STOCK_CANDIDATES]}
+    cols, rows = [], {n: [] for n in [ZERO_CONFIG, RETIRED_ZERO_CONFIG, *STOCK_CANDIDATES]}
     for reg in regs:
         row = summarize(reg["cfg"], reg["runs"]).get(reg["budget"], {})
         if not row:
             continue
         top = max(b.n for b in row.values())
         best = min((b for b in row.values() if b.n == top), key=lambda b: b.mean)
-        cols.append(f"{reg['label']}{'' if reg['fitted'] else ' (unseen)'}")
-        pick = zero_config_schedule(reg["budget"], reg["n"])
-        fixed = uba_name(pick["phi"], pick["min_lr_ratio"])
+        cols.append(f"{reg['label']}{'' if reg['fitted'] else ' (held out)'}")
         for name in rows:
             b = row.get(name) or (row.get("uba-phi1") if name == "uba-default" else None)
-            if name == ZERO_CONFIG:  # its pick under its fixed name where it did not run through UBATrainer
-                b = b or row.get(fixed) or (row.get("uba-default") if fixed == "uba-phi1" else None)
+            if name == ZERO_CONFIG:  # its pick under fixed names where it did not run through UBATrainer
+                b = area_rule_best(row, reg["runs"], reg["budget"])
+            elif name == RETIRED_ZERO_CONFIG:
+                b = retired_rule_best(row, reg["runs"], reg["budget"], reg["n"])
             g = _gap(b, best, reg["runs"], reg["budget"])
             rows[name].append(None if g is None else (g[0], b.n == top))
     lines = [
         "## Across every regime: the stock default's choice",
         "",
         "Mean paired gap to each regime's best (in parentheses: fewer seeds than the regime's best). Worst: over "
-        "the regimes where the schedule ran on every seed, and how many. `uba-zero` is the zero-config choice "
-        "(its pick under its fixed name in the fitted regimes); `uba-default` is phi 1 without a floor, the stock "
-        "default until 0.3.0.",
+        "the regimes where the schedule ran on every seed, and how many. `uba-zero-area` is the zero-config choice "
+        "(the LR-area rule; its pick under fixed names where it did not run through `UBATrainer`); `uba-zero` is "
+        "0.4.0's development rule (updates per non-embedding parameter), replaced by it; `uba-default` is phi 1 "
+        "without a floor, the stock default until 0.3.0.",
         "",
         "| schedule | " + " | ".join(cols) + " | worst |",
         "|---|" + "---:|" * (len(cols) + 1),
