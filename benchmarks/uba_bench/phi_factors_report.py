@@ -283,7 +283,9 @@ def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
         "nothing given (`uba-zero-area`, its LR tuned like every schedule's); in the fitted ones its pick at each LR "
         "is a fixed phi the grid ran (or the 0.4.0 rule ran through `UBATrainer`), over the LRs where that pick "
         "ran (the number of LRs is given). Gaps: mean of the per-seed (paired) gaps, each schedule at its own "
-        "best LR; the best tuned baseline is the best of " + ", ".join(f"`{n}`" for n in TARGET_BASELINES) + " that the regime ran.",
+        "best LR; the best tuned baseline is the best of "
+        + ", ".join(f"`{n}`" for n in TARGET_BASELINES)
+        + " that the regime ran.",
         "",
     ]
     for fitted, title in ((True, "Fitted on"), (False, "Held out (never fitted on)")):
