@@ -69,10 +69,16 @@ def test_every_setup_runs_in_a_known_regime_and_the_report_sees_its_schedules():
         assert set(s.schedules) <= set(regime_config(s.regime).schedules)
 
 
-def test_the_zero_config_choice_is_judged_where_it_was_not_fitted_against_the_targets_baselines():
-    unseen = [r for r in REGIMES if not r.fitted]
-    assert {r.factor for r in unseen} >= {"corpus", "shape", "batch /4"}
-    for r in unseen:
+def test_each_zero_config_rule_is_judged_where_it_was_not_fitted_against_the_targets_baselines():
+    """Each rule has held-out regimes; each runs that rule through UBATrainer and the targets' baselines (the stock
+    default and cosine-min10 included), its LR tuned on seed 0 like every schedule's."""
+    from uba_bench.phi_factors import AREA_RULE, RHO_RULE, ZERO_CONFIG_OF_RULE
+
+    assert {r.held_out_for for r in REGIMES} == {None, RHO_RULE, AREA_RULE}
+    assert {r.factor for r in REGIMES if r.held_out_for == RHO_RULE} >= {"corpus", "shape", "batch /4"}
+    assert {r.factor for r in REGIMES if r.held_out_for == AREA_RULE} >= {"corpus", "block 128", "width 128"}
+    for r in (r for r in REGIMES if r.held_out_for):
         judged = {n for s in SETUPS if s.regime == r for n in s.schedules}
-        assert judged >= {"uba-zero", "uba-phi0.25-min10", "linear", "wsd-1sqrt", "cosine-min10", "schedule-free"}
-        assert r.tune_on_first_seed  # the LR grid on seed 0, the other seeds at its best LR
+        baselines = {"uba-phi0.25-min10", "linear", "wsd-1sqrt", "cosine-min10", "schedule-free"}
+        assert judged >= {ZERO_CONFIG_OF_RULE[r.held_out_for], *baselines}
+        assert r.tune_on_first_seed and r.fitted == (r.held_out_for != AREA_RULE)

@@ -101,14 +101,13 @@ def test_pretrain_recipe_parses_with_the_cli_and_matches_its_header(path):
 
 @pytest.mark.parametrize("path", PRETRAIN, ids=lambda p: p.stem)
 def test_every_olmo_recipe_leaves_phi_to_the_zero_config_choice_and_says_what_it_picks(path):
-    """No OLMo recipe sets phi or the floor: the job picks them from the budget and the model. Each recipe's comment
-    gives the updates per non-embedding parameter (the preset's advertised size) and the pick at it."""
-    model, _, uba, _, training = parse_args([str(path), "--use_cpu", "true"])
+    """No OLMo recipe sets phi or the floor: the job picks them from the peak LR and the budget. Each recipe's comment
+    gives the LR area (peak LR x updates) and the pick at it."""
+    _, _, uba, _, training = parse_args([str(path), "--use_cpu", "true"])
     assert uba.phi is None and uba.min_lr_ratio is None
-    params = int(PRESETS[model.model_preset].nominal_params)
-    pick = zero_config_schedule(training.max_steps, params)
+    pick = zero_config_schedule(training.max_steps, training.learning_rate)
     text = path.read_text()
-    assert f"at ~{training.max_steps / params:.1g} updates per non-embedding parameter" in text
+    assert f"an LR area of {training.learning_rate:g} x {training.max_steps:,} updates = {pick['lr_area']:.3g}" in text
     assert f"(phi {pick['phi']:g}) to a {pick['min_lr_ratio']:.0%} floor" in text
 
 
