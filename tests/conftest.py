@@ -1,9 +1,13 @@
 """Shared fixtures: the closed form of the schedule, a tiny randomly initialised OLMo-2 model and token
-data, all offline; and the launcher helpers of the multi-process tests (environment, rendezvous
-port, a run that cannot hang). Test modules import from here, never from each other."""
+data, all offline; a storage fault (``StorageFault``, also installed inside launched scripts); and the launcher
+helpers of the multi-process tests (environment, rendezvous port, a run that cannot hang). Test modules import
+from here, never from each other."""
 
 from __future__ import annotations
 
+import builtins
+import errno
+import io
 import math
 import os
 import signal
@@ -26,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import pytest  # noqa: E402
+import safetensors.torch  # noqa: E402
 import torch  # noqa: E402
+import transformers.modeling_utils  # noqa: E402
 import yaml  # noqa: E402
 from transformers import Olmo2ForCausalLM  # noqa: E402
 
@@ -153,8 +159,69 @@ def token_dataset() -> TokenDataset:
     return TokenDataset()
 
 
+# --------------------------------------------------------------------------------- storage faults
+
+
+class StorageFault:
+    """Storage under ``folder`` (or the file ``folder`` itself) that takes ``capacity`` more bytes, then fails
+    with ``code`` (ENOSPC: a full disk; EROFS with capacity 0: storage turned read-only, where creating the folder
+    fails too). Installed with ``monkeypatch`` (``pytest.MonkeyPatch()`` in a launched script) on the writers the
+    Trainer uses: ``open`` for writing, ``os.mkdir``, ``torch.save`` and the safetensors writer."""
+
+    def __init__(self, monkeypatch, folder: Path, capacity: int, code: int) -> None:
+        self.folder, self.left, self.code = str(folder), capacity, code
+        real_open, real_mkdir, real_torch_save = builtins.open, os.mkdir, torch.save
+
+        def fault_open(file, mode="r", *a, **k):
+            f = real_open(file, mode, *a, **k)
+            return self.wrap(f, file) if self.covers(file) and any(c in mode for c in "wax+") else f
+
+        def fault_mkdir(path, *a, **k):
+            if self.covers(path) and self.code == errno.EROFS:
+                raise OSError(self.code, os.strerror(self.code), os.fspath(path))
+            return real_mkdir(path, *a, **k)
+
+        def fault_torch_save(obj, f, *a, **k):
+            if not (isinstance(f, (str, os.PathLike)) and self.covers(f)):
+                return real_torch_save(obj, f, *a, **k)
+            buffer = io.BytesIO()
+            real_torch_save(obj, buffer, *a, **k)
+            with fault_open(f, "wb") as out:
+                out.write(buffer.getvalue())
+
+        def fault_safe_save(tensors, filename, metadata=None):
+            with fault_open(filename, "wb") as out:
+                out.write(safetensors.torch.save(tensors, metadata=metadata))
+
+        monkeypatch.setattr(builtins, "open", fault_open)
+        monkeypatch.setattr(os, "mkdir", fault_mkdir)
+        monkeypatch.setattr(torch, "save", fault_torch_save)
+        monkeypatch.setattr(transformers.modeling_utils, "safe_save_file", fault_safe_save)
+
+    def covers(self, path) -> bool:
+        return os.path.abspath(os.fspath(path)).startswith(self.folder + os.sep) or os.fspath(path) == self.folder
+
+    def wrap(self, f, name):
+        fault = self
+        write = f.write
+
+        def limited_write(data):
+            if len(data) > fault.left:
+                write(data[: fault.left])  # what fits is written: the file is left truncated
+                fault.left = 0
+                f.flush()
+                raise OSError(fault.code, os.strerror(fault.code), os.fspath(name))
+            fault.left -= len(data)
+            return write(data)
+
+        f.write = limited_write
+        return f
+
+
 # --------------------------------------------------------------------------------- launchers
 
+ACCELERATE = [sys.executable, "-m", "accelerate.commands.launch", "--config_file"]  # + a recipe and its arguments
+TINY_SCRIPT = str(ROOT / "tests" / "dist_scripts" / "train_tiny.py")  # UBATrainer under a launcher; see its docstring
 ABORT_SIGNS = ("terminate called", "Fatal Python error", "Traceback (most recent call last)", "SIGABRT")
 PORT_TAKEN = ("EADDRINUSE", "Address already in use", "address already in use")
 PORT_FLAGS = ("--main_process_port", "--master_port", "--master-port")
@@ -219,6 +286,22 @@ def _run_once(cmd: list[str], timeout: float, env: dict[str, str]) -> subprocess
         out, _ = proc.communicate()
         pytest.fail(f"{' '.join(cmd[:6])} ... hung for {timeout}s:\n{out[-4000:]}")
     return subprocess.CompletedProcess(cmd, proc.returncode, out, "")
+
+
+def tiny_launch(recipe: str, out: Path, *args: str) -> list[str]:
+    """``accelerate launch`` of ``TINY_SCRIPT`` with ``recipes/accelerate/RECIPE``, 2 processes, a free port."""
+    config = str(ROOT / "recipes" / "accelerate" / recipe)
+    port = str(free_port())
+    return [*ACCELERATE, config, "--num_processes", "2", "--main_process_port", port, TINY_SCRIPT, str(out), *args]
+
+
+def rank_reports(out: Path, n: int) -> list[dict]:
+    """The ``OUT/rank{R}.json`` of the ``n`` processes of a launched test script, rank 0 first."""
+    import json
+
+    found = sorted(out.glob("rank*.json"))
+    assert len(found) == n, found
+    return [json.loads(p.read_text()) for p in found]
 
 
 def assert_clean(proc: subprocess.CompletedProcess) -> None:

@@ -1,6 +1,7 @@
 """A checkpoint write that fails half way (disk full, storage turned read-only): the run stops with one line
 that names the folder and the cause, the partial folder is never taken for a complete checkpoint, and
-``latest`` resumes the previous one exactly.
+``latest`` resumes the previous one exactly. In one process, under ``accelerate launch`` with two (DDP and
+DeepSpeed ZeRO-2, the fault on one rank only), and what the stock ``Trainer`` does instead.
 
 The faults are injected where the bytes reach storage (``open`` for writing, ``torch.save``, the safetensors
 writer, ``mkdir``) for files under the failing ``checkpoint-N``: tests run as root here, and root ignores
@@ -10,35 +11,46 @@ permission bits, so ``chmod -w`` cannot make a folder read-only. Where this proc
 
 from __future__ import annotations
 
-import builtins
 import errno
-import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-import safetensors.torch
-import torch
-import transformers.modeling_utils
 from conftest import (
     ROOT,
     TINY,
     TINY_FLOOR,
     TINY_PHI,
     LRRecorder,
+    StorageFault,
     TokenDataset,
+    assert_clean,
     closed_form,
+    excerpt,
+    rank_reports,
+    run_launcher,
+    tiny_launch,
     tiny_olmo2,
     tiny_training_args,
+    train_tiny,
 )
-from transformers import TrainerCallback
+from transformers import Trainer, TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
 
-from uba_hf import CheckpointWriteError, UBATrainer
-from uba_hf.checkpoints import COMPLETE_MARKER, checkpoint_problems, resolve_resume_checkpoint, sorted_checkpoints
+from uba_hf import CheckpointWriteError, UBAConfigError, UBATrainer
+from uba_hf.checkpoints import (
+    COMPLETE_MARKER,
+    PENDING_MARKER,
+    checkpoint_problems,
+    resolve_resume_checkpoint,
+    sorted_checkpoints,
+)
 from uba_hf.zero_config import zero_config_schedule
 
 N, W, SAVE, LR = 12, 2, 5, 1e-2
@@ -51,60 +63,6 @@ def args(out: Path, **kw):
 def trainer(out: Path, recorder: LRRecorder | None = None, **kw) -> UBATrainer:
     callbacks = [recorder] if recorder is not None else []
     return UBATrainer(model=tiny_olmo2(), args=args(out, **kw), train_dataset=TokenDataset(), callbacks=callbacks)
-
-
-class StorageFault:
-    """Storage under ``folder`` that takes ``capacity`` more bytes, then fails with ``code`` (ENOSPC: a full
-    disk; EROFS with capacity 0: storage turned read-only, where creating the folder fails too)."""
-
-    def __init__(self, monkeypatch, folder: Path, capacity: int, code: int) -> None:
-        self.folder, self.left, self.code = str(folder), capacity, code
-        real_open, real_mkdir, real_torch_save = builtins.open, os.mkdir, torch.save
-
-        def fault_open(file, mode="r", *a, **k):
-            f = real_open(file, mode, *a, **k)
-            return self.wrap(f, file) if self.covers(file) and any(c in mode for c in "wax+") else f
-
-        def fault_mkdir(path, *a, **k):
-            if self.covers(path) and self.code == errno.EROFS:
-                raise OSError(self.code, os.strerror(self.code), os.fspath(path))
-            return real_mkdir(path, *a, **k)
-
-        def fault_torch_save(obj, f, *a, **k):
-            if not (isinstance(f, (str, os.PathLike)) and self.covers(f)):
-                return real_torch_save(obj, f, *a, **k)
-            buffer = io.BytesIO()
-            real_torch_save(obj, buffer, *a, **k)
-            with fault_open(f, "wb") as out:
-                out.write(buffer.getvalue())
-
-        def fault_safe_save(tensors, filename, metadata=None):
-            with fault_open(filename, "wb") as out:
-                out.write(safetensors.torch.save(tensors, metadata=metadata))
-
-        monkeypatch.setattr(builtins, "open", fault_open)
-        monkeypatch.setattr(os, "mkdir", fault_mkdir)
-        monkeypatch.setattr(torch, "save", fault_torch_save)
-        monkeypatch.setattr(transformers.modeling_utils, "safe_save_file", fault_safe_save)
-
-    def covers(self, path) -> bool:
-        return os.path.abspath(os.fspath(path)).startswith(self.folder + os.sep) or os.fspath(path) == self.folder
-
-    def wrap(self, f, name):
-        fault = self
-        write = f.write
-
-        def limited_write(data):
-            if len(data) > fault.left:
-                write(data[: fault.left])  # what fits is written: the file is left truncated
-                fault.left = 0
-                f.flush()
-                raise OSError(fault.code, os.strerror(fault.code), os.fspath(name))
-            fault.left -= len(data)
-            return write(data)
-
-        f.write = limited_write
-        return f
 
 
 def fail(tmp_path, monkeypatch, capacity: int, code: int, **kw) -> tuple[CheckpointWriteError, Path]:
@@ -258,8 +216,8 @@ def test_uba_pretrain_exits_1_with_one_line_and_resumes_latest(tmp_path, small_t
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "UBA_HF_CACHE": str(tmp_path / "cache")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "tests"), env.get("PYTHONPATH", "")])
     faulty = (
-        "import errno, sys, pytest, test_checkpoint_faults as t; from uba_hf.pretrain.cli import main; "
-        f"t.StorageFault(pytest.MonkeyPatch(), t.Path({str(out / 'checkpoint-4')!r}), 0, errno.EROFS); "
+        "import errno, pathlib, sys, pytest; from conftest import StorageFault; from uba_hf.pretrain.cli import main; "
+        f"StorageFault(pytest.MonkeyPatch(), pathlib.Path({str(out / 'checkpoint-4')!r}), 0, errno.EROFS); "
         "raise SystemExit(main(sys.argv[1:]))"
     )
     proc = subprocess.run([sys.executable, "-c", faulty, *argv], capture_output=True, text=True, env=env)
@@ -293,3 +251,111 @@ def test_another_failure_during_training_is_not_reported_as_a_checkpoint_write(t
     )
     with pytest.raises(Boom):
         t.train()
+
+
+# ------------------------------------------------------------------ several processes: one rank's write fails
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe", ["multi_cpu.yaml", "deepspeed_zero2.yaml"], ids=["accelerate_ddp", "zero2"])
+def test_one_rank_disk_full_ends_the_launch_in_seconds_and_latest_resumes_the_previous(tmp_path, recipe):
+    """``accelerate launch``, 2 CPU processes (DDP, or DeepSpeed ZeRO-2), tests/dist_scripts/train_tiny.py
+    (``UBATrainer``); rank 1's storage for checkpoint-8, the second save, is full from its first byte (its RNG state
+    under DDP, its optimizer partition under ZeRO-2), rank 0's is fine. Rank 1 raises ``CheckpointWriteError``, one
+    line naming the folder, the cause and checkpoint-4; its process exits 1 and the launcher's agent stops rank 0:
+    the launch exits 1 within seconds of the failed write (rank 0, waiting in a collective for rank 1, is released
+    when rank 1's process exits: gloo reports the closed connection). Nothing marks checkpoint-8 complete;
+    ``latest`` resumes checkpoint-4 with the closed-form LR at every remaining update, each once."""
+    out, n, save, lr = tmp_path / "run", 12, 4, 1e-3
+    failing, previous = out / "checkpoint-8", out / "checkpoint-4"
+    args = ["--use_cpu", "true", "--max_steps", str(n), "--warmup_steps", "2", "--learning_rate", str(lr)]
+    args += ["--save_steps", str(save), "--phi", "1.0", "--min_lr_ratio", "0.1"]
+
+    proc = run_launcher(tiny_launch(recipe, out, *args, "--storage_fault", "1:checkpoint-8:ENOSPC"))
+    exited = time.time()
+    output = proc.stdout
+    lines = [line for line in output.splitlines() if "CheckpointWriteError: " in line]
+    failed = [line for line in lines if line.startswith("[rank1]:")]
+    assert proc.returncode == 1 and len(failed) == 1, excerpt(output)
+    assert f"could not write checkpoint {failing}: No space left on device ({failing}{os.sep}" in failed[0]
+    assert f"the newest complete checkpoint is {previous} (continue with --resume_from_checkpoint latest)" in failed[0]
+    written = Path(failed[0].split("No space left on device (")[1].split(")")[0])  # the file whose write failed
+    assert written.stat().st_size == 0 and ("rank_1" in written.name or written.name == "rng_state_1.pth")
+    took = exited - written.stat().st_mtime
+    # The agent's summary: rank 1 failed first (exit 1); rank 0 exited 1 itself (CheckpointWriteError from the
+    # collective that broke, "Connection closed by peer") or was terminated by the agent (-15), whichever came first.
+    codes = {int(r): int(c) for r, c in re.findall(r"rank\s+: (\d) \(local_rank: \d\)\s+exitcode\s+: (-?\d+)", output)}
+    root_cause = output.split("Root Cause")[-1]
+    other = [line.split("could not write checkpoint ")[1][:160] for line in lines if line.startswith("[rank0]:")]
+    print(f"{recipe}: rank 1's write failed; launcher exit {proc.returncode} {took:.1f} s later; exit codes {codes}")
+    print(f"{recipe}: rank 0 said {other or 'nothing'}; gloo closed: {'Connection closed by peer' in output}")
+    assert codes[1] == 1 and "rank      : 1 (local_rank: 1)" in root_cause and codes.get(0) in (1, -15)
+    assert took < 20, excerpt(output)
+    assert all("No space left" not in line for line in lines if line.startswith("[rank0]:"))  # rank 0 wrote fine
+    assert not list(out.glob("rank*.json")) and not (out / f"checkpoint-{n}").exists()  # nobody trained on
+
+    # The partial folder: rank 0's files, rank 1's empty one, the pending mark, no completion marker.
+    assert (failing / PENDING_MARKER).is_file() and not (failing / COMPLETE_MARKER).exists()
+    assert (failing / "model.safetensors").stat().st_size > 0
+    assert checkpoint_problems(failing) == [
+        "no completion marker: the save was interrupted (or the folder was copied partially)"
+    ]
+    assert checkpoint_problems(previous) == [] and resolve_resume_checkpoint("latest", out) == str(previous)
+    with pytest.raises(UBAConfigError, match=f"checkpoint-8' is incomplete.*newest complete.*{previous.name}"):
+        resolve_resume_checkpoint(str(failing), out)
+
+    resumed = run_launcher(tiny_launch(recipe, out, *args, "--resume_from_checkpoint", "latest"), timeout=300)
+    assert_clean(resumed)
+    assert f"Skipping incomplete checkpoint {failing}" in resumed.stdout
+    assert f"resuming from {previous} (update {save} of {n})" in resumed.stdout
+    want = [lr * closed_form(s, 2, n, 1.0, 0.1) for s in range(save, n)]
+    for rec in rank_reports(out, 2):
+        assert rec["global_step"] == n and rec["lrs"] == pytest.approx(want, rel=1e-12, abs=1e-18)  # 4..11, once
+        assert sorted(map(int, rec["losses"])) == list(range(1, n + 1))  # none lost, none repeated
+    assert all(checkpoint_problems(p) == [] for p in sorted_checkpoints(out))  # checkpoint-8 rewritten, complete
+
+
+# ---------------------------------------------------------------------------------------------- the stock Trainer
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("file", ["optimizer.pt", "trainer_state.json"])
+def test_stock_trainer_partial_checkpoint_is_taken_by_get_last_checkpoint_not_by_latest(
+    tmp_path, monkeypatch, caplog, file
+):
+    """The stock ``Trainer`` (UBA through ``lr_scheduler_type="uba"``), the disk full half way through
+    checkpoint-10's ``file`` (its first 1,000 bytes fit): the Trainer raises the writer's own ``OSError``, and no
+    marker is written. ``trainer_state.json`` is the Trainer's last file: failing there leaves every other file
+    complete and it truncated. ``get_last_checkpoint`` (run_clm's ``latest``) takes the partial folder either way,
+    and resuming it fails; this package's ``latest`` (``resolve_resume_checkpoint``) skips it and resumes
+    checkpoint-5 with the closed-form LR at every remaining update, each once."""
+    out = tmp_path / "out"
+    failing, previous = out / "checkpoint-10", out / "checkpoint-5"
+    kwargs = dict(lr_scheduler_type="uba", lr_scheduler_kwargs={"phi": 1.0, "min_lr_ratio": 0.1})
+    with monkeypatch.context() as patch:
+        StorageFault(patch, failing / file, 1000, errno.ENOSPC)
+        with pytest.raises(OSError) as caught:
+            train_tiny(Trainer, args(out, **kwargs))
+    assert type(caught.value) is OSError and caught.value.errno == errno.ENOSPC
+    assert caught.value.filename == str(failing / file) and (failing / file).stat().st_size == 1000
+    names = {p.name for p in failing.iterdir()}
+    if file == "trainer_state.json":  # every file of the checkpoint is there, the last one truncated
+        assert names == {p.name for p in previous.iterdir()}
+    else:
+        assert "trainer_state.json" not in names and "scheduler.pt" not in names
+
+    assert get_last_checkpoint(str(out)) == str(failing)  # the stock resolver takes the partial folder
+    error = json.JSONDecodeError if file == "trainer_state.json" else FileNotFoundError
+    with pytest.raises(error) as resuming:  # the Trainer reads trainer_state.json first: truncated, or missing
+        train_tiny(Trainer, args(out, **kwargs), resume=str(failing))
+    assert file == "trainer_state.json" or resuming.value.filename == str(failing / "trainer_state.json")
+
+    reason = "no completion marker" if file == "optimizer.pt" else "unreadable trainer_state.json"
+    assert len(checkpoint_problems(failing)) == 1 and checkpoint_problems(failing)[0].startswith(reason)
+    with caplog.at_level(logging.WARNING, logger="uba_hf"):
+        resume = resolve_resume_checkpoint("latest", out)
+    assert resume == str(previous) and f"Skipping incomplete checkpoint {failing}: {reason}" in caplog.text
+    trainer_, rec, losses = train_tiny(Trainer, args(out, **kwargs), resume=resume)
+    assert trainer_.state.global_step == N and rec.steps == list(range(SAVE, N))  # every remaining update once
+    assert rec.lrs == pytest.approx([LR * closed_form(s, W, N, 1.0, 0.1) for s in range(SAVE, N)], rel=1e-12)
+    assert sorted(losses) == list(range(1, N + 1))

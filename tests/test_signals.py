@@ -1,6 +1,7 @@
 """Signals on every path a CPU can run: SIGTERM and Ctrl-C with ``PreemptionCallback`` on the stock ``Trainer``
 through ``uba-run`` (one process and ``accelerate launch`` with two), a SIGKILLed rank under ``UBATrainer``
-(``accelerate launch``, DeepSpeed ZeRO-2), and Ctrl-C on ``uba-pretrain`` under ``accelerate launch``.
+(``accelerate launch``, DeepSpeed ZeRO-2), Ctrl-C on ``uba-pretrain`` under ``accelerate launch``, and SIGTERM and
+Ctrl-C on ``uba-pretrain`` under ``accelerate launch`` with DeepSpeed ZeRO-2.
 
 Every run is real: a launcher started in its own session, signalled as a terminal (Ctrl-C: the foreground
 process group) or a scheduler would. ``accelerate launch`` starts its workers in sessions of their own, so the
@@ -20,7 +21,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import PORT_TAKEN, TINY, assert_clean, closed_form, excerpt, free_port, popen_group, run_launcher
+from conftest import (
+    ACCELERATE,
+    PORT_TAKEN,
+    TINY,
+    TINY_FLOOR,
+    TINY_PHI,
+    assert_clean,
+    closed_form,
+    excerpt,
+    free_port,
+    popen_group,
+    rank_reports,
+    run_launcher,
+    tiny_launch,
+)
 
 from uba_hf.checkpoints import COMPLETE_MARKER, checkpoint_problems
 
@@ -28,8 +43,6 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT = str(ROOT / "tests" / "clients" / "train_stock.py")
-TINY_SCRIPT = str(ROOT / "tests" / "dist_scripts" / "train_tiny.py")
-ACCELERATE = [sys.executable, "-m", "accelerate.commands.launch", "--config_file"]
 LR, W, N, SAVE, PHI, RATIO = 1e-3, 2, 12, 4, 1.0, 0.1
 CPU_ENV = {"ACCELERATE_USE_CPU": "1"}  # Accelerate does not pass multi_cpu.yaml's use_cpu on (see the recipe)
 
@@ -68,12 +81,6 @@ def ended(proc: subprocess.Popen, since: float, timeout: float = 120) -> tuple[s
         os.killpg(proc.pid, signal.SIGKILL)
         pytest.fail(f"still running {timeout} s after the signal:\n{excerpt(proc.communicate()[0])}")
     return out, time.time() - since
-
-
-def reports(out: Path, n: int) -> list[dict]:
-    found = sorted(out.glob("rank*.json"))
-    assert len(found) == n, found
-    return [json.loads(p.read_text()) for p in found]
 
 
 # ------------------------------------------------------------------ the stock Trainer + PreemptionCallback
@@ -119,7 +126,7 @@ def test_stock_trainer_preemption_callback_saves_exits_and_resumes_exactly(tmp_p
     print(f"{launch}, {sig.name}: exit {proc.returncode} {took:.1f} s after the signal")
     assert proc.returncode == 128 + sig, excerpt(output)
     assert output.count(f"Received signal {int(sig)}: saving a checkpoint") == processes
-    recs = reports(out, processes)
+    recs = rank_reports(out, processes)
     stop = recs[0]["global_step"]
     assert SAVE <= stop < N
     for rec in recs:  # every rank stopped at the same update, each for the signal it was sent
@@ -137,7 +144,7 @@ def test_stock_trainer_preemption_callback_saves_exits_and_resumes_exactly(tmp_p
         stock(out, launch, "--resume_from_checkpoint", str(out / f"checkpoint-{stop}")), timeout=300, **env
     )
     assert_clean(resumed)
-    for rec in reports(out, processes):
+    for rec in rank_reports(out, processes):
         assert rec["resumed_from"].endswith(f"checkpoint-{stop}") and rec["global_step"] == N
         assert sorted(map(int, rec["lrs"])) == list(range(stop, N))  # each remaining update once
         assert list(rec["lrs"].values()) == pytest.approx(expected(range(stop, N)), rel=1e-12, abs=1e-18)
@@ -167,9 +174,7 @@ def test_uba_trainer_killed_rank_ends_the_launch_and_latest_resumes_exactly(tmp_
     ]
 
     def launch(*extra: str) -> list[str]:
-        config = str(ROOT / "recipes" / "accelerate" / recipe)
-        return [*ACCELERATE, config, "--num_processes", "2", "--main_process_port", str(free_port()),
-                TINY_SCRIPT, str(out), *args, *extra]  # fmt: skip
+        return tiny_launch(recipe, out, *args, *extra)
 
     proc = start(lambda: launch("--step_sleep", "0.5"), [out / f"checkpoint-{SAVE}" / COMPLETE_MARKER])
     worker_of(proc, rank=1).kill()
@@ -182,7 +187,7 @@ def test_uba_trainer_killed_rank_ends_the_launch_and_latest_resumes_exactly(tmp_
     resumed = run_launcher(launch("--resume_from_checkpoint", "latest"), timeout=300)
     assert_clean(resumed)
     assert f"resuming from {out / f'checkpoint-{SAVE}'} (update {SAVE} of {N})" in resumed.stdout
-    for rec in reports(out, 2):
+    for rec in rank_reports(out, 2):
         assert rec["global_step"] == N and rec["scheduler_kwargs"]["phi"] == PHI
         assert rec["lrs"] == pytest.approx(expected(range(SAVE, N)), rel=1e-12, abs=1e-18)  # updates 4..11, once
         assert sorted(map(int, rec["losses"])) == list(range(1, N + 1))  # none lost, none repeated
@@ -242,3 +247,55 @@ def test_uba_pretrain_ctrl_c_under_accelerate_stops_every_rank_at_one_update(tmp
     assert max(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*")) == stop
     history = json.loads((ckpt / "trainer_state.json").read_text())["log_history"]
     assert [h["step"] for h in history if "loss" in h] == list(range(1, stop + 1))
+
+
+# ------------------------------------------------------------------ SIGTERM and Ctrl-C on uba-pretrain on ZeRO-2
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_uba_pretrain_on_zero2_stops_every_rank_at_one_update_and_resumes_exactly(tmp_path, small_text_corpus, sig):
+    """``uba-pretrain`` under ``accelerate launch`` with recipes/accelerate/deepspeed_zero2.yaml (2 CPU processes),
+    signalled in its process group once checkpoint-3 is complete (SIGTERM as a scheduler sends it, SIGINT as a
+    terminal's Ctrl-C): the agent passes the signal on to both ranks, both stop at the same update S and save
+    checkpoint-S (both ranks' ZeRO partitions, rank 1's RNG state), nothing later; the launcher exits 128 + signal.
+    ``latest`` then resumes checkpoint-S: every update of the budget logged once, at the closed-form LR."""
+    out, n = tmp_path / "run", 12
+
+    def cmd(*extra: str) -> list[str]:
+        recipe = str(ROOT / "recipes" / "accelerate" / "deepspeed_zero2.yaml")
+        return [
+            *ACCELERATE, recipe, "--num_processes", "2", "--main_process_port", str(free_port()),
+            str(ROOT / "scripts" / "pretrain.py"), TINY, "--dataset_name", str(small_text_corpus),
+            *("--vocab_size", "512", "--block_size", "64", "--per_device_train_batch_size", "4"),
+            *("--max_steps", str(n), "--warmup_steps", "2", "--save_steps", "3", "--eval_strategy", "no"),
+            *("--logging_steps", "1", "--preprocessing_num_workers", "1", "--output_dir", str(out)),
+            *("--log_level_replica", "warning", *extra),  # rank 1 says when it got the signal too
+        ]  # fmt: skip
+
+    cache = {"UBA_HF_CACHE": str(tmp_path / "cache")}
+    proc = start(cmd, [out / "checkpoint-3" / COMPLETE_MARKER], timeout=400, **cache)
+    os.killpg(proc.pid, sig)
+    output, took = ended(proc, time.time())
+    assert proc.returncode == 128 + sig and took < 30, excerpt(output)  # the agent kills workers left after 30 s
+    assert output.count(f"Received signal {int(sig)}: saving a checkpoint") == 2  # each rank, once
+    assert "Traceback" not in output and "interrupted; nothing saved" not in output, excerpt(output)
+    assert output.count("pre-empted at update ") == 1  # the main process says where
+    stop = int(output.split("pre-empted at update ")[1].split("/")[0])
+    print(f"uba-pretrain on ZeRO-2, {sig.name} to the process group: stopped at update {stop}, exit {proc.returncode} "
+          f"{took:.1f} s after the signal")  # fmt: skip
+    assert 3 <= stop < n
+    ckpt = out / f"checkpoint-{stop}"
+    assert checkpoint_problems(ckpt) == [] and (ckpt / "rng_state_1.pth").exists()  # rank 1 saved there too
+    assert [p.name for p in ckpt.glob("global_step*")] == [f"global_step{stop}"]  # the engine saved once, there
+    for rank in (0, 1):  # each rank's optimizer partition, at that update
+        assert (ckpt / f"global_step{stop}" / f"zero_pp_rank_{rank}_mp_rank_00_optim_states.pt").stat().st_size > 0
+    assert max(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*")) == stop
+
+    resumed = run_launcher(cmd("--resume_from_checkpoint", "latest"), timeout=300, **cache)
+    assert_clean(resumed)
+    assert f"resuming from {ckpt} (update {stop} of {n})" in resumed.stdout
+    history = json.loads((out / "trainer_state.json").read_text())["log_history"]
+    logged = [(h["step"], h["learning_rate"]) for h in history if "loss" in h]  # the run's, across the signal
+    assert [step for step, _ in logged] == list(range(1, n + 1))  # every update, each once
+    want = [3e-3 * closed_form(step - 1, 2, n, TINY_PHI, TINY_FLOOR) for step, _ in logged]  # the recipe's peak LR
+    assert [lr for _, lr in logged] == pytest.approx(want, rel=1e-9)

@@ -197,8 +197,10 @@ def identity_differences(recorded: dict[str, Any] | None, current: dict[str, Any
 def checkpoint_problems(checkpoint_dir: str | os.PathLike) -> list[str]:
     """What is wrong with a checkpoint folder (empty list: complete).
 
-    Folders without a marker (written by the stock Trainer) are checked only for
-    ``trainer_state.json``, which Transformers writes last.
+    Folders without a marker (written by the stock Trainer) are judged by ``trainer_state.json``, which
+    Transformers writes last: it must be there and read as JSON. A save that fails while writing it (a full disk)
+    leaves it truncated, with every other file in place; ``transformers.trainer_utils.get_last_checkpoint`` takes
+    such a folder, and resuming it fails on the JSON (tests/test_checkpoint_faults.py, the stock Trainer).
     """
     root = Path(checkpoint_dir)
     if not root.is_dir():
@@ -206,8 +208,13 @@ def checkpoint_problems(checkpoint_dir: str | os.PathLike) -> list[str]:
     marker = root / COMPLETE_MARKER
     if not marker.is_file():
         written_by_uba = (root / SCHEDULE_RECORD_NAME).is_file() or (root / PENDING_MARKER).is_file()
-        if written_by_uba or not (root / "trainer_state.json").is_file():
+        state = root / "trainer_state.json"
+        if written_by_uba or not state.is_file():
             return ["no completion marker: the save was interrupted (or the folder was copied partially)"]
+        try:
+            json.loads(state.read_bytes())
+        except ValueError as err:
+            return [f"unreadable trainer_state.json ({err}): the save was interrupted (or the file copied partially)"]
         return []
     try:
         files = json.loads(marker.read_text())["files"]

@@ -5,7 +5,9 @@
 
 The model is the ``tiny`` OLMo-2 preset (with a small vocabulary), the data fixed pseudo-random token
 blocks with a learnable pattern. Every ``--key value`` after OUT is a ``TrainingArguments`` or
-``UBAArguments`` field, or ``--step_sleep SECONDS`` (a pause after each update, for the kill tests).
+``UBAArguments`` field, or ``--step_sleep SECONDS`` (a pause after each update, for the kill tests), or
+``--storage_fault RANK:checkpoint-N:ERRNO`` (that rank's storage for ``OUT/checkpoint-N`` full (``ENOSPC``) or
+read-only (``EROFS``): ``conftest.StorageFault``, installed in that process before training).
 Each process writes ``OUT/rank{R}.json``: world size, the LR of every update (read from the engine's
 own optimizer just before it steps), the block ids of every micro-batch it trained on, the files it
 opened for writing under OUT, and what scheduler / optimizer / engine were really in use.
@@ -92,6 +94,27 @@ class Blocks(torch.utils.data.Dataset):
 @dataclass
 class ScriptArguments:
     step_sleep: float = field(default=0.0, metadata={"help": "Seconds to sleep after each update (kill tests)."})
+    storage_fault: str = field(
+        default="", metadata={"help": "RANK:checkpoint-N:ERRNO: that rank's writes there fail (fault tests)."}
+    )
+
+
+def install_storage_fault(spec: str, out: str, rank: int) -> None:
+    """``conftest.StorageFault`` (tests/conftest.py, the single-process tests' fault) on ``OUT/checkpoint-N`` in
+    this process, if it is the rank ``spec`` names: no byte more fits there (``ENOSPC``), or nothing can be
+    created there (``EROFS``)."""
+    fault_rank, folder, code = spec.split(":")
+    if int(fault_rank) != rank:
+        return
+    import errno
+    from pathlib import Path
+
+    import pytest
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+    from conftest import StorageFault
+
+    StorageFault(pytest.MonkeyPatch(), Path(out).absolute() / folder, 0, getattr(errno, code))
 
 
 class Probe(TrainerCallback):
@@ -166,6 +189,8 @@ def train(argv: list[str]) -> None:
     trainer = RecordingTrainer(model=model, args=training, uba_args=uba, train_dataset=Blocks(), callbacks=[probe])
     probe.trainer = trainer
     _watch_writes()
+    if script.storage_fault:
+        install_storage_fault(script.storage_fault, out, training.process_index)
     trainer.train(resume_from_checkpoint=resume)
 
     engine = trainer.model_wrapped
