@@ -289,7 +289,8 @@ def _run_once(cmd: list[str], timeout: float, env: dict[str, str]) -> subprocess
 
 
 def tiny_launch(recipe: str, out: Path, *args: str) -> list[str]:
-    """``accelerate launch`` of ``TINY_SCRIPT`` with ``recipes/accelerate/RECIPE``, 2 processes, a free port."""
+    """``accelerate launch`` of ``TINY_SCRIPT`` with the Accelerate recipe named ``recipe`` (``recipes/accelerate/``), 2
+    processes, a free port."""
     config = str(ROOT / "recipes" / "accelerate" / recipe)
     port = str(free_port())
     return [*ACCELERATE, config, "--num_processes", "2", "--main_process_port", port, TINY_SCRIPT, str(out), *args]
