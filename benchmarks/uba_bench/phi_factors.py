@@ -200,7 +200,7 @@ REGIMES += [
     ),
     Regime("prose-b2", "sweep", 2, 1300, (0.015, 0.03, 0.06, 0.12), "corpus", dataset=PROSE_CORPUS, **_area_unseen),
 ]
-MAIN_HIGH_LR_GRID = [uba_name(0.025, 0.1), uba_name(1.0, 0.1), "cosine-min10"]
+MAIN_HIGH_LR_GRID = [uba_name(0.025, 0.1), uba_name(1.0, 0.1), "cosine-min10", *OTHER_BASELINES]
 BRIDGE_GRID = [uba_name(0.01, 0.1), uba_name(0.25, 0.1), uba_name(1.0, 0.1), "cosine-min10"]
 REGIME_BY_NAME = {r.name: r for r in REGIMES}
 # sweep-b32: phi 0.025, the grid's low edge, was best with and without the floor on every seed (3 of 3); then
@@ -295,7 +295,8 @@ def _setups() -> list[FactorSetup]:
         i = next(k for k, f in enumerate(phi) if f.regime.name == name)
         phi.insert(i + 1, FactorSetup(f"{name}-phi-ext", REGIME_BY_NAME[name], tuple(extra)))
     # The bridge regimes found two LR basins (a bad LR between them) where shape-b8 had one: main-b4's grid stopped
-    # at 0.01, so its high basin is looked for with a late decay, an early one and cosine-min10.
+    # at 0.01, so its high basin is looked for with a late decay, an early one, cosine-min10 and the other baselines
+    # (each schedule's grid extended alike).
     high = [FactorSetup("main-b4-highlr", REGIME_BY_NAME["main-b4"], tuple(MAIN_HIGH_LR_GRID), lrs=(0.03, 0.1))]
     phi = [*phi[: len(first)], *high, *phi[len(first) :]]
     base = [
