@@ -218,10 +218,20 @@ class StorageFault:
         return f
 
 
+def install_storage_fault(spec: str, out: str, rank: int) -> None:
+    """``StorageFault`` on ``OUT/checkpoint-N`` (or on one file in it: ``checkpoint-N/FILE``) in a launched process,
+    if it is the rank that ``spec`` (``RANK:checkpoint-N[/FILE]:ERRNO``, the launched test scripts'
+    ``--storage_fault``) names: no byte more fits there (``ENOSPC``), or nothing can be created there (``EROFS``)."""
+    fault_rank, folder, code = spec.split(":")
+    if int(fault_rank) == rank:
+        StorageFault(pytest.MonkeyPatch(), Path(out).absolute() / folder, 0, getattr(errno, code))
+
+
 # --------------------------------------------------------------------------------- launchers
 
 ACCELERATE = [sys.executable, "-m", "accelerate.commands.launch", "--config_file"]  # + a recipe and its arguments
 TINY_SCRIPT = str(ROOT / "tests" / "dist_scripts" / "train_tiny.py")  # UBATrainer under a launcher; see its docstring
+STOCK_CLIENT = str(ROOT / "tests" / "clients" / "train_stock.py")  # the stock Trainer, run_clm style; see its docstring
 ABORT_SIGNS = ("terminate called", "Fatal Python error", "Traceback (most recent call last)", "SIGABRT")
 PORT_TAKEN = ("EADDRINUSE", "Address already in use", "address already in use")
 PORT_FLAGS = ("--main_process_port", "--master_port", "--master-port")
@@ -288,12 +298,22 @@ def _run_once(cmd: list[str], timeout: float, env: dict[str, str]) -> subprocess
     return subprocess.CompletedProcess(cmd, proc.returncode, out, "")
 
 
-def tiny_launch(recipe: str, out: Path, *args: str) -> list[str]:
-    """``accelerate launch`` of ``TINY_SCRIPT`` with the Accelerate recipe named ``recipe`` (``recipes/accelerate/``), 2
-    processes, a free port."""
+def accelerate_launch(recipe: str, *target: str) -> list[str]:
+    """``accelerate launch`` of ``target`` (a script and its arguments) with the Accelerate recipe named ``recipe``
+    (``recipes/accelerate/``), 2 processes, a free port."""
     config = str(ROOT / "recipes" / "accelerate" / recipe)
-    port = str(free_port())
-    return [*ACCELERATE, config, "--num_processes", "2", "--main_process_port", port, TINY_SCRIPT, str(out), *args]
+    return [*ACCELERATE, config, "--num_processes", "2", "--main_process_port", str(free_port()), *target]
+
+
+def tiny_launch(recipe: str, out: Path, *args: str) -> list[str]:
+    """``accelerate launch`` of ``TINY_SCRIPT`` (``UBATrainer``), as ``accelerate_launch``."""
+    return accelerate_launch(recipe, TINY_SCRIPT, str(out), *args)
+
+
+def stock_launch(recipe: str, out: Path, *args: str) -> list[str]:
+    """``accelerate launch`` of ``STOCK_CLIENT`` (the stock ``Trainer``) through ``uba-run``, as ``accelerate_launch``;
+    ``args``: its ``TrainingArguments`` and client options."""
+    return accelerate_launch(recipe, "-m", "uba_hf.run", STOCK_CLIENT, "--output_dir", str(out), *args)
 
 
 def rank_reports(out: Path, n: int) -> list[dict]:

@@ -1,7 +1,8 @@
 """A checkpoint write that fails half way (disk full, storage turned read-only): the run stops with one line
 that names the folder and the cause, the partial folder is never taken for a complete checkpoint, and
 ``latest`` resumes the previous one exactly. In one process, under ``accelerate launch`` with two (DDP and
-DeepSpeed ZeRO-2, the fault on one rank only), and what the stock ``Trainer`` does instead.
+DeepSpeed ZeRO-2, the fault on one rank only), and what the stock ``Trainer`` does instead (in one process, and
+through ``uba-run`` on ZeRO-2 with two).
 
 The faults are injected where the bytes reach storage (``open`` for writing, ``torch.save``, the safetensors
 writer, ``mkdir``) for files under the failing ``checkpoint-N``: tests run as root here, and root ignores
@@ -35,6 +36,7 @@ from conftest import (
     excerpt,
     rank_reports,
     run_launcher,
+    stock_launch,
     tiny_launch,
     tiny_olmo2,
     tiny_training_args,
@@ -256,6 +258,14 @@ def test_another_failure_during_training_is_not_reported_as_a_checkpoint_write(t
 # ------------------------------------------------------------------ several processes: one rank's write fails
 
 
+def agent_summary(output: str) -> tuple[dict[int, int], int]:
+    """From the launcher's (torch elastic agent's) failure summary: every failed rank's exit code (-15: terminated by
+    the agent) and the rank it names as the root cause (the first to fail)."""
+    pattern = r"rank\s+: (\d) \(local_rank: \d\)\s+exitcode\s+: (-?\d+)"
+    codes = {int(r): int(c) for r, c in re.findall(pattern, output)}
+    return codes, int(re.findall(pattern, output.split("Root Cause")[-1])[0][0])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe", ["multi_cpu.yaml", "deepspeed_zero2.yaml"], ids=["accelerate_ddp", "zero2"])
 def test_one_rank_disk_full_ends_the_launch_in_seconds_and_latest_resumes_the_previous(tmp_path, recipe):
@@ -284,12 +294,11 @@ def test_one_rank_disk_full_ends_the_launch_in_seconds_and_latest_resumes_the_pr
     took = exited - written.stat().st_mtime
     # The agent's summary: rank 1 failed first (exit 1); rank 0 exited 1 itself (CheckpointWriteError from the
     # collective that broke, "Connection closed by peer") or was terminated by the agent (-15), whichever came first.
-    codes = {int(r): int(c) for r, c in re.findall(r"rank\s+: (\d) \(local_rank: \d\)\s+exitcode\s+: (-?\d+)", output)}
-    root_cause = output.split("Root Cause")[-1]
+    codes, root_cause = agent_summary(output)
     other = [line.split("could not write checkpoint ")[1][:160] for line in lines if line.startswith("[rank0]:")]
     print(f"{recipe}: rank 1's write failed; launcher exit {proc.returncode} {took:.1f} s later; exit codes {codes}")
     print(f"{recipe}: rank 0 said {other or 'nothing'}; gloo closed: {'Connection closed by peer' in output}")
-    assert codes[1] == 1 and "rank      : 1 (local_rank: 1)" in root_cause and codes.get(0) in (1, -15)
+    assert codes[1] == 1 and root_cause == 1 and codes.get(0) in (1, -15)
     assert took < 20, excerpt(output)
     assert all("No space left" not in line for line in lines if line.startswith("[rank0]:"))  # rank 0 wrote fine
     assert not list(out.glob("rank*.json")) and not (out / f"checkpoint-{n}").exists()  # nobody trained on
@@ -359,3 +368,83 @@ def test_stock_trainer_partial_checkpoint_is_taken_by_get_last_checkpoint_not_by
     assert trainer_.state.global_step == N and rec.steps == list(range(SAVE, N))  # every remaining update once
     assert rec.lrs == pytest.approx([LR * closed_form(s, W, N, 1.0, 0.1) for s in range(SAVE, N)], rel=1e-12)
     assert sorted(losses) == list(range(1, N + 1))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "full", ["checkpoint-8", "checkpoint-8/rng_state_1.pth"], ids=["optimizer_partition", "rng_state"]
+)
+def test_stock_trainer_on_zero2_one_rank_disk_full_ends_the_launch_and_latest_resumes_the_previous(
+    tmp_path, caplog, full
+):
+    """The stock ``Trainer`` (tests/clients/train_stock.py, ``lr_scheduler_type="uba"`` through ``uba-run``) under
+    ``accelerate launch`` with DeepSpeed ZeRO-2, 2 CPU processes; rank 1's storage full at the second save, rank 0's
+    fine: from checkpoint-8's first byte (rank 1's first file there is its optimizer partition, written inside the
+    engine's save), or from its RNG state on (its last file, written after the engine's save). Rank 1 raises the
+    writer's own ``OSError`` and exits 1; rank 0, waiting in a collective for it (the engine's closing barrier, or
+    the next update's), is released when rank 1's process exits, and the launch exits 1 within seconds. Rank 0
+    writes ``trainer_state.json`` only after the engine's barrier: in the second case the partial folder has it, and
+    only rank 1's empty RNG file tells. ``get_last_checkpoint`` takes the partial folder either way; ``latest``
+    skips it and resumes checkpoint-4 with the closed-form LR at every remaining update, each once."""
+    out, n, save, lr = tmp_path / "run", 12, 4, 1e-3
+    failing, previous = out / "checkpoint-8", out / "checkpoint-4"
+    args = ["--lr_scheduler_type", "uba", "--lr_scheduler_kwargs", json.dumps({"phi": 1.0, "min_lr_ratio": 0.1})]
+    args += ["--max_steps", str(n), "--warmup_steps", "2", "--learning_rate", str(lr), "--save_steps", str(save)]
+    args += ["--per_device_train_batch_size", "4", "--logging_steps", "1", "--report_to", "none"]
+    args += ["--disable_tqdm", "true", "--seed", "0", "--use_cpu", "true"]
+
+    proc = run_launcher(stock_launch("deepspeed_zero2.yaml", out, *args, "--storage_fault", f"1:{full}:ENOSPC"))
+    exited = time.time()
+    output = proc.stdout
+    # Rank 1: the writer's own error, with its traceback (nothing of this package's one line on this path).
+    failed = [line for line in output.splitlines() if line.startswith("[rank1]: OSError: ")]
+    assert proc.returncode == 1 and len(failed) == 1 and "CheckpointWriteError" not in output, excerpt(output)
+    partition = failing / "global_step8" / "zero_pp_rank_1_mp_rank_00_optim_states.pt"
+    written = partition if full == "checkpoint-8" else failing / "rng_state_1.pth"
+    assert failed[0] == f"[rank1]: OSError: [Errno 28] No space left on device: '{written}'"
+    assert written.stat().st_size == 0
+    took = exited - written.stat().st_mtime
+    # Rank 0: released from the collective by the closed connection, then exits 1 itself or is terminated by the
+    # agent (-15), whichever comes first; where it waited, when it printed its error before the agent's SIGTERM.
+    codes, root_cause = agent_summary(output)
+    assert codes[1] == 1 and root_cause == 1 and codes.get(0) in (1, -15), excerpt(output)
+    rank0 = [line for line in output.splitlines() if line.startswith("[rank0]: ")]
+    frame = r'site-packages/((?:deepspeed/runtime|transformers|accelerate/accelerator)[\w/]*\.py)", line \d+, in (\w+)'
+    waited = [":".join(f) for f in re.findall(frame, "\n".join(rank0))][-2:]  # the innermost, wrappers left out
+    print(f"stock Trainer on ZeRO-2, rank 1 full at {written.name}: launcher exit {proc.returncode} {took:.1f} s after")
+    print(f"  the failed write; exit codes {codes}; rank 0 printed {rank0[-1][:90] if rank0 else 'nothing'!r}")
+    print(f"  rank 0 waited in {waited}")
+    assert all("Connection closed by peer" in line for line in rank0 if "Error: " in line), excerpt(output)
+    if waited:  # the engine's closing barrier; the next update's first collective (num_items_in_batch)
+        engine_save, next_update = "deepspeed/runtime/engine.py:save_checkpoint", "accelerate/accelerator.py:gather"
+        assert waited[-1] == (engine_save if full == "checkpoint-8" else next_update), waited
+    assert took < 15, excerpt(output)
+    assert not list(out.glob("rank*.json")) and not (out / f"checkpoint-{n}").exists()  # nobody trained on
+
+    # The partial folder. Rank 0's partition and DeepSpeed's own `latest` tag are there in both cases: the tag names
+    # global_step8 also where rank 1's partition in it is empty.
+    assert (failing / "global_step8" / "zero_pp_rank_0_mp_rank_00_optim_states.pt").stat().st_size > 0
+    assert (failing / "latest").read_text() == "global_step8"
+    if full == "checkpoint-8":
+        assert not (failing / "trainer_state.json").exists() and not list(failing.glob("rng_state*"))
+        reason = "no completion marker"
+    else:
+        assert partition.stat().st_size > 0 and (failing / "rng_state_0.pth").stat().st_size > 0
+        assert json.loads((failing / "trainer_state.json").read_text())["global_step"] == 8  # reads fine
+        reason = "rng_state_1.pth is truncated (0 bytes"
+    assert get_last_checkpoint(str(out)) == str(failing)  # the stock resolver takes the partial folder
+    assert len(checkpoint_problems(failing)) == 1 and checkpoint_problems(failing)[0].startswith(reason)
+    with caplog.at_level(logging.WARNING, logger="uba_hf"):
+        resume = resolve_resume_checkpoint("latest", out)
+    assert resume == str(previous) and f"Skipping incomplete checkpoint {failing}: {reason}" in caplog.text
+
+    # Resume what `latest` gave, through the same launch.
+    resumed = run_launcher(stock_launch("deepspeed_zero2.yaml", out, *args, "--resume_from_checkpoint", resume))
+    assert_clean(resumed)
+    want = [lr * closed_form(s, 2, n, 1.0, 0.1) for s in range(save, n)]
+    for rec in rank_reports(out, 2):
+        assert rec["resumed_from"] == str(previous) and rec["global_step"] == n and rec["zero_stage"] == 2
+        assert sorted(map(int, rec["lrs"])) == list(range(save, n))  # each remaining update once
+        assert list(rec["lrs"].values()) == pytest.approx(want, rel=1e-12, abs=1e-18)
+        assert rec["logged_steps"] == list(range(1, n + 1))  # none lost, none repeated
+    assert all(checkpoint_problems(p) == [] for p in sorted_checkpoints(out))  # checkpoint-8 rewritten, whole

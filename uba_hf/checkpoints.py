@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,13 @@ def checkpoint_problems(checkpoint_dir: str | os.PathLike) -> list[str]:
     Transformers writes last: it must be there and read as JSON. A save that fails while writing it (a full disk)
     leaves it truncated, with every other file in place; ``transformers.trainer_utils.get_last_checkpoint`` takes
     such a folder, and resuming it fails on the JSON (tests/test_checkpoint_faults.py, the stock Trainer).
+
+    "Last" holds for the main process only. With several processes each writes its own ``rng_state_R.pth`` after
+    the optimizer state, and nothing waits for them before the main process writes ``trainer_state.json``: a rank
+    whose disk fills there leaves that file empty or truncated under a ``trainer_state.json`` that reads fine, and
+    resuming fails on that rank (``EOFError``; measured on DeepSpeed ZeRO-2, tests/test_checkpoint_faults.py). So
+    every ``rng_state*.pth`` must also be whole: ``torch.save`` writes a zip archive whose directory comes last,
+    which an empty or truncated file lacks.
     """
     root = Path(checkpoint_dir)
     if not root.is_dir():
@@ -215,7 +223,12 @@ def checkpoint_problems(checkpoint_dir: str | os.PathLike) -> list[str]:
             json.loads(state.read_bytes())
         except ValueError as err:
             return [f"unreadable trainer_state.json ({err}): the save was interrupted (or the file copied partially)"]
-        return []
+        return [
+            f"{rng.name} is truncated ({rng.stat().st_size:,} bytes, not a whole torch.save archive): the save was "
+            "interrupted on a process (or the file copied partially)"
+            for rng in sorted(root.glob("rng_state*.pth"))
+            if not zipfile.is_zipfile(rng)
+        ]
     try:
         files = json.loads(marker.read_text())["files"]
     except (ValueError, KeyError) as err:

@@ -1,6 +1,6 @@
 """A client written the way HF's examples/pytorch/language-modeling/run_clm.py is: ``HfArgumentParser``
 -> ``TrainingArguments`` -> the stock ``transformers.Trainer``. It imports nothing from uba_hf (unless
-``--preemption true``), so ``--lr_scheduler_type uba`` works only through the wrapper:
+``--preemption true`` or ``--storage_fault``), so ``--lr_scheduler_type uba`` works only through the wrapper:
 
     uba-run tests/clients/train_stock.py --output_dir OUT --lr_scheduler_type uba --max_steps 8 ...
     torchrun --nproc_per_node 2 -m uba_hf.run tests/clients/train_stock.py ... --use_cpu true
@@ -10,7 +10,10 @@ The model is a tiny randomly initialised OLMo-2, the data fixed token blocks wit
 pattern (next token = token + 1). ``--resume_from_checkpoint latest`` resumes from the newest
 checkpoint in ``output_dir`` (run_clm's ``get_last_checkpoint``). ``--preemption true`` adds
 ``uba_hf.callbacks.PreemptionCallback``, as a script does to save and stop on SIGTERM / Ctrl-C, and
-then exits with ``128 + signal``. Each process writes
+then exits with ``128 + signal``. ``--storage_fault RANK:checkpoint-N[/FILE]:ERRNO`` makes that rank's
+storage for ``OUTPUT_DIR/checkpoint-N`` (or that file in it) full (``ENOSPC``) or read-only (``EROFS``):
+``conftest.install_storage_fault``, as in tests/dist_scripts/train_tiny.py (it imports tests/conftest.py, and
+with it uba_hf). Each process writes
 ``OUTPUT_DIR/rank{R}.json``: the LR the optimizer (or the DeepSpeed engine) applies at every update,
 keyed by the 0-based update index, and what scheduler / engine were in use.
 """
@@ -36,6 +39,9 @@ class ClientArguments:
     step_sleep: float = field(default=0.0, metadata={"help": "Seconds to sleep after each update (kill tests)."})
     preemption: bool = field(
         default=False, metadata={"help": "Add uba_hf.callbacks.PreemptionCallback; exit 128 + signal when it stops."}
+    )
+    storage_fault: str = field(
+        default="", metadata={"help": "RANK:checkpoint-N:ERRNO: that rank's writes there fail (fault tests)."}
     )
 
 
@@ -107,6 +113,11 @@ def main() -> int:
         callbacks=callbacks,
     )
     probe.trainer = trainer
+    if client.storage_fault:  # the test's fault, as tests/dist_scripts/train_tiny.py installs it
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+        from conftest import install_storage_fault
+
+        install_storage_fault(client.storage_fault, training.output_dir, training.process_index)
     trainer.train(resume_from_checkpoint=resume)
 
     engine = trainer.model_wrapped

@@ -100,21 +100,11 @@ class ScriptArguments:
 
 
 def install_storage_fault(spec: str, out: str, rank: int) -> None:
-    """``conftest.StorageFault`` (tests/conftest.py, the single-process tests' fault) on ``OUT/checkpoint-N`` in
-    this process, if it is the rank ``spec`` names: no byte more fits there (``ENOSPC``), or nothing can be
-    created there (``EROFS``)."""
-    fault_rank, folder, code = spec.split(":")
-    if int(fault_rank) != rank:
-        return
-    import errno
-    from pathlib import Path
-
-    import pytest
-
+    """``--storage_fault``: ``conftest.install_storage_fault`` (tests/conftest.py, the single-process tests' fault)."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
-    from conftest import StorageFault
+    from conftest import install_storage_fault as install
 
-    StorageFault(pytest.MonkeyPatch(), Path(out).absolute() / folder, 0, getattr(errno, code))
+    install(spec, out, rank)
 
 
 class Probe(TrainerCallback):
