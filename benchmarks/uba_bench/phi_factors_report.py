@@ -109,7 +109,7 @@ def judged_regimes(root: Path = FACTORS_DIR) -> list[dict[str, Any]]:
         for b in cfg.budgets:
             out.append(dict(label=f"{group} {b}", fitted=True, cfg=cfg, runs=runs, budget=b, n=V2_NON_EMBEDDING[group]))
     for regime in REGIMES:
-        if regime.anchor or regime.bridge:  # a bridge regime runs a phi grid only, no judged baselines
+        if regime.anchor or (regime.bridge and not regime.held_out_for):  # a phi grid only, no judged baselines
             continue
         records = [r for s in SETUPS if s.regime == regime for r in read_results(s.results(root))]
         n = _non_embedding(records, V2_NON_EMBEDDING.get(regime.model))
@@ -176,11 +176,8 @@ def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
             pick_text = "no run of its pick"
         else:
             z = zero_config_schedule(reg["budget"], zero.lr)
-            source = "UBATrainer" if zero.name == ZERO_CONFIG else "runs of its pick"
-            pick_text = (
-                f"{zero.lr:g}, {z['lr_area']:.3g}, phi {z['phi']:g} floor {z['min_lr_ratio']:g} ({source}, "
-                f"{zero.lrs_tried} LRs)"
-            )
+            source = "UBATrainer" if zero.name == ZERO_CONFIG else f"runs of its pick, {zero.lrs_tried} LRs"
+            pick_text = f"{zero.lr:g}, {z['lr_area']:.3g}, phi {z['phi']:g} floor {z['min_lr_ratio']:g} ({source})"
         tables[reg["fitted"]].append(
             f"| {reg['label']} | {pick_text} | {_cell(cells['zero'], seeds) or 'not run'} | "
             f"{f'`{base.name}` {base.mean:.4f}' if base else 'none run'} | {_cell(cells['stock'], seeds)} | "
