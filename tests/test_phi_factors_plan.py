@@ -16,7 +16,24 @@ ANCHORS = {"sweep": (8, 325), "main-job": (16, 100)}  # v2's batch and budget of
 ONE_FACTOR = {"corpus": {"dataset_name"}, "shape": {"model_overrides"}}
 
 
-@pytest.mark.parametrize("regime", [r for r in REGIMES if not r.anchor and not r.bridge], ids=lambda r: r.name)
+# Regimes one batch step from another regime of this study (not from a v2 anchor): that regime's name.
+BATCH_STEP_FROM = {"shape-b2": "shape-b8", "shape-b32-width128": "shape-b8-width128"}
+
+
+@pytest.mark.parametrize("name", BATCH_STEP_FROM)
+def test_a_batch_step_from_a_regime_of_this_study_changes_the_batch_alone_at_equal_tokens(name):
+    regime, base = REGIME_BY_NAME[name], REGIME_BY_NAME[BATCH_STEP_FROM[name]]
+    key, other = regime.config(["linear"]).setup_key(), base.config(["linear"]).setup_key()
+    assert {k for k in set(key) | set(other) if key.get(k) != other.get(k)} == {"batch_size"}
+    assert regime.batch_size in (base.batch_size // 4, base.batch_size * 4)
+    assert regime.budget * regime.batch_size == pytest.approx(base.budget * base.batch_size, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    "regime",
+    [r for r in REGIMES if not r.anchor and not r.bridge and r.name not in BATCH_STEP_FROM],
+    ids=lambda r: r.name,
+)
 def test_a_regime_differs_from_its_v2_anchor_in_one_factor(regime):
     key = regime.config(["linear"]).setup_key()
     if regime.factor in ONE_FACTOR:  # the sweep model's regime at the same batch and budget, one other thing changed

@@ -65,6 +65,7 @@ SECONDS_PER_UPDATE = {
     ("shape", 8): 0.11,
     ("shape", 32): 0.35,
     ("shape", 4): 0.11,
+    ("shape", 2): 0.05,
 }
 RUN_OVERHEAD_S = {"sweep": 3.0, "main-job": 12.0, "shape": 4.0}
 
@@ -199,6 +200,19 @@ REGIMES += [
         **_area_unseen,
     ),
     Regime("prose-b2", "sweep", 2, 1300, (0.015, 0.03, 0.06, 0.12), "corpus", dataset=PROSE_CORPUS, **_area_unseen),
+    # Added once those three had run (the rule unchanged): the 4 x 96 shape at a quarter of the batch (1,300 updates,
+    # where the rule's floor may switch off), and the width-128 bridge at 4x the batch (81 updates).
+    Regime("shape-b2", "shape", 2, 1300, (0.015, 0.03, 0.06, 0.12), "batch /4", **_area_unseen),
+    Regime(
+        "shape-b32-width128",
+        "shape",
+        32,
+        81,
+        (0.01, 0.03, 0.1, 0.3),
+        "width 128, batch x4",
+        model_changes=(("hidden_size", 128), ("intermediate_size", 512)),
+        **_area_unseen,
+    ),
 ]
 MAIN_HIGH_LR_GRID = [uba_name(0.025, 0.1), uba_name(1.0, 0.1), "cosine-min10", *OTHER_BASELINES]
 BRIDGE_GRID = [uba_name(0.01, 0.1), uba_name(0.25, 0.1), uba_name(1.0, 0.1), "cosine-min10"]
