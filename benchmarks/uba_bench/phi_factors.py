@@ -312,6 +312,14 @@ def _setups() -> list[FactorSetup]:
     # at 0.01, so its high basin is looked for with a late decay, an early one, cosine-min10 and the other baselines
     # (each schedule's grid extended alike).
     high = [FactorSetup("main-b4-highlr", REGIME_BY_NAME["main-b4"], tuple(MAIN_HIGH_LR_GRID), lrs=(0.03, 0.1))]
+    # shape-b32-width128: schedule-free's grid, extended at its low edge, found a low-LR basin (0.0032) that the other
+    # judged schedules' grids (best at 0.3, inside) never reached; they run there too, so that every judged schedule
+    # is tuned over the same LRs.
+    width_b32 = REGIME_BY_NAME["shape-b32-width128"]
+    low = FactorSetup(
+        "shape-b32-width128-lowlr", width_b32, (ZERO_CONFIG, "linear", "wsd-1sqrt"), lrs=(0.00104, 0.00322)
+    )
+    high.append(low)
     phi = [*phi[: len(first)], *high, *phi[len(first) :]]
     base = [
         FactorSetup(f"{r.name}-base", r, tuple(OTHER_BASELINES))

@@ -273,10 +273,11 @@ def across_regimes_section(root: Path = FACTORS_DIR) -> list[str]:
 def lr_landscape_section(root: Path = FACTORS_DIR) -> list[str]:
     """Seed 0's loss at every LR it ran, per schedule, in shape-b8, its bridge regimes and main-b4: where the best
     LR sits, and whether the loss has one basin in the LR or two."""
+    from .config import ZERO_CONFIG
     from .phi_factors import BRIDGE_GRID, MAIN_HIGH_LR_GRID, REGIME_BY_NAME
     from .schedules import spec_key
 
-    names = list(dict.fromkeys([*BRIDGE_GRID, *MAIN_HIGH_LR_GRID]))
+    names = list(dict.fromkeys([ZERO_CONFIG, *BRIDGE_GRID, *MAIN_HIGH_LR_GRID]))
     regimes = [REGIME_BY_NAME["shape-b8"], *(r for r in REGIMES if r.bridge), REGIME_BY_NAME["main-b4"]]
     lines = [
         "## The LR landscape: shape-b8, one step at a time toward the main job's model",
