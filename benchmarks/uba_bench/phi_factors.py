@@ -128,7 +128,7 @@ class Regime:
 
     # A step from the shape model toward the main job's model: SweepConfig fields and model overrides it changes.
     # Such a regime asks which difference gives the main job's model its low peak LR and late decay; it runs a phi
-    # grid only and stays out of the zero-config judgement.
+    # grid, and stays out of the zero-config judgement unless it was held out for a rule.
     changes: tuple[tuple[str, Any], ...] = ()
     model_changes: tuple[tuple[str, Any], ...] = ()
 
@@ -311,7 +311,7 @@ def _setups() -> list[FactorSetup]:
     # The bridge regimes found two LR basins (a bad LR between them) where shape-b8 had one: main-b4's grid stopped
     # at 0.01, so its high basin is looked for with a late decay, an early one, cosine-min10 and the other baselines
     # (each schedule's grid extended alike).
-    high = [FactorSetup("main-b4-highlr", REGIME_BY_NAME["main-b4"], tuple(MAIN_HIGH_LR_GRID), lrs=(0.03, 0.1))]
+    other_lrs = [FactorSetup("main-b4-highlr", REGIME_BY_NAME["main-b4"], tuple(MAIN_HIGH_LR_GRID), lrs=(0.03, 0.1))]
     # shape-b32-width128: schedule-free's grid, extended at its low edge, found a low-LR basin (0.0032) that the other
     # judged schedules' grids (best at 0.3, inside) never reached; they run there too, so that every judged schedule
     # is tuned over the same LRs.
@@ -319,8 +319,8 @@ def _setups() -> list[FactorSetup]:
     low = FactorSetup(
         "shape-b32-width128-lowlr", width_b32, (ZERO_CONFIG, "linear", "wsd-1sqrt"), lrs=(0.00104, 0.00322)
     )
-    high.append(low)
-    phi = [*phi[: len(first)], *high, *phi[len(first) :]]
+    other_lrs.append(low)
+    phi = [*phi[: len(first)], *other_lrs, *phi[len(first) :]]
     base = [
         FactorSetup(f"{r.name}-base", r, tuple(OTHER_BASELINES))
         for r in REGIMES
