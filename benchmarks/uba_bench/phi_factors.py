@@ -45,11 +45,14 @@ STOCK_DEFAULT = uba_name(0.25, 0.1)
 # Where the zero-config choice is judged: it, the stock default, and the four baselines of the targets.
 JUDGED_BASELINES = [STOCK_DEFAULT, "linear", "wsd-1sqrt", "cosine-min10", SCHEDULE_FREE]
 # The zero-config rules, each judged on regimes held out from its fit: 0.4.0's development rule (updates per
-# non-embedding parameter; its runs are RETIRED_ZERO_CONFIG's) and the LR-area rule that replaced it
-# (``uba_hf.zero_config``; ZERO_CONFIG's runs).
+# non-embedding parameter; its runs are RETIRED_ZERO_CONFIG's), the LR-area rule that replaced it (its floor from the
+# area alone: 0 from 60), and the current one (``uba_hf.zero_config``: the same phi, the floor 0 from an area of 60
+# only from 1 token per non-embedding parameter). Both LR-area rules ran as ZERO_CONFIG (each run records its pick).
 RHO_RULE = "updates per parameter"
 AREA_RULE = "LR area"
-ZERO_CONFIG_OF_RULE = {RHO_RULE: RETIRED_ZERO_CONFIG, AREA_RULE: ZERO_CONFIG}
+AREA_TPP_RULE = "LR area, floor by tokens per parameter"
+CURRENT_RULE = AREA_TPP_RULE
+ZERO_CONFIG_OF_RULE = {RHO_RULE: RETIRED_ZERO_CONFIG, AREA_RULE: ZERO_CONFIG, AREA_TPP_RULE: ZERO_CONFIG}
 # v2 ran phi 0.1-8 at the anchors; phi 0.025 (with and without the floor) is what the anchors still lack.
 ANCHOR_MISSING = [uba_name(0.025), uba_name(0.025, 0.1)]
 
@@ -138,8 +141,9 @@ class Regime:
 
     @property
     def fitted(self) -> bool:
-        """Whether the current zero-config rule (the LR area, ``uba_hf.zero_config``) was fitted on this regime."""
-        return self.held_out_for != AREA_RULE
+        """Whether the current zero-config rule (``uba_hf.zero_config``) was fitted on this regime: every regime
+        measured before it was fixed, those held out for an earlier rule included."""
+        return self.held_out_for != CURRENT_RULE
 
     def config(self, schedules: list[str]) -> SweepConfig:
         cfg = _regime_config(self.model, self.batch_size, self.budget, list(self.lrs), schedules, self.dataset)
@@ -214,6 +218,25 @@ REGIMES += [
         **_area_unseen,
     ),
 ]
+# The LR-area rule missed shape-b2 (+0.118, phi 1 decayed to zero at an area of 78, where the floor kept would have
+# been +0.058), while at the same area the floor cost sweep 5200 0.05: the current rule keeps the floor below 1 token
+# per non-embedding parameter (shape-b2: 0.28; sweep 5200: 20). Fixed before any run of these two, which judge it,
+# each one step from a regime measured: prose at v2's 1,300 updates of 8 x 64 tokens (5.1 tokens per parameter; the
+# corpus changed), and shape-b2 at width 128 (0.2; the width changed).
+_tpp_unseen = dict(held_out_for=AREA_TPP_RULE, tune_on_first_seed=True)
+REGIMES += [
+    Regime("prose-u1300", "sweep", 8, 1300, (0.015, 0.03, 0.06, 0.12), "corpus", dataset=PROSE_CORPUS, **_tpp_unseen),
+    Regime(
+        "shape-b2-width128",
+        "shape",
+        2,
+        1300,
+        (0.015, 0.03, 0.06, 0.12),
+        "width 128",
+        model_changes=(("hidden_size", 128), ("intermediate_size", 512)),
+        **_tpp_unseen,
+    ),
+]
 MAIN_HIGH_LR_GRID = [uba_name(0.025, 0.1), uba_name(1.0, 0.1), "cosine-min10", *OTHER_BASELINES]
 BRIDGE_GRID = [uba_name(0.01, 0.1), uba_name(0.25, 0.1), uba_name(1.0, 0.1), "cosine-min10"]
 REGIME_BY_NAME = {r.name: r for r in REGIMES}
@@ -285,6 +308,11 @@ def first_seed_best_lr(cfg: SweepConfig, name: str, records: list[dict[str, Any]
 UNSEEN_PHI_GRID = [uba_name(0.01, 0.1), uba_name(1.0, 0.1), uba_name(4.0)]
 
 
+# The phi grid of a regime held out for the current rule: phi 1 with and without the floor, the two sides of the
+# floor's tokens-per-parameter gate at a large LR area.
+GATE_GRID = [uba_name(1.0), uba_name(1.0, 0.1)]
+
+
 def judged_names(r: Regime) -> list[str]:
     """What a held-out regime runs to judge its rule: the rule's own choice through UBATrainer and the baselines."""
     return [ZERO_CONFIG_OF_RULE[r.held_out_for], *JUDGED_BASELINES]
@@ -292,6 +320,8 @@ def judged_names(r: Regime) -> list[str]:
 
 def _setups() -> list[FactorSetup]:
     def grid(r: Regime) -> list[str]:
+        if r.held_out_for == AREA_TPP_RULE:
+            return GATE_GRID
         if r.bridge:
             return BRIDGE_GRID
         if r.held_out_for and r.model != "main-job":
@@ -320,6 +350,10 @@ def _setups() -> list[FactorSetup]:
         "shape-b32-width128-lowlr", width_b32, (ZERO_CONFIG, "linear", "wsd-1sqrt"), lrs=(0.00104, 0.00322)
     )
     other_lrs.append(low)
+    # There the zero-config pick (phi 0.01 with the floor) trailed schedule-free by 0.058 on every seed: whether any
+    # phi reaches it in that basin, a later decay (phi 0.0025) and two earlier ones, each with the floor.
+    low_phi = (uba_name(0.0025, 0.1), uba_name(0.25, 0.1), uba_name(1.0, 0.1))
+    other_lrs.append(FactorSetup("shape-b32-width128-lowlr-phi", width_b32, low_phi, lrs=(0.00104, 0.00322)))
     phi = [*phi[: len(first)], *other_lrs, *phi[len(first) :]]
     base = [
         FactorSetup(f"{r.name}-base", r, tuple(OTHER_BASELINES))
