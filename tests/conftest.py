@@ -93,15 +93,6 @@ def tiny_olmo2(seed: int = 0, vocab_size: int = VOCAB, seq_len: int = SEQ, **ove
     return Olmo2ForCausalLM(config)  # the plain constructor: no DeepSpeed ZeRO-3 init even if a test set one up
 
 
-def tiny_zero_config(updates: int, lr: float = 1e-2, batch: int = 4, accumulation: int = 1, processes: int = 1) -> dict:
-    """What UBATrainer picks with no phi given for the tiny model trained on ``TokenDataset`` (``SEQ`` tokens an
-    example): the rule at ``updates`` x ``lr``, over the tokens per non-embedding parameter counted here."""
-    from uba_hf.zero_config import count_parameters
-
-    tokens = SEQ * batch * accumulation * processes * updates
-    return zero_config_schedule(updates, lr, tokens / count_parameters(tiny_olmo2())["non_embedding"])
-
-
 class TokenDataset(torch.utils.data.Dataset):
     """Fixed pseudo-random token blocks with a learnable pattern (next token = token + 1 mod V)."""
 

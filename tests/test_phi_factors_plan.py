@@ -29,9 +29,34 @@ def test_a_batch_step_from_a_regime_of_this_study_changes_the_batch_alone_at_equ
     assert regime.budget * regime.batch_size == pytest.approx(base.budget * base.batch_size, rel=0.01)
 
 
+# Regimes one step from another regime of this study in a setting of the model: that regime and the setting.
+WIDTH_128 = {**SHAPE_4X96, "hidden_size": 128, "intermediate_size": 512}
+MODEL_STEP_FROM = {"shape-b2-width128": ("shape-b2", {"model_overrides": WIDTH_128})}
+# Regimes at another of v2's budgets than the sweep model's anchor (its 1,300 updates): one other thing changed.
+V2_BUDGET = {"prose-u1300"}
+
+
+@pytest.mark.parametrize("name", MODEL_STEP_FROM)
+def test_a_model_step_from_a_regime_of_this_study_changes_that_setting_alone(name):
+    regime, (base_name, change) = REGIME_BY_NAME[name], MODEL_STEP_FROM[name]
+    base = REGIME_BY_NAME[base_name]
+    key, other = regime.config(["linear"]).setup_key(), base.config(["linear"]).setup_key()
+    assert {k: key[k] for k in set(key) | set(other) if key.get(k) != other.get(k)} == change
+    assert (regime.batch_size, regime.budget) == (base.batch_size, base.budget)
+
+
+@pytest.mark.parametrize("name", sorted(V2_BUDGET))
+def test_a_regime_at_another_v2_budget_changes_one_factor_of_v2s_regime_there(name):
+    regime = REGIME_BY_NAME[name]
+    key = regime.config(["linear"]).setup_key()
+    anchor = next(s.config() for s in V2_SETUPS if s.group == regime.model and regime.budget in s.config().budgets)
+    changed = {k for k in set(key) | set(anchor.setup_key()) if key.get(k) != anchor.setup_key().get(k)}
+    assert changed == ONE_FACTOR[regime.factor] and regime.batch_size == anchor.batch_size
+
+
 @pytest.mark.parametrize(
     "regime",
-    [r for r in REGIMES if not r.anchor and not r.bridge and r.name not in BATCH_STEP_FROM],
+    [r for r in REGIMES if not r.anchor and not r.bridge and r.name not in BATCH_STEP_FROM and r.name not in V2_BUDGET],
     ids=lambda r: r.name,
 )
 def test_a_regime_differs_from_its_v2_anchor_in_one_factor(regime):
@@ -89,13 +114,14 @@ def test_every_setup_runs_in_a_known_regime_and_the_report_sees_its_schedules():
 def test_each_zero_config_rule_is_judged_where_it_was_not_fitted_against_the_targets_baselines():
     """Each rule has held-out regimes; each runs that rule through UBATrainer and the targets' baselines (the stock
     default and cosine-min10 included), its LR tuned on seed 0 like every schedule's."""
-    from uba_bench.phi_factors import AREA_RULE, RHO_RULE, ZERO_CONFIG_OF_RULE
+    from uba_bench.phi_factors import AREA_RULE, AREA_TPP_RULE, CURRENT_RULE, RHO_RULE, UNSEEN_BY, ZERO_CONFIG_OF_RULE
 
-    assert {r.held_out_for for r in REGIMES} == {None, RHO_RULE, AREA_RULE}
+    assert {r.held_out_for for r in REGIMES} == {None, RHO_RULE, AREA_RULE, AREA_TPP_RULE}
     assert {r.factor for r in REGIMES if r.held_out_for == RHO_RULE} >= {"corpus", "shape", "batch /4"}
     assert {r.factor for r in REGIMES if r.held_out_for == AREA_RULE} >= {"corpus", "block 128", "width 128"}
+    assert {r.factor for r in REGIMES if r.held_out_for == AREA_TPP_RULE} >= {"corpus", "width 128"}
     for r in (r for r in REGIMES if r.held_out_for):
         judged = {n for s in SETUPS if s.regime == r for n in s.schedules}
         baselines = {"uba-phi0.25-min10", "linear", "wsd-1sqrt", "cosine-min10", "schedule-free"}
         assert judged >= {ZERO_CONFIG_OF_RULE[r.held_out_for], *baselines}
-        assert r.tune_on_first_seed and r.fitted == (r.held_out_for != AREA_RULE)
+        assert r.tune_on_first_seed and r.fitted == (r.held_out_for not in UNSEEN_BY[CURRENT_RULE])

@@ -8,20 +8,11 @@ import os
 import re
 
 import pytest
-from conftest import (
-    SEQ,
-    LRRecorder,
-    TokenDataset,
-    closed_form,
-    tiny_olmo2,
-    tiny_training_args,
-    tiny_zero_config,
-    train_tiny,
-)
+from conftest import LRRecorder, TokenDataset, closed_form, tiny_olmo2, tiny_training_args, train_tiny
 from transformers import Trainer, TrainingArguments
 from transformers.trainer_utils import SchedulerType
 
-from uba_hf import DEFAULT_MIN_LR_RATIO, UBAArguments, UBATrainer
+from uba_hf import DEFAULT_MIN_LR_RATIO, UBAArguments, UBATrainer, zero_config_schedule
 from uba_hf.checkpoints import SCHEDULE_RECORD_NAME
 
 LR = 1e-2
@@ -55,9 +46,9 @@ def test_uba_trainer_lr_every_update_with_accumulation_and_warmup_ratio(tmp_path
     assert rec.lrs == pytest.approx(expected(12, W, 0.5, 0.05), rel=1e-12)  # 12 updates, not 12 * accum
 
 
-def zero_config_for(budget: int, lr: float = LR, accumulation: int = 1) -> dict:
+def zero_config_for(budget: int, lr: float = LR) -> dict:
     """What UBATrainer picks with no phi given, at ``budget`` updates of peak LR ``lr`` (the tests' 1e-2)."""
-    return tiny_zero_config(budget, lr, accumulation=accumulation)
+    return zero_config_schedule(budget, lr)
 
 
 def test_zero_config_reads_the_optimizers_peak_lr_the_largest_of_its_param_groups(tmp_path):
@@ -78,47 +69,11 @@ def test_zero_config_reads_the_optimizers_peak_lr_the_largest_of_its_param_group
         optimizers=(optimizer, None),
     )
     trainer.train()
-    pick = zero_config_for(12, 3.0)
+    pick = zero_config_schedule(12, 3.0)
     assert (pick["phi"], pick["min_lr_ratio"]) == (1.0, 0.1) and zero_config_for(12)["phi"] == 0.01
     assert trainer.zero_config == {**pick, "learning_rate": 3.0, "num_training_steps": 12}
     assert recorder.lrs == pytest.approx(expected(12, 3, 1.0, 0.1), rel=1e-12)  # group 0, from its own 1e-2
     assert trainer.lr_scheduler.get_last_lr()[1] == pytest.approx(3.0 * closed_form(12, 3, 12, 1.0, 0.1), rel=1e-12)
-
-
-def test_zero_config_reads_tokens_per_parameter_from_the_training_set_and_the_global_batch(tmp_path):
-    """The floor's second input: positions per update (the examples' length x batch x accumulation) x updates over
-    the non-embedding parameters; not known (the floor kept) where reading the length would consume data or the
-    examples differ in length. At an LR area of 72 on the tiny model's 0.04 tokens per parameter the floor stays."""
-    import torch
-
-    from uba_hf.zero_config import count_parameters
-
-    model = tiny_olmo2()
-    non_embedding = count_parameters(model)["non_embedding"]
-    trainer = UBATrainer(
-        model=model, args=make_args(tmp_path, gradient_accumulation_steps=2), train_dataset=TokenDataset()
-    )
-    assert trainer.tokens_per_parameter(12) == pytest.approx(SEQ * 4 * 2 * 12 / non_embedding, rel=1e-12)
-
-    class Stream(torch.utils.data.IterableDataset):
-        def __iter__(self):
-            yield from TokenDataset()
-
-    ragged = [{"input_ids": list(range(n)), "labels": list(range(n))} for n in (16, 12)]
-    for data in (Stream(), ragged):
-        assert UBATrainer(model=model, args=make_args(tmp_path), train_dataset=data).tokens_per_parameter(12) is None
-
-    head = list(model.model.norm.parameters())
-    rest = [p for p in model.parameters() if all(p is not h for h in head)]
-    optimizer = torch.optim.AdamW([{"params": rest, "lr": LR}, {"params": head, "lr": 6.0}])
-    trainer = UBATrainer(
-        model=model, args=make_args(tmp_path), train_dataset=TokenDataset(), optimizers=(optimizer, None)
-    )
-    trainer.create_scheduler(12, optimizer)
-    pick = zero_config_for(12, 6.0)
-    assert pick["tokens_per_parameter"] < 1 and (pick["phi"], pick["min_lr_ratio"]) == (1.0, 0.1)
-    assert trainer.zero_config == {**pick, "learning_rate": 6.0, "num_training_steps": 12}
-    assert "LR area 72 (>= 30: early decay; floor 0.1: 0.0" in pick["reason"]
 
 
 def test_uba_trainer_budget_from_epochs_like_trainer(tmp_path):
@@ -126,8 +81,7 @@ def test_uba_trainer_budget_from_epochs_like_trainer(tmp_path):
     args = make_args(tmp_path, max_steps=-1, num_train_epochs=1.5, gradient_accumulation_steps=2, warmup_steps=0)
     trainer, rec, _ = train(UBATrainer, args)
     assert trainer.state.max_steps == 12
-    pick = zero_config_for(12, accumulation=2)  # chosen for the budget the Trainer derived
-    assert trainer.zero_config == {**pick, "learning_rate": LR, "num_training_steps": 12}
+    pick = zero_config_for(12)  # chosen for the budget the Trainer derived
     assert rec.lrs == pytest.approx(expected(12, 0, pick["phi"], pick["min_lr_ratio"]), rel=1e-12)
 
 

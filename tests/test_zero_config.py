@@ -9,19 +9,13 @@ import pytest
 from conftest import ROOT, TINY_RECIPE, tiny_olmo2
 
 from uba_hf import UBAConfigError, zero_config_schedule
-from uba_hf.zero_config import (
-    DECAY_TO_ZERO_TOKENS_PER_PARAMETER,
-    EARLY_DECAY_LR_AREA,
-    FLOOR_UNTIL_LR_AREA,
-    LATE_DECAY_LR_AREA,
-    count_parameters,
-)
+from uba_hf.zero_config import EARLY_DECAY_LR_AREA, FLOOR_UNTIL_LR_AREA, LATE_DECAY_LR_AREA, count_parameters
 
 N = 1_000
 
 
-def pick(area: float, tokens_per_parameter: float | None = None) -> tuple[float, float]:
-    z = zero_config_schedule(N, area / N, tokens_per_parameter)
+def pick(area: float) -> tuple[float, float]:
+    z = zero_config_schedule(N, area / N)
     return z["phi"], z["min_lr_ratio"]
 
 
@@ -30,28 +24,9 @@ def test_pinned_points_late_early_the_log_middle_and_the_floor():
     assert pick(EARLY_DECAY_LR_AREA) == pick(50.0) == (1.0, 0.1)
     middle = math.sqrt(LATE_DECAY_LR_AREA * EARLY_DECAY_LR_AREA)
     assert pick(middle)[0] == pytest.approx(0.1, rel=2e-3)  # log-linear: phi 0.1 halfway in log
+    assert pick(FLOOR_UNTIL_LR_AREA * 0.99) == (1.0, 0.1) and pick(FLOOR_UNTIL_LR_AREA) == (1.0, 0.0)
     phis = [pick(10 ** (e / 20))[0] for e in range(-40, 60)]
     assert phis == sorted(phis)  # a larger LR area, never a later decay
-
-
-def test_the_floor_goes_to_zero_only_at_a_large_area_on_a_run_of_enough_tokens_per_parameter():
-    long_run = DECAY_TO_ZERO_TOKENS_PER_PARAMETER
-    assert pick(FLOOR_UNTIL_LR_AREA, long_run) == pick(1e4, 1e4) == (1.0, 0.0)
-    assert pick(FLOOR_UNTIL_LR_AREA * 0.99, 1e4) == (1.0, 0.1)  # below the area: kept at any length
-    assert pick(FLOOR_UNTIL_LR_AREA, long_run * 0.99) == pick(1e4, 0.01) == (1.0, 0.1)  # a model far from trained
-    assert pick(1e4) == (1.0, 0.1)  # tokens per parameter not known: kept
-    assert {pick(a, t)[0] for a in (0.5, 24.0, 80.0) for t in (None, 0.1, 100.0)} == {pick(a)[0] for a in (0.5, 24, 80)}
-
-
-def test_the_reason_says_why_the_floor_was_kept_or_dropped():
-    def reason(tpp):
-        return zero_config_schedule(1300, 0.06, tpp)["reason"]
-
-    area = "peak LR 0.06 x 1300 updates = LR area 78 (>= 30: early decay; "
-    assert reason(5.06) == area + "floor 0 from 60 at 5.06 tokens per parameter (>= 1))"
-    assert reason(0.28) == area + "floor 0.1: 0.28 tokens per parameter (< 1))"
-    assert reason(None) == area + "floor 0.1: tokens per parameter not known)"
-    assert zero_config_schedule(1300, 0.06, 5.06)["tokens_per_parameter"] == 5.06
 
 
 def test_only_the_product_of_peak_lr_and_updates_counts():
@@ -77,12 +52,6 @@ def test_bad_budget_names_the_argument(bad):
 def test_bad_learning_rate_names_the_argument(bad):
     with pytest.raises(UBAConfigError, match="`learning_rate` must be a number > 0"):
         zero_config_schedule(100, bad)
-
-
-@pytest.mark.parametrize("bad", [0, -1.0, True, "5", float("nan")])
-def test_bad_tokens_per_parameter_names_the_argument(bad):
-    with pytest.raises(UBAConfigError, match="`tokens_per_parameter` must be a number > 0 or None"):
-        zero_config_schedule(100, 1e-3, bad)
 
 
 def test_count_parameters_takes_a_tied_embedding_once_and_an_untied_head_as_embedding():

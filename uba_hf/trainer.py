@@ -8,7 +8,7 @@ extends the Trainer only through public points:
   the stock machinery via ``lr_scheduler_kwargs`` (so ``get_scheduler`` and DeepSpeed's path build
   the same :class:`uba_hf.schedule.UBASchedule`);
 * ``create_scheduler``: with no phi given (or ``phi="auto"``), picks phi and the floor from the run's LR area,
-  its peak LR times its updates, and its tokens per parameter (``uba_hf.zero_config``), and logs the schedule once;
+  its peak LR times its updates (``uba_hf.zero_config``), and logs the schedule once;
 * ``train``: resumes only from a *complete* checkpoint, and ``True`` / ``"latest"`` only from one of
   this run (its identity, recorded in every checkpoint's marker, must match); a checkpoint write that
   fails half way (disk full, read-only storage) ends it with one ``CheckpointWriteError`` line;
@@ -49,7 +49,7 @@ from .deepspeed import check_no_scheduler_block
 from .errors import CheckpointWriteError
 from .registry import UBA_SCHEDULE_KWARGS, register_uba_scheduler
 from .schedule import DEFAULTS, UBASchedule
-from .zero_config import count_parameters, zero_config_schedule
+from .zero_config import zero_config_schedule
 
 logger = logging.getLogger("uba_hf")
 
@@ -119,10 +119,6 @@ class UBATrainer(Trainer):
         self.uses_uba = chosen == SchedulerType.UBA or unset
         self.uba_args = uba_args or UBAArguments()
         self.zero_config: dict[str, Any] | None = None  # what the zero-config choice measured and picked
-        # Counted before any wrapping (FSDP flattens and shards the parameters the optimizer sees).
-        self._non_embedding_parameters = (
-            count_parameters(self.model)["non_embedding"] if self.model is not None else None
-        )
         self._resume_checkpoint: str | None = None
         self._checkpoint_in_progress: str | None = None  # from save_model until the completion marker
         self._held_save_total_limit: list[int | None] = []  # args.save_total_limit while it is held back
@@ -196,9 +192,9 @@ class UBATrainer(Trainer):
 
     def _choose_zero_config(self, num_training_steps: int, optimizer) -> None:
         """No phi given (or ``phi="auto"``): a new run picks phi, and the floor unless it was given, from its LR
-        area, the optimizer's peak LR (the largest of its param groups') times the updates, and its tokens per
-        non-embedding parameter (``uba_hf.zero_config``), and logs the choice with its reason; a resume takes the
-        checkpoint's (the scheduler adopts what was not given) and keeps its record."""
+        area, the optimizer's peak LR (the largest of its param groups') times the updates
+        (``uba_hf.zero_config``), and logs the choice with its reason; a resume takes the checkpoint's (the
+        scheduler adopts what was not given) and keeps its record."""
         if self.uba_kwargs.get("phi", PHI_AUTO) != PHI_AUTO:
             return
         self.uba_kwargs.pop("phi", None)
@@ -209,9 +205,7 @@ class UBATrainer(Trainer):
             return
         groups = getattr(optimizer or self.optimizer, "param_groups", None) or []
         peak_lr = max((float(g["lr"]) for g in groups), default=float(self.args.learning_rate))
-        choice = zero_config_schedule(
-            int(num_training_steps), peak_lr, self.tokens_per_parameter(int(num_training_steps))
-        )
+        choice = zero_config_schedule(int(num_training_steps), peak_lr)
         self.zero_config = {**choice, "learning_rate": peak_lr, "num_training_steps": int(num_training_steps)}
         self.uba_kwargs = {"phi": choice["phi"], "min_lr_ratio": choice["min_lr_ratio"], **self.uba_kwargs}
         self.args.lr_scheduler_kwargs = dict(self.uba_kwargs)
@@ -224,26 +218,6 @@ class UBATrainer(Trainer):
                 "" if floor == choice["min_lr_ratio"] else " (as given)",
                 choice["reason"],
             )
-
-    def tokens_per_parameter(self, num_training_steps: int) -> float | None:
-        """Training tokens per non-embedding parameter over ``num_training_steps`` updates, for the zero-config floor:
-        the positions per update (the length of the training set's ``input_ids``, the same in its first and last
-        example, times the global batch: per device x accumulation x processes) times the updates, over the model's
-        non-embedding parameters. None where that length cannot be read without consuming data (an iterable
-        dataset, examples of different lengths): the floor is kept then."""
-        import torch
-
-        data = self.train_dataset
-        if not self._non_embedding_parameters or data is None or isinstance(data, torch.utils.data.IterableDataset):
-            return None
-        try:
-            lengths = {len(data[i]["input_ids"]) for i in (0, len(data) - 1)}
-        except (TypeError, KeyError, IndexError, ValueError):
-            return None
-        if len(lengths) != 1 or not min(lengths):
-            return None
-        batch = self.args.train_batch_size * self.args.gradient_accumulation_steps * self.args.world_size
-        return lengths.pop() * batch * num_training_steps / self._non_embedding_parameters
 
     def _fill_not_given(self) -> None:
         """A new run takes the package's values for what the user did not give; a resume leaves them to the

@@ -1,32 +1,25 @@
-"""The schedule UBA picks itself when no ``phi`` is given (``UBATrainer``, ``uba-pretrain``): phi from the run's
-**LR area**, its peak LR times its optimizer updates, and the floor from the area and the run's **tokens per
-non-embedding parameter**.
+"""The schedule UBA picks itself when no ``phi`` is given (``UBATrainer``, ``uba-pretrain``): phi and the floor
+from the run's **LR area**, its peak LR times its optimizer updates.
 
-Why those numbers: in this package's phi-factor study (``benchmarks/phi_factors/``, docs/phi.md) the best phi went
+Why that number: in this package's phi-factor study (``benchmarks/phi_factors/``, docs/phi.md) the best phi went
 with the best peak LR. Where a regime's best LR times its updates was at most ~20, a late decay won (the batch at
 equal tokens, 4x larger: the same LR over 4x fewer updates; the main job's model, whose best LR is 0.003); where
-it was ~30-40, phi 1 with a floor won. Within one regime too: on a model with two LR basins the low-LR basin
-wanted a late decay and the high one phi 1. With AdamW each update moves a weight by about the LR, so the area is
-how far the run can move the weights: a run that cannot move them far wants the LR high for as long as it can
-(the "annealing scaling law" view: the loss falls with the LR area, and the decay's gain comes second). The
-model's size, the corpus and the gradient noise scale did not order the regimes; the updates per parameter (the
-0.4.0 development rule) failed on a wider model.
-
-The floor did not follow the area alone: at the same area (~80) decaying to zero won by 0.05 nats on a run of 20
-tokens per non-embedding parameter and lost by 0.06 on one of 0.28 (a model still far from trained gains from
-the LR it keeps; the "straight to zero" view that decaying to zero pays more the more tokens per parameter).
+it was ~30-40, phi 1 with a floor won; from ~80 on, decaying to zero won. Within one regime too: on a model with
+two LR basins the low-LR basin wanted a late decay and the high one phi 1. With AdamW each update moves a weight
+by about the LR, so the area is how far the run can move the weights: a run that cannot move them far wants the
+LR high for as long as it can (the "annealing scaling law" view: the loss falls with the LR area, and the
+decay's gain comes second). The model's size, the corpus, the tokens per parameter and the gradient noise scale
+did not order the regimes; the updates per parameter (the 0.4.0 development rule) failed on a wider model.
 
 * up to ``LATE_DECAY_LR_AREA`` (20): the late decay, phi 0.01 (like WSD with a ~13% cooldown);
 * from ``EARLY_DECAY_LR_AREA`` (30): phi 1 (the LR above cosine's, decayed over the run);
 * in between, phi moves log-linearly from one to the other;
-* the floor is 0 from an area of ``FLOOR_UNTIL_LR_AREA`` (60) on a run of at least
-  ``DECAY_TO_ZERO_TOKENS_PER_PARAMETER`` (1) token per non-embedding parameter, else 10% (also when the tokens
-  per parameter are not known).
+* the floor is 10% below ``FLOOR_UNTIL_LR_AREA`` (60) and 0 from there (long runs did better decaying to zero).
 
-It is a fit on small models trained with AdamW (0.13M-1.05M non-embedding parameters, areas 0.3-156, 0.05-20
-tokens per parameter; docs/phi.md gives where it was checked on regimes it was not fitted on). It needs nothing
-the Trainer does not know, and costs nothing: no probe runs before the first update. With another optimizer
-family (SGD, whose LR has other units) the thresholds do not apply: give phi.
+It is a fit on small models trained with AdamW (0.13M-1.05M non-embedding parameters, areas 0.3-156; docs/phi.md
+gives where it was checked on regimes it was not fitted on). It needs nothing the Trainer does not know, and
+costs nothing: no probe runs before the first update. With another optimizer family (SGD, whose LR has other
+units) the thresholds do not apply: give phi.
 """
 
 from __future__ import annotations
@@ -39,7 +32,6 @@ import torch
 from .errors import UBAConfigError
 
 __all__ = [
-    "DECAY_TO_ZERO_TOKENS_PER_PARAMETER",
     "EARLY_DECAY_LR_AREA",
     "FLOOR_UNTIL_LR_AREA",
     "LATE_DECAY_LR_AREA",
@@ -54,10 +46,7 @@ EARLY_DECAY_LR_AREA = 30.0
 """At or above this peak LR x optimizer updates the zero-config phi is 1."""
 EARLY_DECAY_PHI = 1.0
 FLOOR_UNTIL_LR_AREA = 60.0
-"""Below this peak LR x optimizer updates the zero-config floor is 10%; from it on, 0 on a long enough run."""
-DECAY_TO_ZERO_TOKENS_PER_PARAMETER = 1.0
-"""From this many training tokens per non-embedding parameter (and an LR area of ``FLOOR_UNTIL_LR_AREA``) the
-zero-config floor is 0; below it, or when it is not known, 10%."""
+"""Below this peak LR x optimizer updates the zero-config floor is 10%, from it on 0."""
 FLOOR = 0.1
 
 
@@ -84,17 +73,13 @@ def count_parameters(model: torch.nn.Module) -> dict[str, int]:
     return {"total": total, "embedding": embedding, "non_embedding": total - embedding}
 
 
-def zero_config_schedule(
-    num_training_steps: int, learning_rate: float, tokens_per_parameter: float | None = None
-) -> dict[str, Any]:
-    """The phi and floor UBATrainer picks when none is given, from the run's LR area (peak LR x updates) and, for
-    the floor of a run of a large area, its tokens per non-embedding parameter.
+def zero_config_schedule(num_training_steps: int, learning_rate: float) -> dict[str, Any]:
+    """The phi and floor UBATrainer picks when none is given, from the run's LR area (peak LR x updates).
 
-    Returns ``{"phi", "min_lr_ratio", "lr_area", "tokens_per_parameter", "reason"}`` for a budget of
-    ``num_training_steps`` optimizer updates at a peak LR of ``learning_rate`` (AdamW's) over
-    ``tokens_per_parameter`` training tokens per non-embedding parameter (None: not known; the floor is kept then);
-    ``reason`` is the line ``UBATrainer`` logs, and the whole dict is what it records in every checkpoint. Pass
-    ``phi`` and ``min_lr_ratio`` on as ``lr_scheduler_kwargs`` to use the choice on the stock path.
+    Returns ``{"phi", "min_lr_ratio", "lr_area", "reason"}`` for a budget of ``num_training_steps`` optimizer
+    updates at a peak LR of ``learning_rate`` (AdamW's); ``reason`` is the line ``UBATrainer`` logs, and the
+    whole dict is what it records in every checkpoint. Pass ``phi`` and ``min_lr_ratio`` on as
+    ``lr_scheduler_kwargs`` to use the choice on the stock path.
 
     >>> s = zero_config_schedule(400, 3e-3)      # the LR cannot move the weights far: decay late
     >>> s["phi"], s["min_lr_ratio"]
@@ -102,10 +87,8 @@ def zero_config_schedule(
     >>> s = zero_config_schedule(400, 0.1)       # it can: decay early, still to a 10% floor
     >>> s["phi"], s["min_lr_ratio"]
     (1.0, 0.1)
-    >>> zero_config_schedule(100_000, 3e-3, tokens_per_parameter=20.0)["min_lr_ratio"]   # very far, long: to zero
+    >>> zero_config_schedule(100_000, 3e-3)["min_lr_ratio"]   # very far: decay to zero
     0.0
-    >>> zero_config_schedule(100_000, 3e-3, tokens_per_parameter=0.3)["min_lr_ratio"]    # a model far from trained
-    0.1
     """
     if isinstance(num_training_steps, bool) or not isinstance(num_training_steps, int) or num_training_steps < 1:
         raise UBAConfigError(
@@ -115,12 +98,6 @@ def zero_config_schedule(
         raise UBAConfigError(
             f"`learning_rate` must be a number > 0 for the zero-config schedule; got {learning_rate!r}. "
             "With a zero LR nothing is decayed: give phi."
-        )
-    tpp = tokens_per_parameter
-    if tpp is not None and (isinstance(tpp, bool) or not isinstance(tpp, (int, float)) or not tpp > 0):
-        raise UBAConfigError(
-            f"`tokens_per_parameter` must be a number > 0 or None (not known) for the zero-config schedule; got "
-            f"{tpp!r}."
         )
     area = float(learning_rate) * num_training_steps
     lo, hi = LATE_DECAY_LR_AREA, EARLY_DECAY_LR_AREA
@@ -132,23 +109,9 @@ def zero_config_schedule(
         x = math.log(area / lo) / math.log(hi / lo)
         phi = math.exp(math.log(LATE_DECAY_PHI) + x * math.log(EARLY_DECAY_PHI / LATE_DECAY_PHI))
         phi, where = float(f"{phi:.3g}"), f"between {lo:g} and {hi:g}"
-    long_run = DECAY_TO_ZERO_TOKENS_PER_PARAMETER
-    if area < FLOOR_UNTIL_LR_AREA:
-        floor, why_floor = FLOOR, f"floor {FLOOR:g} below {FLOOR_UNTIL_LR_AREA:g}"
-    elif tpp is None:
-        floor, why_floor = FLOOR, f"floor {FLOOR:g}: tokens per parameter not known"
-    elif tpp >= long_run:
-        floor, why_floor = (
-            0.0,
-            f"floor 0 from {FLOOR_UNTIL_LR_AREA:g} at {tpp:.3g} tokens per parameter (>= {long_run:g})",
-        )
-    else:
-        floor, why_floor = FLOOR, f"floor {FLOOR:g}: {tpp:.3g} tokens per parameter (< {long_run:g})"
-    reason = f"peak LR {learning_rate:g} x {num_training_steps} updates = LR area {area:.3g} ({where}; {why_floor})"
-    return {
-        "phi": phi,
-        "min_lr_ratio": floor,
-        "lr_area": area,
-        "tokens_per_parameter": None if tpp is None else float(tpp),
-        "reason": reason,
-    }
+    floor = FLOOR if area < FLOOR_UNTIL_LR_AREA else 0.0
+    reason = (
+        f"peak LR {learning_rate:g} x {num_training_steps} updates = LR area {area:.3g} ({where}; floor {floor:g} "
+        f"{'below' if floor else 'from'} {FLOOR_UNTIL_LR_AREA:g})"
+    )
+    return {"phi": phi, "min_lr_ratio": floor, "lr_area": area, "reason": reason}

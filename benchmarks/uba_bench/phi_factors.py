@@ -45,14 +45,18 @@ STOCK_DEFAULT = uba_name(0.25, 0.1)
 # Where the zero-config choice is judged: it, the stock default, and the four baselines of the targets.
 JUDGED_BASELINES = [STOCK_DEFAULT, "linear", "wsd-1sqrt", "cosine-min10", SCHEDULE_FREE]
 # The zero-config rules, each judged on regimes held out from its fit: 0.4.0's development rule (updates per
-# non-embedding parameter; its runs are RETIRED_ZERO_CONFIG's), the LR-area rule that replaced it (its floor from the
-# area alone: 0 from 60), and the current one (``uba_hf.zero_config``: the same phi, the floor 0 from an area of 60
-# only from 1 token per non-embedding parameter). Both LR-area rules ran as ZERO_CONFIG (each run records its pick).
+# non-embedding parameter; its runs are RETIRED_ZERO_CONFIG's), the LR-area rule that replaced it
+# (``uba_hf.zero_config``: the current rule, its floor 0 from an area of 60), and a candidate tried after it and
+# rejected on its held-out regimes: the same rule with the floor kept below 1 training token per non-embedding
+# parameter. Both LR-area rules ran as ZERO_CONFIG through UBATrainer (each run records its pick).
 RHO_RULE = "updates per parameter"
 AREA_RULE = "LR area"
-AREA_TPP_RULE = "LR area, floor by tokens per parameter"
-CURRENT_RULE = AREA_TPP_RULE
+AREA_TPP_RULE = "LR area, floor by tokens per parameter (rejected)"
+CURRENT_RULE = AREA_RULE
 ZERO_CONFIG_OF_RULE = {RHO_RULE: RETIRED_ZERO_CONFIG, AREA_RULE: ZERO_CONFIG, AREA_TPP_RULE: ZERO_CONFIG}
+# The regimes each rule had not seen when it was fixed (``Regime.held_out_for`` is the rule a regime was added to
+# judge; the LR-area rule, unchanged since, had not seen those added for the candidate after it either).
+UNSEEN_BY = {RHO_RULE: {RHO_RULE}, AREA_RULE: {AREA_RULE, AREA_TPP_RULE}, AREA_TPP_RULE: {AREA_TPP_RULE}}
 # v2 ran phi 0.1-8 at the anchors; phi 0.025 (with and without the floor) is what the anchors still lack.
 ANCHOR_MISSING = [uba_name(0.025), uba_name(0.025, 0.1)]
 
@@ -143,7 +147,7 @@ class Regime:
     def fitted(self) -> bool:
         """Whether the current zero-config rule (``uba_hf.zero_config``) was fitted on this regime: every regime
         measured before it was fixed, those held out for an earlier rule included."""
-        return self.held_out_for != CURRENT_RULE
+        return self.held_out_for not in UNSEEN_BY[CURRENT_RULE]
 
     def config(self, schedules: list[str]) -> SweepConfig:
         cfg = _regime_config(self.model, self.batch_size, self.budget, list(self.lrs), schedules, self.dataset)
@@ -219,10 +223,11 @@ REGIMES += [
     ),
 ]
 # The LR-area rule missed shape-b2 (+0.118, phi 1 decayed to zero at an area of 78, where the floor kept would have
-# been +0.058), while at the same area the floor cost sweep 5200 0.05: the current rule keeps the floor below 1 token
-# per non-embedding parameter (shape-b2: 0.28; sweep 5200: 20). Fixed before any run of these two, which judge it,
-# each one step from a regime measured: prose at v2's 1,300 updates of 8 x 64 tokens (5.1 tokens per parameter; the
-# corpus changed), and shape-b2 at width 128 (0.2; the width changed).
+# been +0.058), while at the same area the floor cost sweep 5200 0.05. The candidate AREA_TPP_RULE kept the floor below
+# 1 token per non-embedding parameter (shape-b2: 0.28; sweep 5200: 20). It was fixed (and ran in UBATrainer) before
+# any run of these two, which judged it, each one step from a regime measured: prose at v2's 1,300 updates of 8 x 64
+# tokens (5.1 tokens per parameter; the corpus changed), and shape-b2 at width 128 (0.16; the width changed). In the
+# second the floor it kept lost (phi 1 at 0.06: +0.024 with the floor, seeds mixed), and the candidate was rejected.
 _tpp_unseen = dict(held_out_for=AREA_TPP_RULE, tune_on_first_seed=True)
 REGIMES += [
     Regime("prose-u1300", "sweep", 8, 1300, (0.015, 0.03, 0.06, 0.12), "corpus", dataset=PROSE_CORPUS, **_tpp_unseen),

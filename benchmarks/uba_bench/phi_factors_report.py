@@ -10,7 +10,7 @@ from typing import Any
 from .config import is_baseline
 from .phi_factors import FACTORS_DIR, REGIMES, SETUPS, Regime, anchor_records, regime_config
 from .report import paired_gaps
-from .rule_picks import area_rule_best, retired_rule_best, with_zero_config_runs_as_fixed
+from .rule_picks import area_rule_best, ran_through_trainer, retired_rule_best, with_zero_config_runs_as_fixed
 from .runner import read_results
 from .summary import Best, phi_of, summarize
 
@@ -98,25 +98,39 @@ def _non_embedding(runs_and_stats: list[dict[str, Any]], default: int | None) ->
     return next((r["non_embedding_params"] for r in runs_and_stats if r.get("kind") == "stats"), default)
 
 
+def _tokens_per_parameter(cfg, budget: int, n: int | None) -> float | None:
+    return None if not n else cfg.batch_size * cfg.block_size * budget / n
+
+
 def judged_regimes(root: Path = FACTORS_DIR) -> list[dict[str, Any]]:
-    """Every regime measured, with whether the zero-config rule was fitted on it, its updates per non-embedding
-    parameter, the rule's pick and the rows the judgement needs."""
+    """Every regime measured, with whether the current zero-config rule was fitted on it (and which rule it was
+    held out for), its non-embedding parameters and training tokens per one, and the rows the judgement needs."""
     from .v2 import GROUPS, group_config, group_records
 
     out = []
     for group in GROUPS:
-        cfg, runs = group_config(group), group_records(group)
+        cfg, runs, n = group_config(group), group_records(group), V2_NON_EMBEDDING[group]
         for b in cfg.budgets:
-            out.append(dict(label=f"{group} {b}", fitted=True, cfg=cfg, runs=runs, budget=b, n=V2_NON_EMBEDDING[group]))
+            tpp = _tokens_per_parameter(cfg, b, n)
+            out.append(
+                dict(label=f"{group} {b}", fitted=True, held_out_for=None, cfg=cfg, runs=runs, budget=b, n=n, tpp=tpp)
+            )
     for regime in REGIMES:
         if regime.anchor or (regime.bridge and not regime.held_out_for):  # a phi grid only, no judged baselines
             continue
         records = [r for s in SETUPS if s.regime == regime for r in read_results(s.results(root))]
         n = _non_embedding(records, V2_NON_EMBEDDING.get(regime.model))
-        runs = with_zero_config_runs_as_fixed(records)
+        cfg = regime_config(regime)
         out.append(
             dict(
-                label=regime.name, fitted=regime.fitted, cfg=regime_config(regime), runs=runs, budget=regime.budget, n=n
+                label=regime.name,
+                fitted=regime.fitted,
+                held_out_for=regime.held_out_for,
+                cfg=cfg,
+                runs=with_zero_config_runs_as_fixed(records),
+                budget=regime.budget,
+                n=n,
+                tpp=_tokens_per_parameter(cfg, regime.budget, n),
             )
         )
     return out
@@ -139,33 +153,58 @@ def _cell(g: tuple[float, list[float]] | None, seeds: int) -> str:
     return f"{mean:+.3f}" + (f" ({', '.join(f'{x:+.3f}' for x in per_seed)}{few})" if per_seed else "")
 
 
+def _rule_best(rule: str, reg: dict[str, Any], row: dict[str, Best]) -> Best | None:
+    """A zero-config rule's result in a judged regime (``phi_factors``' RHO_RULE, AREA_RULE or AREA_TPP_RULE)."""
+    from .phi_factors import AREA_TPP_RULE, RHO_RULE
+
+    if rule == RHO_RULE:
+        return retired_rule_best(row, reg["runs"], reg["budget"], reg["n"])
+    return area_rule_best(reg["runs"], reg["budget"], reg["tpp"], gate=rule == AREA_TPP_RULE)
+
+
+def _best_baseline(row: dict[str, Best]) -> Best | None:
+    bases = [row[n] for n in TARGET_BASELINES if n in row]
+    return min(bases, key=lambda b: b.mean) if bases else None
+
+
+def _best_uba(row: dict[str, Best]) -> Best | None:
+    """The best UBA of any phi and floor the regime ran (each at its best LR), among those with the most seeds."""
+    from .config import ZERO_CONFIG_NAMES
+
+    uba = [b for b in row.values() if phi_of(b.name) or b.name in ZERO_CONFIG_NAMES]
+    top = max((b.n for b in uba), default=0)
+    return min((b for b in uba if b.n == top), key=lambda b: b.mean, default=None)
+
+
 def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
-    """The zero-config choice (the LR-area rule) against the best tuned baseline per regime, fitted and held-out
-    regimes apart; the stock default and WSD-1sqrt against each regime's best, with their worst cases."""
+    """The zero-config choice (the current rule) against the best tuned baseline per regime, fitted and held-out
+    regimes apart, beside the best tuned UBA of any phi (what no rule choosing a phi can beat); the stock default
+    and WSD-1sqrt against each regime's best, with their worst cases; then each rule on its own held-out regimes."""
     from uba_hf import zero_config_schedule
 
-    from .config import ZERO_CONFIG
-    from .phi_factors import STOCK_DEFAULT
+    from .phi_factors import AREA_RULE, AREA_TPP_RULE, RHO_RULE, STOCK_DEFAULT, UNSEEN_BY
 
     head = (
-        "| regime | zero-config: best LR, LR area, pick | zero-config minus the best tuned baseline (per seed) | "
-        "best tuned baseline | stock default (`uba-phi0.25-min10`) minus the regime's best | "
-        "`wsd-1sqrt` minus the regime's best |"
+        "| regime | tokens per parameter | zero-config: best LR, LR area, pick | zero-config minus the best tuned "
+        "baseline (per seed) | best tuned baseline | best tuned UBA (any phi) minus the best tuned baseline | "
+        "stock default (`uba-phi0.25-min10`) minus the regime's best | `wsd-1sqrt` minus the regime's best |"
     )
     tables: dict[bool, list[str]] = {True: [], False: []}
     worst: dict[tuple[bool, str], float] = {}
+    held_out: dict[str, list[str]] = {RHO_RULE: [], AREA_RULE: [], AREA_TPP_RULE: []}
+    met: dict[str, list[bool]] = {rule: [] for rule in held_out}
     for reg in judged_regimes(root):
         row = summarize(reg["cfg"], reg["runs"]).get(reg["budget"], {})
         if not row:
             continue
         seeds = len(reg["cfg"].seeds)
-        zero = area_rule_best(row, reg["runs"], reg["budget"])
+        zero = area_rule_best(reg["runs"], reg["budget"])
         complete = [b for b in row.values() if b.n == max(x.n for x in row.values())]
         best = min(complete, key=lambda b: b.mean)
-        bases = [row[n] for n in TARGET_BASELINES if n in row]
-        base = min(bases, key=lambda b: b.mean) if bases else None
+        base = _best_baseline(row)
         cells = {
             "zero": _gap(zero, base, reg["runs"], reg["budget"]),
+            "uba": _gap(_best_uba(row), base, reg["runs"], reg["budget"]),
             "stock": _gap(row.get(STOCK_DEFAULT), best, reg["runs"], reg["budget"]),
             "wsd": _gap(row.get("wsd-1sqrt"), best, reg["runs"], reg["budget"]),
         }
@@ -176,29 +215,38 @@ def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
             pick_text = "no run of its pick"
         else:
             z = zero_config_schedule(reg["budget"], zero.lr)
-            source = "UBATrainer" if zero.name == ZERO_CONFIG else f"runs of its pick, {zero.lrs_tried} LRs"
+            through = ran_through_trainer(reg["runs"], zero)
+            source = "UBATrainer" if through else f"runs of its pick, {zero.lrs_tried} LRs"
             pick_text = f"{zero.lr:g}, {z['lr_area']:.3g}, phi {z['phi']:g} floor {z['min_lr_ratio']:g} ({source})"
+        tpp = f"{reg['tpp']:.2g}" if reg["tpp"] else ""
         tables[reg["fitted"]].append(
-            f"| {reg['label']} | {pick_text} | {_cell(cells['zero'], seeds) or 'not run'} | "
-            f"{f'`{base.name}` {base.mean:.4f}' if base else 'none run'} | {_cell(cells['stock'], seeds)} | "
-            f"{_cell(cells['wsd'], seeds)} |"
+            f"| {reg['label']} | {tpp} | {pick_text} | {_cell(cells['zero'], seeds) or 'not run'} | "
+            f"{f'`{base.name}` {base.mean:.4f}' if base else 'none run'} | {_cell(cells['uba'], seeds)} | "
+            f"{_cell(cells['stock'], seeds)} | {_cell(cells['wsd'], seeds)} |"
         )
+        for rule in (r for r in held_out if reg["held_out_for"] in UNSEEN_BY[r]):
+            g = _gap(_rule_best(rule, reg, row), base, reg["runs"], reg["budget"])
+            if g is not None:
+                met[rule].append(g[0] <= 0.01)
+            held_out[rule].append(f"{reg['label']} {_cell(g, seeds) or 'not run'}")
     lines = [
         "## The zero-config choice, judged (fitted regimes and held-out ones apart)",
         "",
         "`uba_hf.zero_config_schedule` picks phi and the floor from a run's LR area, its peak LR times its updates "
-        "(phi 0.01 up to 20, phi 1 from 30, a 10% floor below 60). The rule was fixed from the fitted regimes below "
-        "before any of the held-out regimes' judged runs. In the held-out regimes it ran through `UBATrainer` with "
-        "nothing given (`uba-zero-area`, its LR tuned like every schedule's); in the fitted ones its pick at each LR "
-        "is a fixed phi the grid ran (or the 0.4.0 rule ran through `UBATrainer`), over the LRs where that pick "
-        "ran (the number of LRs is given). Gaps: mean of the per-seed (paired) gaps, each schedule at its own "
-        "best LR; the best tuned baseline is the best of "
+        "(phi 0.01 up to 20, phi 1 from 30, a 10% floor below 60). It was fixed before any run of the regimes held "
+        "out below (five added to judge it, two added later to judge a candidate gate on its floor, which it had "
+        "not seen either). Its pick at each LR is read off the runs of that schedule: its own `UBATrainer` runs "
+        "(`uba-zero-area`, nothing given, its LR tuned like every schedule's; marked UBATrainer where every seed "
+        "of the best LR ran so), the candidate's `UBATrainer` runs that recorded the same pick, or the fixed phi "
+        "the grid ran, over the LRs where that pick ran (the number of LRs is given). Gaps: mean of the per-seed "
+        "(paired) gaps, each schedule at its own best LR; the best tuned baseline is the best of "
         + ", ".join(f"`{n}`" for n in TARGET_BASELINES)
-        + " that the regime ran.",
+        + " that the regime ran. Where the best tuned UBA of any phi the regime ran trails that baseline by more "
+        "than 0.01, no choice of phi meets the target there.",
         "",
     ]
     for fitted, title in ((True, "Fitted on"), (False, "Held out (never fitted on)")):
-        lines += [f"**{title}**", "", head, "|---|---|---|---|---|---|", *tables[fitted], ""]
+        lines += [f"**{title}**", "", head, "|---|---:|---|---|---|---|---|---|", *tables[fitted], ""]
         if tables[fitted]:
             w = {k: worst.get((fitted, k)) for k in ("zero", "stock", "wsd")}
             lines += [
@@ -211,9 +259,23 @@ def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
                 + ".",
                 "",
             ]
-    return lines
+    lines += [
+        "**Each rule on the regimes held out for it** (its result minus the best tuned baseline, per seed): 0.4.0's "
+        "development rule (updates per non-embedding parameter), the LR-area rule (the current one), and the "
+        "candidate after it (the floor kept below 1 training token per non-embedding parameter, rejected). The "
+        "choice between the last two was made on the last two regimes, which are no longer held out for the rule "
+        "kept: the next judgement needs fresh ones.",
+        "",
+        "| rule | held-out regimes | within 0.01 |",
+        "|---|---|---:|",
+    ]
+    for rule, cells in held_out.items():
+        lines.append(f"| {rule} | {'; '.join(cells)} | {sum(met[rule])} of {len(met[rule])} |")
+    return [*lines, ""]
 
 
+# The rejected candidate (the LR-area rule, its floor kept below 1 token per parameter), in the across-regimes table.
+GATED = "area rule, floor gated (rejected)"
 # The fixed settings a stock default could be (and the baselines), compared across every regime measured.
 STOCK_CANDIDATES = [
     "uba-phi0.25-min10",
@@ -234,7 +296,7 @@ def across_regimes_section(root: Path = FACTORS_DIR) -> list[str]:
     from .config import RETIRED_ZERO_CONFIG, ZERO_CONFIG
 
     regs = judged_regimes(root)
-    cols, rows = [], {n: [] for n in [ZERO_CONFIG, RETIRED_ZERO_CONFIG, *STOCK_CANDIDATES]}
+    cols, rows = [], {n: [] for n in [ZERO_CONFIG, GATED, RETIRED_ZERO_CONFIG, *STOCK_CANDIDATES]}
     for reg in regs:
         row = summarize(reg["cfg"], reg["runs"]).get(reg["budget"], {})
         if not row:
@@ -244,8 +306,8 @@ def across_regimes_section(root: Path = FACTORS_DIR) -> list[str]:
         cols.append(f"{reg['label']}{'' if reg['fitted'] else ' (held out)'}")
         for name in rows:
             b = row.get(name) or (row.get("uba-phi1") if name == "uba-default" else None)
-            if name == ZERO_CONFIG:  # its pick under fixed names where it did not run through UBATrainer
-                b = area_rule_best(row, reg["runs"], reg["budget"])
+            if name in (ZERO_CONFIG, GATED):  # the picks under fixed names (the UBATrainer runs among them)
+                b = area_rule_best(reg["runs"], reg["budget"], reg["tpp"], gate=name == GATED)
             elif name == RETIRED_ZERO_CONFIG:
                 b = retired_rule_best(row, reg["runs"], reg["budget"], reg["n"])
             g = _gap(b, best, reg["runs"], reg["budget"])
@@ -255,9 +317,10 @@ def across_regimes_section(root: Path = FACTORS_DIR) -> list[str]:
         "",
         "Mean paired gap to each regime's best (in parentheses: fewer seeds than the regime's best). Worst: over "
         "the regimes where the schedule ran on every seed, and how many. `uba-zero-area` is the zero-config choice "
-        "(the LR-area rule; its pick under fixed names where it did not run through `UBATrainer`); `uba-zero` is "
-        "0.4.0's development rule (updates per non-embedding parameter), replaced by it; `uba-default` is phi 1 "
-        "without a floor, the stock default until 0.3.0.",
+        f"(the LR-area rule, its pick under fixed names where it did not run through `UBATrainer`); `{GATED}` the "
+        "rejected candidate (its floor kept below 1 token per parameter); `uba-zero` is 0.4.0's development rule "
+        "(updates per non-embedding parameter); `uba-default` is phi 1 without a floor, the stock default until "
+        "0.3.0.",
         "",
         "| schedule | " + " | ".join(cols) + " | worst |",
         "|---|" + "---:|" * (len(cols) + 1),

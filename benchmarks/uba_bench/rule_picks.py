@@ -4,6 +4,7 @@ off the fixed-phi runs of the grid (the same LR at every update), for the LR-are
 
 from __future__ import annotations
 
+import math
 import statistics
 from typing import Any
 
@@ -55,28 +56,55 @@ def _fixed_pick_best(runs: list[dict[str, Any]], budget: int, pick_at) -> Best |
     return Best(name, budget, lr, statistics.fmean(values), std, len(values), values, len(cells), True)
 
 
-def area_rule_best(row: dict[str, Best], runs: list[dict[str, Any]], budget: int) -> Best | None:
-    """The LR-area rule (``uba_hf.zero_config``) in a regime: its UBATrainer runs (``uba-zero-area``) where it ran,
-    else its pick at each LR under the fixed name the grid ran (the same LR at every update)."""
+# The rejected candidate's gate: the floor from an LR area of 60 went to zero only from this many training tokens per
+# non-embedding parameter (below it, or not known, 10%).
+GATE_TOKENS_PER_PARAMETER = 1.0
+
+
+def area_rule_pick(budget: int, lr: float, tokens_per_parameter: float | None = None, gate: bool = False) -> str:
+    """The LR-area rule's pick (``uba_hf.zero_config``) at one LR, as a fixed schedule name; ``gate``: the rejected
+    candidate, the same pick with the 10% floor kept below ``GATE_TOKENS_PER_PARAMETER``."""
     from uba_hf import zero_config_schedule
 
+    from .config import uba_name
+
+    z = zero_config_schedule(budget, lr)
+    floor = z["min_lr_ratio"]
+    if gate and floor == 0 and (tokens_per_parameter is None or tokens_per_parameter < GATE_TOKENS_PER_PARAMETER):
+        floor = 0.1
+    return uba_name(z["phi"], floor)
+
+
+def area_rule_best(
+    runs: list[dict[str, Any]], budget: int, tokens_per_parameter: float | None = None, gate: bool = False
+) -> Best | None:
+    """The LR-area rule in a regime (its zero-config runs read as the fixed schedule each recorded, see
+    ``with_zero_config_runs_as_fixed``): its pick at each LR, the best LR among those with the most seeds; ``gate``:
+    the rejected candidate (its floor kept below 1 token per parameter)."""
+    return _fixed_pick_best(runs, budget, lambda lr: area_rule_pick(budget, lr, tokens_per_parameter, gate))
+
+
+def ran_through_trainer(runs: list[dict[str, Any]], best: Best) -> bool:
+    """Whether every seed of ``best`` (the LR-area rule's pick at its best LR) ran through UBATrainer: zero-config
+    runs at that LR that recorded that pick."""
     from .config import ZERO_CONFIG, uba_name
 
-    if ZERO_CONFIG in row:
-        return row[ZERO_CONFIG]
-
-    def pick_at(lr: float) -> str:
-        z = zero_config_schedule(budget, lr)
-        return uba_name(z["phi"], z["min_lr_ratio"])
-
-    return _fixed_pick_best(runs, budget, pick_at)
+    pick = area_rule_pick(best.budget, best.lr)
+    seeds = {
+        r["seed"]
+        for r in runs
+        if r.get("kind") == "run"
+        and r["spec"] == ZERO_CONFIG
+        and r["budget"] == best.budget
+        and float(r["lr"]) == best.lr
+        and uba_name(r["zero_config"]["phi"], r["zero_config"]["min_lr_ratio"]) == pick
+    }
+    return len(seeds) >= best.n
 
 
 def retired_rule_pick(budget: int, non_embedding_parameters: int) -> tuple[float, float]:
     """0.4.0's development rule (updates per non-embedding parameter; replaced by the LR area before a release): phi
     0.01 up to 6.5e-4, 1 from 2.4e-3, log-linear between; a 10% floor below 2e-2. Kept here to report its results."""
-    import math
-
     rho, lo, hi = budget / non_embedding_parameters, 6.5e-4, 2.4e-3
     if rho <= lo:
         phi = 0.01

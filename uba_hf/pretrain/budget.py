@@ -126,21 +126,16 @@ def resolve_budget(budget_args: BudgetArguments, training, block_size: int) -> T
     return budget
 
 
-def schedule_advice(
-    uba_kwargs: dict[str, Any],
-    num_training_steps: int,
-    learning_rate: float,
-    tokens_per_parameter: float | None = None,
-) -> str | None:
-    """A note when the run gives ``phi`` / ``min_lr_ratio`` that differ from the zero-config choice at its budget,
-    peak LR and tokens per non-embedding parameter (:func:`uba_hf.zero_config_schedule`); None when they match, when
-    no phi is given (the choice itself is logged then) or without UBA."""
+def schedule_advice(uba_kwargs: dict[str, Any], num_training_steps: int, learning_rate: float) -> str | None:
+    """A note when the run gives ``phi`` / ``min_lr_ratio`` that differ from the zero-config choice at its budget and
+    peak LR (:func:`uba_hf.zero_config_schedule`); None when they match, when no phi is given (the choice itself is
+    logged then) or without UBA."""
     phi = uba_kwargs.get("phi")
     if phi is None or phi == PHI_AUTO:
         return None
     floor = uba_kwargs.get("min_lr_ratio")
     floor = DEFAULTS["min_lr_ratio"] if floor is None else floor
-    chosen = zero_config_schedule(num_training_steps, learning_rate, tokens_per_parameter)
+    chosen = zero_config_schedule(num_training_steps, learning_rate)
     if (float(phi), float(floor)) == (chosen["phi"], chosen["min_lr_ratio"]):
         return None
     return (

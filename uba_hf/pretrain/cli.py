@@ -358,8 +358,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     )
     if training.max_steps > 0:
         logger.info(describe_budget(token_budget, training.max_steps))
-        tokens_per_parameter = training.max_steps * tokens_per_update / params["non_embedding"]
-        advice = schedule_advice(uba_kwargs, training.max_steps, training.learning_rate, tokens_per_parameter)
+        advice = schedule_advice(uba_kwargs, training.max_steps, training.learning_rate)
         if training.process_index == 0 and advice:
             logger.info(advice)  # a note, not a warning: on some models a phi off the rule did better
 
