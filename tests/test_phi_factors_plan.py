@@ -17,7 +17,12 @@ ONE_FACTOR = {"corpus": {"dataset_name"}, "shape": {"model_overrides"}}
 
 
 # Regimes one batch step from another regime of this study (not from a v2 anchor): that regime's name.
-BATCH_STEP_FROM = {"shape-b2": "shape-b8", "shape-b32-width128": "shape-b8-width128"}
+BATCH_STEP_FROM = {
+    "shape-b2": "shape-b8",
+    "shape-b32-width128": "shape-b8-width128",
+    "shape-b32-vocab8k": "shape-b8-vocab8k",
+    "shape-b2-vocab8k": "shape-b8-vocab8k",
+}
 
 
 @pytest.mark.parametrize("name", BATCH_STEP_FROM)

@@ -132,6 +132,8 @@ class Regime:
     # Each schedule's LR grid runs on the first seed only; the other seeds run at that seed's best LR (a third of
     # the runs). Else every LR runs on every seed.
     tune_on_first_seed: bool = False
+    # Runs the judged schedules only (no phi grid of its own).
+    judged_only: bool = False
 
     # A step from the shape model toward the main job's model: SweepConfig fields and model overrides it changes.
     # Such a regime asks which difference gives the main job's model its low peak LR and late decay; it runs a phi
@@ -242,6 +244,23 @@ REGIMES += [
         **_tpp_unseen,
     ),
 ]
+# After the candidate was rejected, two regimes the LR-area rule (unchanged) had not seen, added to judge it afresh:
+# shape-b8-vocab8k (the 4 x 96 shape with the main job's vocabulary: two LR basins) at 4x and a quarter of the batch
+# at equal tokens. They run the judged schedules only.
+_area_fresh = dict(held_out_for=AREA_RULE, tune_on_first_seed=True, judged_only=True)
+REGIMES += [
+    Regime(
+        f"shape-b{b}-vocab8k",
+        "shape",
+        b,
+        n,
+        BRIDGE_LRS,
+        f"vocab 8192, batch {f}",
+        changes=(("vocab_size", 8192),),
+        **_area_fresh,
+    )
+    for b, n, f in ((32, 81, "x4"), (2, 1300, "/4"))
+]
 MAIN_HIGH_LR_GRID = [uba_name(0.025, 0.1), uba_name(1.0, 0.1), "cosine-min10", *OTHER_BASELINES]
 BRIDGE_GRID = [uba_name(0.01, 0.1), uba_name(0.25, 0.1), uba_name(1.0, 0.1), "cosine-min10"]
 REGIME_BY_NAME = {r.name: r for r in REGIMES}
@@ -325,6 +344,8 @@ def judged_names(r: Regime) -> list[str]:
 
 def _setups() -> list[FactorSetup]:
     def grid(r: Regime) -> list[str]:
+        if r.judged_only:
+            return []
         if r.held_out_for == AREA_TPP_RULE:
             return GATE_GRID
         if r.bridge:
@@ -336,7 +357,7 @@ def _setups() -> list[FactorSetup]:
     # The judged comparison of the unseen regimes first (the cheap ones first), then the phi question.
     unseen = sorted((r for r in REGIMES if r.held_out_for), key=lambda r: r.model == "main-job")
     judged = [FactorSetup(f"{r.name}-judge", r, tuple(n for n in judged_names(r) if n not in grid(r))) for r in unseen]
-    phi = [FactorSetup(f"{r.name}-phi", r, tuple(grid(r))) for r in REGIMES]
+    phi = [FactorSetup(f"{r.name}-phi", r, tuple(grid(r))) for r in REGIMES if grid(r)]
     first = [f for f in phi if f.regime.name == "main-b4" or f.regime.held_out_for or f.regime.bridge]
     phi = [*first, *(f for f in phi if f not in first)]
     # A phi grid whose best sits at its edge is extended outward (as v2 did), right after it.
