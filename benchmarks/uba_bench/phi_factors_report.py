@@ -235,7 +235,8 @@ def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
         "`uba_hf.zero_config_schedule` picks phi and the floor from a run's LR area, its peak LR times its updates "
         "(phi 0.01 up to 20, phi 1 from 30, a 10% floor below 60). It was fixed before any run of the regimes held "
         "out below (five added to judge it, two added later to judge a candidate gate on its floor, which it had "
-        "not seen either). Its pick at each LR is read off the runs of that schedule: its own `UBATrainer` runs "
+        "not seen either, and two added after the candidate was rejected). Its pick at each LR is read off the "
+        "runs of that schedule: its own `UBATrainer` runs "
         "(`uba-zero-area`, nothing given, its LR tuned like every schedule's; marked UBATrainer where every seed "
         "of the best LR ran so), the candidate's `UBATrainer` runs that recorded the same pick, or the fixed phi "
         "the grid ran, over the LRs where that pick ran (the number of LRs is given). Gaps: mean of the per-seed "
@@ -263,8 +264,9 @@ def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
         "**Each rule on the regimes held out for it** (its result minus the best tuned baseline, per seed): 0.4.0's "
         "development rule (updates per non-embedding parameter), the LR-area rule (the current one), and the "
         "candidate after it (the floor kept below 1 training token per non-embedding parameter, rejected). The "
-        "choice between the last two was made on the last two regimes, which are no longer held out for the rule "
-        "kept: the next judgement needs fresh ones.",
+        "choice between the last two was made on the candidate's two regimes (`prose-u1300`, `shape-b2-width128`), "
+        "so they judge the rule kept less cleanly than the ones added after it (`shape-b32-vocab8k`, "
+        "`shape-b2-vocab8k`).",
         "",
         "| rule | held-out regimes | within 0.01 |",
         "|---|---|---:|",

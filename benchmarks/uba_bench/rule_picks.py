@@ -1,6 +1,7 @@
-"""A zero-config rule's result in a regime where it did not run through ``UBATrainer``: its pick at each LR, read
-off the fixed-phi runs of the grid (the same LR at every update), for the LR-area rule (``uba_hf.zero_config``) and
-0.4.0's development rule (updates per non-embedding parameter) that it replaced."""
+"""A zero-config rule's result in a regime: its pick at each LR, read off the runs of that schedule (fixed-phi runs of
+the grid, the same LR at every update, and UBATrainer runs under the pick they recorded), for the LR-area rule
+(``uba_hf.zero_config``), the candidate floor gate tried after it (rejected), and 0.4.0's development rule (updates
+per non-embedding parameter) that it replaced."""
 
 from __future__ import annotations
 
