@@ -189,6 +189,8 @@ REGIMES = [
 # and block (128 tokens against 64). Each bridge regime is shape-b8 with one of them changed (the block at the same
 # 512 tokens per update), and runs a late, a middle and two early decays over a wide LR grid.
 BRIDGE_LRS = (0.003, 0.01, 0.03, 0.1)
+# The main job's model's width (and its MLP), as a change to the 4 x 96 shape.
+WIDTH_128 = (("hidden_size", 128), ("intermediate_size", 512))
 # The LR-area rule was fixed from every regime above and shape-b8-vocab8k, before any run of the block and width
 # bridges' phi grids was complete (the block's first 6 runs on seed 0 had landed) and before any of their judged runs;
 # they, and prose at a quarter of the batch (1,300 updates, an LR area around the rule's floor threshold), judge it.
@@ -206,7 +208,7 @@ REGIMES += [
         325,
         BRIDGE_LRS,
         "width 128",
-        model_changes=(("hidden_size", 128), ("intermediate_size", 512)),
+        model_changes=WIDTH_128,
         **_area_unseen,
     ),
     Regime("prose-b2", "sweep", 2, 1300, (0.015, 0.03, 0.06, 0.12), "corpus", dataset=PROSE_CORPUS, **_area_unseen),
@@ -220,7 +222,7 @@ REGIMES += [
         81,
         (0.01, 0.03, 0.1, 0.3),
         "width 128, batch x4",
-        model_changes=(("hidden_size", 128), ("intermediate_size", 512)),
+        model_changes=WIDTH_128,
         **_area_unseen,
     ),
 ]
@@ -240,7 +242,7 @@ REGIMES += [
         1300,
         (0.015, 0.03, 0.06, 0.12),
         "width 128",
-        model_changes=(("hidden_size", 128), ("intermediate_size", 512)),
+        model_changes=WIDTH_128,
         **_tpp_unseen,
     ),
 ]
