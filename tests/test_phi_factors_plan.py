@@ -55,7 +55,8 @@ def test_a_regime_at_another_v2_budget_changes_one_factor_of_v2s_regime_there(na
     regime = REGIME_BY_NAME[name]
     key = regime.config(["linear"]).setup_key()
     anchor = next(s.config() for s in V2_SETUPS if s.group == regime.model and regime.budget in s.config().budgets)
-    changed = {k for k in set(key) | set(anchor.setup_key()) if key.get(k) != anchor.setup_key().get(k)}
+    anchor_key = anchor.setup_key()
+    changed = {k for k in set(key) | set(anchor_key) if key.get(k) != anchor_key.get(k)}
     assert changed == ONE_FACTOR[regime.factor] and regime.batch_size == anchor.batch_size
 
 
@@ -85,7 +86,7 @@ def test_a_regime_differs_from_its_v2_anchor_in_one_factor(regime):
 BRIDGE_CHANGES = {
     "shape-b8-vocab8k": {"vocab_size": 8192},
     "shape-b4-block128": {"block_size": 128, "batch_size": 4},
-    "shape-b8-width128": {"model_overrides": {**SHAPE_4X96, "hidden_size": 128, "intermediate_size": 512}},
+    "shape-b8-width128": {"model_overrides": WIDTH_128},
 }
 
 
