@@ -3,9 +3,10 @@ on the curve it started with (the checkpoint's values are adopted, with a log li
 explicitly are checked against the checkpoint.
 
 The checkpoints under ``tests/fixtures/release-0.2.0/`` were written by uba-hf 0.2.0 at its default (phi 1, no
-floor) after 6 of 12 updates (``tests/fixtures/make_release_checkpoints.py``). The tests run under a default that
-differs from it (patched here, so the tests hold whatever today's default is), and first check that the patched
-default is what a new run gets."""
+floor) after 6 of 12 updates (``tests/fixtures/make_release_checkpoints.py``). Today a run without phi or floor
+takes the zero-config choice (phi 0.01 with a 10% floor at these 12 updates of LR 1e-2), on the stock path and in
+``UBATrainer`` alike; the first test checks that this differs from the release's default and is what a new run
+gets."""
 
 from __future__ import annotations
 
@@ -13,27 +14,17 @@ import json
 import logging
 import shutil
 from pathlib import Path
-from types import MappingProxyType
 
 import pytest
 from conftest import closed_form, tiny_training_args, train_tiny
 from transformers import Trainer
 
-import uba_hf.schedule
-import uba_hf.trainer
 from uba_hf import UBAArguments, UBATrainer, zero_config_schedule
 from uba_hf.checkpoints import SCHEDULE_RECORD_NAME
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "release-0.2.0"
 RELEASE_DEFAULT = {"phi": 1.0, "min_lr_ratio": 0.0}
-NEW_DEFAULT = MappingProxyType({"phi": 0.25, "min_lr_ratio": 0.1})
 N, W, LR = 12, 3, 1e-2
-
-
-@pytest.fixture
-def new_default(monkeypatch):
-    for module in (uba_hf.schedule, uba_hf.trainer):
-        monkeypatch.setattr(module, "DEFAULTS", NEW_DEFAULT)
 
 
 def expected(phi: float, min_lr_ratio: float, steps) -> list[float]:
@@ -49,17 +40,16 @@ def args(out: Path, **kw):
     return tiny_training_args(out, max_steps=N, warmup_steps=W, lr_scheduler_type="uba", **kw)
 
 
-def test_a_new_run_without_phi_gets_the_new_default_on_the_stock_path_and_the_zero_config_choice_in_uba_trainer(
-    tmp_path, new_default
-):
-    _, rec, _ = train_tiny(Trainer, args(tmp_path / "stock"))
-    assert rec.lrs == pytest.approx(expected(**NEW_DEFAULT, steps=range(N)), rel=1e-12)
-    trainer, rec, _ = train_tiny(UBATrainer, args(tmp_path / "uba"))
+def test_a_new_run_without_phi_gets_the_zero_config_choice_on_the_stock_path_and_in_uba_trainer(tmp_path):
     pick = zero_config_schedule(N, LR)
-    assert rec.lrs == pytest.approx(expected(pick["phi"], pick["min_lr_ratio"], steps=range(N)), rel=1e-12)
+    new = {"phi": pick["phi"], "min_lr_ratio": pick["min_lr_ratio"]}
+    assert new == {"phi": 0.01, "min_lr_ratio": 0.1} != RELEASE_DEFAULT
+    for trainer_class in (Trainer, UBATrainer):
+        _, rec, _ = train_tiny(trainer_class, args(tmp_path / trainer_class.__name__))
+        assert rec.lrs == pytest.approx(expected(**new, steps=range(N)), rel=1e-12)
 
 
-def test_uba_trainer_resumes_a_release_default_run_with_latest_on_its_own_curve(tmp_path, new_default, caplog):
+def test_uba_trainer_resumes_a_release_default_run_with_latest_on_its_own_curve(tmp_path, caplog):
     out = copy_run(tmp_path, "uba_trainer")
     with caplog.at_level(logging.INFO, logger="uba_hf"):
         trainer, rec, _ = train_tiny(UBATrainer, args(out, save_strategy="steps", save_steps=3), resume="latest")
@@ -76,7 +66,7 @@ def test_uba_trainer_resumes_a_release_default_run_with_latest_on_its_own_curve(
     assert {k: record[k] for k in RELEASE_DEFAULT} == RELEASE_DEFAULT
 
 
-def test_uba_trainer_checks_only_the_values_given(tmp_path, new_default):
+def test_uba_trainer_checks_only_the_values_given(tmp_path):
     out = copy_run(tmp_path, "uba_trainer")
     ckpt = str(out / "checkpoint-6")
     with pytest.raises(ValueError, match=r"phi: checkpoint 1.0 vs now 0.5"):
@@ -88,7 +78,7 @@ def test_uba_trainer_checks_only_the_values_given(tmp_path, new_default):
     assert rec.lrs == pytest.approx(expected(**RELEASE_DEFAULT, steps=range(6, N)), rel=1e-12)
 
 
-def test_stock_trainer_resumes_a_release_default_run_and_checks_only_the_values_given(tmp_path, new_default, caplog):
+def test_stock_trainer_resumes_a_release_default_run_and_checks_only_the_values_given(tmp_path, caplog):
     out = copy_run(tmp_path, "stock_trainer")
     ckpt = str(out / "checkpoint-6")
     with caplog.at_level(logging.INFO, logger="uba_hf"):

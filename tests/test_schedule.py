@@ -13,8 +13,6 @@ from torch.optim.lr_scheduler import LambdaLR
 from transformers import get_cosine_schedule_with_warmup, get_cosine_with_min_lr_schedule_with_warmup
 
 from uba_hf import (
-    DEFAULT_MIN_LR_RATIO,
-    DEFAULT_PHI,
     UBAConfigError,
     UBASchedule,
     get_uba_schedule_with_warmup,
@@ -22,6 +20,7 @@ from uba_hf import (
     suggest_schedule,
     uba_factor,
     uba_lr_lambda,
+    zero_config_schedule,
 )
 
 
@@ -182,16 +181,48 @@ def test_state_without_a_schedule_record_loads_with_a_warning(caplog):
     assert sched.last_epoch == 1 and sched.uba["num_training_steps"] == 20
 
 
-def test_a_schedule_without_phi_or_floor_runs_the_package_defaults():
-    assert DEFAULT_PHI > 0 and math.isfinite(DEFAULT_PHI) and 0 <= DEFAULT_MIN_LR_RATIO < 1
-    given = get_uba_schedule_with_warmup(make_optimizer(), num_warmup_steps=2, num_training_steps=10)
-    assert given.uba == {
-        "num_training_steps": 10,
-        "num_warmup_steps": 2,
-        "phi": DEFAULT_PHI,
-        "min_lr_ratio": DEFAULT_MIN_LR_RATIO,
-    }
-    assert given.not_given == ("phi", "min_lr_ratio")
+@pytest.mark.parametrize(
+    ("lr", "budget", "want"),
+    [(1e-3, 400, (0.01, 0.1)), (0.1, 400, (1.0, 0.1)), (0.003, 40_000, (1.0, 0.0)), (0.05, 500, (0.126, 0.1))],
+)
+def test_a_schedule_without_phi_or_floor_takes_the_zero_config_choice_from_its_budget_and_peak_lr(
+    lr, budget, want, caplog
+):
+    """No fixed default: the LR area (peak LR x updates) decides, the largest param group's LR the peak."""
+    pick = zero_config_schedule(budget, lr)
+    assert (pick["phi"], pick["min_lr_ratio"]) == want
+    with caplog.at_level("INFO", logger="uba_hf"):
+        sched = get_uba_schedule_with_warmup(make_optimizer(lr / 10, groups=(lr,)), 2, budget)
+        assert not caplog.records  # logged at the first step, when a resume would have replaced the choice
+        sched.step()
+        sched.step()
+    assert sched.uba == {"num_training_steps": budget, "num_warmup_steps": 2, "phi": want[0], "min_lr_ratio": want[1]}
+    assert sched.not_given == ("phi", "min_lr_ratio")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"UBA zero-config: phi={want[0]:g}, min_lr_ratio={want[1]:g}, from {pick['reason']}"
+    ]
+    for group, base in zip(sched.optimizer.param_groups, (lr / 10, lr), strict=True):  # each on the one curve
+        assert group["lr"] == pytest.approx(base * closed_form(2, 2, budget, *want), rel=1e-12)
+
+
+def test_a_schedule_takes_only_what_is_not_given_from_the_zero_config_choice():
+    opt = make_optimizer(0.003)  # area 120: phi 1, no floor
+    assert get_uba_schedule_with_warmup(opt, 0, 40_000, phi=2.0).uba["min_lr_ratio"] == 0.0
+    assert get_uba_schedule_with_warmup(opt, 0, 40_000, min_lr_ratio=0.2).uba["phi"] == 1.0
+    given = get_uba_schedule_with_warmup(opt, 0, 40_000, phi=2.0, min_lr_ratio=0.2)
+    assert (given.uba["phi"], given.uba["min_lr_ratio"], given.not_given) == (2.0, 0.2, ())
+    with pytest.raises(UBAConfigError, match="give phi and min_lr_ratio"):
+        get_uba_schedule_with_warmup(make_optimizer(0.0), 0, 100)  # a zero LR has no area
+
+
+def test_the_removed_fixed_defaults_fail_with_the_way_forward():
+    with pytest.raises(ImportError, match=r"DEFAULT_PHI was removed in 0\.4\.0.*zero_config_schedule"):
+        from uba_hf import DEFAULT_PHI  # noqa: F401
+    import uba_hf
+
+    with pytest.raises(ImportError, match="give min_lr_ratio explicitly"):
+        uba_hf.DEFAULT_MIN_LR_RATIO  # noqa: B018
+    assert not hasattr(uba_hf, "NO_SUCH_NAME")
 
 
 def test_suggest_schedule_is_deprecated_with_a_warning_that_names_the_replacement():

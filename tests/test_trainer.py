@@ -12,7 +12,7 @@ from conftest import LRRecorder, TokenDataset, closed_form, tiny_olmo2, tiny_tra
 from transformers import Trainer, TrainingArguments
 from transformers.trainer_utils import SchedulerType
 
-from uba_hf import DEFAULT_MIN_LR_RATIO, UBAArguments, UBATrainer, zero_config_schedule
+from uba_hf import UBAArguments, UBATrainer, zero_config_schedule
 from uba_hf.checkpoints import SCHEDULE_RECORD_NAME
 
 LR = 1e-2
@@ -108,8 +108,9 @@ def test_uba_trainer_honours_an_explicit_other_schedule(tmp_path, caplog):
 def test_uba_trainer_reads_lr_scheduler_kwargs_and_rejects_conflicts(tmp_path):
     args = make_args(tmp_path, lr_scheduler_type="uba", lr_scheduler_kwargs={"phi": 4.0})
     trainer, rec, _ = train(UBATrainer, args)
-    assert trainer.uba_kwargs == {"phi": 4.0, "min_lr_ratio": DEFAULT_MIN_LR_RATIO}  # a phi given: the default floor
-    assert rec.lrs == pytest.approx(expected(12, 3, 4.0, DEFAULT_MIN_LR_RATIO), rel=1e-12)
+    floor = zero_config_for(12)["min_lr_ratio"]
+    assert trainer.uba_kwargs == {"phi": 4.0, "min_lr_ratio": floor}  # a phi given: the zero-config floor
+    assert rec.lrs == pytest.approx(expected(12, 3, 4.0, floor), rel=1e-12)
     args = make_args(tmp_path, lr_scheduler_type="uba", lr_scheduler_kwargs={"phi": 4.0})
     with pytest.raises(ValueError, match=r"`phi` is given twice.*4\.0.*0\.5"):
         UBATrainer(model=tiny_olmo2(), args=args, uba_args=UBAArguments(phi="0.5"))
@@ -195,8 +196,8 @@ def test_resume_with_another_budget_is_refused_naming_both(tmp_path):
 
 @pytest.mark.parametrize("given", [{}, {"phi": "auto"}], ids=["nothing", "auto"])
 def test_zero_config_picks_logs_records_and_is_reused_on_resume(tmp_path, caplog, given):
-    """No phi (or phi="auto"): phi and the floor from the run's updates per non-embedding parameter, one log line
-    with the reason, the choice in every checkpoint; a resume takes the checkpoint's values and says so."""
+    """No phi (or phi="auto"): phi and the floor from the run's LR area (peak LR x updates), one log line with the
+    reason, the choice in every checkpoint; a resume takes the checkpoint's values and says so."""
     args = make_args(tmp_path, save_strategy="steps", save_steps=5)
     with caplog.at_level(logging.INFO, logger="uba_hf"):
         trainer, rec, _ = train(UBATrainer, args, uba_args=UBAArguments(**given))
@@ -231,13 +232,21 @@ def test_zero_config_keeps_a_floor_given_and_a_phi_given_is_not_replaced(tmp_pat
     assert f"min_lr_ratio=0 (as given), from {pick['reason']}" in caplog.text
     assert rec.lrs == pytest.approx(expected(12, 3, pick["phi"], 0.0), rel=1e-12)
     trainer, _, _ = train(UBATrainer, make_args(tmp_path / "b"), uba_args=UBAArguments(phi="3"))
-    assert trainer.zero_config is None and trainer.uba_kwargs == {"phi": 3.0, "min_lr_ratio": DEFAULT_MIN_LR_RATIO}
+    assert trainer.zero_config is None and trainer.uba_kwargs == {"phi": 3.0, "min_lr_ratio": pick["min_lr_ratio"]}
 
 
-def test_phi_auto_with_stock_trainer_is_a_clear_error(tmp_path):
-    args = make_args(tmp_path, lr_scheduler_type="uba", lr_scheduler_kwargs={"phi": "auto"})
-    with pytest.raises(ValueError, match=r"`phi='auto'` \(the zero-config choice\) needs uba_hf.UBATrainer"):
-        Trainer(model=tiny_olmo2(), args=args, train_dataset=TokenDataset()).train()
+@pytest.mark.parametrize("kwargs", [None, {"phi": "auto"}])
+@pytest.mark.parametrize("lr", [LR, 3.0])  # LR areas 0.12 (a late decay) and 36 (phi 1)
+def test_the_stock_trainer_without_phi_runs_the_zero_config_choice_as_uba_trainer_does(tmp_path, kwargs, lr):
+    """One automatic answer: the stock path knows the budget and the optimizer's LR, and picks what UBATrainer
+    picks, so the stock Trainer's LRs are UBATrainer's at every update."""
+    pick = zero_config_for(12, lr)
+    stock_args = make_args(tmp_path / "stock", learning_rate=lr, lr_scheduler_type="uba", lr_scheduler_kwargs=kwargs)
+    _, stock, _ = train(Trainer, stock_args)
+    trainer, uba, _ = train(UBATrainer, make_args(tmp_path / "uba", learning_rate=lr))
+    assert trainer.zero_config["phi"] == pick["phi"] and stock.lrs == uba.lrs
+    want = [lr * closed_form(s, 3, 12, pick["phi"], pick["min_lr_ratio"]) for s in range(12)]
+    assert stock.lrs == pytest.approx(want, rel=1e-12)
 
 
 def _documented_step_convention() -> tuple[dict, list[list[str]]]:

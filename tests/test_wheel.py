@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, TINY, TINY_FLOOR, TINY_PHI, closed_form
 
-from uba_hf import DEFAULT_MIN_LR_RATIO, DEFAULT_PHI, UBAConfigError, __version__
+from uba_hf import UBAConfigError, __version__, zero_config_schedule
 from uba_hf.pretrain.cli import parse_args
 from uba_hf.pretrain.recipe_names import recipe_names, resolve_recipe
 
@@ -108,7 +108,7 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_outside_the_checkout(tmp_path
     assert metrics["global_step"] == 3 and (metrics["phi"], metrics["min_lr_ratio"]) == (TINY_PHI, TINY_FLOOR)
     assert (out / "model.safetensors").is_file() and (out / "lr_schedule.png").is_file()
 
-    # uba-run in front of a stock script that never imports uba_hf: UBA at the default phi, exact LRs.
+    # uba-run in front of a stock script that never imports uba_hf: UBA at the zero-config choice, exact LRs.
     (elsewhere / "train.py").write_text(STOCK_SCRIPT)
     stdout = run(
         str(venv / "bin" / "uba-run"),
@@ -118,5 +118,6 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_outside_the_checkout(tmp_path
         *("--save_strategy", "no", "--logging_steps", "1", "--learning_rate", "1e-3"),
     )
     lrs = json.loads(next(line for line in stdout.splitlines() if line.startswith("LRS "))[4:])
-    want = [1e-3 * closed_form(s, 2, 6, DEFAULT_PHI, DEFAULT_MIN_LR_RATIO) for s in range(6)]  # the stock default
+    pick = zero_config_schedule(6, 1e-3)
+    want = [1e-3 * closed_form(s, 2, 6, pick["phi"], pick["min_lr_ratio"]) for s in range(6)]
     assert lrs == pytest.approx(want, rel=1e-12)

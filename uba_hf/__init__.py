@@ -7,11 +7,10 @@ Public names:
 
 * ``get_uba_schedule_with_warmup`` builds the schedule (a :class:`UBASchedule`, a ``LambdaLR``), shaped like
   Transformers' ``get_*_schedule_with_warmup``; ``uba_factor`` and ``uba_lr_lambda`` are its pure math.
-* ``zero_config_schedule(num_training_steps, learning_rate)``: the phi and floor ``UBATrainer`` picks
-  itself when no phi is given (from the run's peak LR times its updates; docs/phi.md).
-* ``DEFAULT_PHI`` (0.25) and ``DEFAULT_MIN_LR_RATIO`` (0.1): the phi and floor of ``lr_scheduler_type="uba"``
-  without kwargs on the stock path (only the budget is known there); a resume that does not give them takes the
-  checkpoint's, so a run outlives a change of default.
+* ``zero_config_schedule(num_training_steps, learning_rate)``: the phi and floor a UBA schedule takes when none
+  is given, on every path (from the run's peak LR times its updates; docs/phi.md). A resume that does not give
+  them takes the checkpoint's, so a run outlives a change of the rule. (``DEFAULT_PHI`` and
+  ``DEFAULT_MIN_LR_RATIO``, the fixed defaults until 0.3.0, are gone: there is no fixed default.)
 * ``suggest_schedule(tokens_per_param)``: deprecated (0.4.0), the earlier budget-only rule.
 * ``UBA_SCHEDULER_NAME`` (``"uba"``) and ``register_uba_scheduler``: the registration with Transformers.
 * ``UBATrainer`` and ``UBAArguments``: a ``Trainer`` that runs UBA by default and guards its budget.
@@ -36,8 +35,6 @@ from .arguments import UBAArguments
 from .errors import CheckpointWriteError, UBAConfigError
 from .registry import UBA_SCHEDULER_NAME, register_uba_scheduler
 from .schedule import (
-    DEFAULT_MIN_LR_RATIO,
-    DEFAULT_PHI,
     UBASchedule,
     get_uba_schedule_with_warmup,
     suggest_schedule,
@@ -53,8 +50,6 @@ register_uba_scheduler()
 
 __all__ = [
     "CheckpointWriteError",
-    "DEFAULT_MIN_LR_RATIO",
-    "DEFAULT_PHI",
     "UBAArguments",
     "UBAConfigError",
     "UBASchedule",
@@ -67,3 +62,17 @@ __all__ = [
     "uba_lr_lambda",
     "zero_config_schedule",
 ]
+
+_REMOVED = {"DEFAULT_PHI": "phi", "DEFAULT_MIN_LR_RATIO": "min_lr_ratio"}
+
+
+def __getattr__(name: str):
+    """The fixed defaults removed in 0.4.0 fail with the way forward. An ``ImportError``: ``from uba_hf import
+    DEFAULT_PHI`` would replace an ``AttributeError``'s message with its own."""
+    if name in _REMOVED:
+        raise ImportError(
+            f"uba_hf.{name} was removed in 0.4.0: a UBA schedule built without {_REMOVED[name]} takes it from the "
+            "run's budget and peak LR, uba_hf.zero_config_schedule(num_training_steps, learning_rate); give "
+            f"{_REMOVED[name]} explicitly for a fixed value."
+        )
+    raise AttributeError(f"module 'uba_hf' has no attribute {name!r}")

@@ -12,7 +12,7 @@ from typing import Any
 
 from .errors import UBAConfigError
 from .registry import check_uba_kwargs
-from .schedule import DEFAULTS, validate_phi, validate_schedule_args
+from .schedule import validate_phi, validate_schedule_args
 
 __all__ = ["PHI_AUTO", "UBAArguments", "parse_phi", "resolve_uba_kwargs", "validate_uba_args"]
 
@@ -36,9 +36,10 @@ def validate_uba_args(
     phi: float | str | None, min_lr_ratio: float | None, num_warmup_steps: int = 0, num_training_steps: int = 1
 ) -> None:
     """The schedule's own checks (the budget part only when given); ``"auto"`` and ``None`` (not given) are
-    resolved later (the zero-config choice, ``DEFAULTS``, or the checkpoint's value on a resume)."""
-    phi = DEFAULTS["phi"] if phi in (None, PHI_AUTO) else phi
-    min_lr_ratio = DEFAULTS["min_lr_ratio"] if min_lr_ratio is None else min_lr_ratio
+    resolved later (the zero-config choice, or the checkpoint's value on a resume), so they are checked as any
+    valid value would be."""
+    phi = 1.0 if phi in (None, PHI_AUTO) else phi
+    min_lr_ratio = 0.0 if min_lr_ratio is None else min_lr_ratio
     validate_schedule_args(num_warmup_steps, num_training_steps, phi, min_lr_ratio)
 
 
@@ -68,17 +69,15 @@ class UBAArguments:
         default=None,
         metadata={
             "help": "UBA shape parameter, a number > 0 (2 = cosine; < 2 keeps the LR high longer; > 2 decays "
-            f"earlier). Not given (or '{PHI_AUTO}'): UBATrainer and uba-pretrain pick phi and the floor from the "
-            "run's peak LR times its updates (docs/phi.md); the stock Trainer's 'uba' uses the package "
-            f"default ({DEFAULTS['phi']}); a resume takes the checkpoint's."
+            f"earlier). Not given (or '{PHI_AUTO}'): the zero-config choice, phi and the floor from the run's "
+            "peak LR times its updates (docs/phi.md); a resume takes the checkpoint's."
         },
     )
     min_lr_ratio: float | None = field(
         default=None,
         metadata={
-            "help": "Final LR as a fraction of each param group's peak LR, in [0, 1). Not given: picked with phi "
-            f"when phi is not given either, else the package default ({DEFAULTS['min_lr_ratio']}); a resume takes "
-            "the checkpoint's."
+            "help": "Final LR as a fraction of each param group's peak LR, in [0, 1). Not given: the zero-config "
+            "choice's floor (0.1 below an LR area of 60, else 0; docs/phi.md); a resume takes the checkpoint's."
         },
     )
     rebudget: bool = field(

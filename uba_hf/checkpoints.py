@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UBAConfigError
-from .schedule import DEFAULTS as SCHEDULE_DEFAULTS
+from .registry import UBA_SCHEDULE_KWARGS
 
 logger = logging.getLogger("uba_hf")
 
@@ -187,7 +187,7 @@ def identity_differences(recorded: dict[str, Any] | None, current: dict[str, Any
         return ["it records no run identity (saved by another tool or an older uba-hf)"]
     old, new = _flatten(recorded), _flatten(_jsonable(current))
     # A schedule value the run does not give is taken from the checkpoint on resume: it cannot conflict with it.
-    adopted = {f"schedule.{key}" for key in SCHEDULE_DEFAULTS} - set(new)
+    adopted = {f"schedule.{key}" for key in UBA_SCHEDULE_KWARGS} - set(new)
     return [
         f"{key}={old.get(key, '<unset>')!r} there, {new.get(key, '<unset>')!r} now"
         for key in sorted((set(old) | set(new)) - adopted - _IGNORED_IN_MARKERS)

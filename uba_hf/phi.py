@@ -24,6 +24,7 @@ __all__ = [
     "PHI_RULE_KAPPA_MAX",
     "PHI_RULE_MAX",
     "PHI_RULE_MIN",
+    "PROBE_FALLBACK_PHI",
     "PROBE_ROWS",
     "PhiProbe",
     "probe_phi",
@@ -148,6 +149,11 @@ class PhiProbe:
         }
 
 
+# The probe knows no budget: its fallback is the fixed phi with the smallest worst case in the phi-factor study
+# (0.25, with a 10% floor; docs/phi.md).
+PROBE_FALLBACK_PHI = 0.25
+
+
 def probe_phi(
     model: nn.Module,
     batches: Sequence[Mapping[str, Any]],
@@ -160,17 +166,15 @@ def probe_phi(
     """Probe a causal LM's curvature on ``batches`` and choose phi with :func:`suggest_phi`.
 
     The one fallback policy: when no probe sees positive curvature (kappa not finite, or < 1), phi is
-    ``fallback_phi`` (default: ``uba_hf.DEFAULT_PHI``), ``fallback`` is True and a warning is logged;
+    ``fallback_phi`` (default: ``PROBE_FALLBACK_PHI``, 0.25), ``fallback`` is True and a warning is logged;
     the caller decides whether to stop on it. Arguments as for :func:`estimate_curvature`.
     """
-    from .schedule import DEFAULT_PHI
-
     estimate = estimate_curvature_causal_lm(
         model, batches, lanczos_steps=lanczos_steps, num_probes=num_probes, seed=seed
     )
     kappa = estimate.condition_number
     usable = math.isfinite(kappa) and kappa >= 1.0
-    phi = suggest_phi(kappa) if usable else float(DEFAULT_PHI if fallback_phi is None else fallback_phi)
+    phi = suggest_phi(kappa) if usable else float(PROBE_FALLBACK_PHI if fallback_phi is None else fallback_phi)
     if not usable:
         logger.warning(
             "phi='auto': the curvature probe saw no usable condition number (kappa=%s); using phi=%g.", kappa, phi

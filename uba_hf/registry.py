@@ -63,16 +63,14 @@ def _uba_from_get_scheduler(optimizer, num_warmup_steps: int, num_training_steps
     """The ``TYPE_TO_SCHEDULER_FUNCTION`` entry: ``get_scheduler`` passes the user's
     ``scheduler_specific_kwargs`` straight through, so unknown keys get a clear error here."""
     kwargs = check_uba_kwargs(kwargs, "scheduler_specific_kwargs / lr_scheduler_kwargs")
-    if isinstance(kwargs.get("phi"), str) and kwargs["phi"].strip().lower() == "auto":
-        raise UBAConfigError(
-            "`phi='auto'` (the zero-config choice) needs uba_hf.UBATrainer, which counts the model's parameters; "
-            "with the stock Trainer or get_scheduler leave phi out for the package default, or give a number > 0."
-        )
+    phi = kwargs.get("phi")
+    if isinstance(phi, str) and phi.strip().lower() == "auto":
+        phi = None  # "auto" is the zero-config choice, the same as not giving phi
     return get_uba_schedule_with_warmup(
         optimizer,
         num_warmup_steps=num_warmup_steps,
         num_training_steps=num_training_steps,
-        phi=kwargs.get("phi"),  # not given: the package default, or the checkpoint's on a resume
+        phi=phi,  # not given: the zero-config choice, or the checkpoint's on a resume
         min_lr_ratio=kwargs.get("min_lr_ratio"),
         rebudget=kwargs.get("rebudget", False),
     )

@@ -40,7 +40,6 @@ from uba_hf.arguments import parse_phi, validate_uba_args  # noqa: E402
 from uba_hf.deepspeed import check_no_scheduler_block, load_deepspeed_config  # noqa: E402
 from uba_hf.errors import UBAConfigError  # noqa: E402
 from uba_hf.registry import UBA_SCHEDULER_NAME, check_uba_kwargs, register_uba_scheduler  # noqa: E402
-from uba_hf.schedule import DEFAULT_MIN_LR_RATIO, DEFAULT_PHI  # noqa: E402
 from uba_hf_cli import RUN_PROG, RUN_USAGE  # noqa: E402
 
 PROG, USAGE = RUN_PROG, RUN_USAGE  # in uba_hf_cli, so that `uba-run --help` needs no torch
@@ -150,8 +149,8 @@ def check_uba_arguments(args: list[str]) -> None:
     if not isinstance(kwargs, dict):
         raise UBAConfigError(f'--lr_scheduler_kwargs must be a JSON object (e.g. {{"phi": 1.0}}); got {kwargs!r}.')
     kwargs = check_uba_kwargs(kwargs)
-    phi = parse_phi(kwargs.get("phi", DEFAULT_PHI))
-    min_lr_ratio = kwargs.get("min_lr_ratio", DEFAULT_MIN_LR_RATIO)
+    phi = parse_phi(kwargs["phi"]) if "phi" in kwargs else None  # None: the zero-config choice
+    min_lr_ratio = kwargs.get("min_lr_ratio")
     validate_uba_args(phi, min_lr_ratio)
     max_steps = _as_number(values.get("max_steps", -1), "max_steps")
     warmup = _as_number(values.get("warmup_steps", 0), "warmup_steps")

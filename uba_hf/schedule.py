@@ -29,24 +29,11 @@ from typing import Any
 from torch.optim.lr_scheduler import LambdaLR
 
 from .errors import UBAConfigError
+from .zero_config import peak_learning_rate, zero_config_schedule
 
-# Where the default comes from: the stock path (``get_scheduler("uba")``, ``lr_scheduler_type="uba"`` without kwargs)
-# takes the fixed setting with the smallest worst case over every regime this package measured (benchmark v2 and the
-# phi-factor study, docs/phi.md, "The stock default"): phi 0.25 with a 10% floor. UBATrainer and uba-pretrain pick
-# their own from the run's peak LR and budget (``uba_hf.zero_config``).
-DEFAULT_PHI = 0.25
-"""The phi of ``lr_scheduler_type="uba"`` on the stock path when none is given (a resume takes the checkpoint's): 0.25.
-
-phi < 2 keeps the LR above cosine's (2). ``UBATrainer`` without a phi picks phi and the floor itself from the run's
-peak LR times its updates (``uba_hf.zero_config``; docs/phi.md). Until 0.3.0 the default was 1."""
-DEFAULT_MIN_LR_RATIO = 0.1
-"""The floor (``eta_min / eta_max``) of ``lr_scheduler_type="uba"`` on the stock path when none is given: 0.1.
-
-Like ``DEFAULT_PHI``, a resume takes the checkpoint's floor instead, so a run started under an earlier default
-resumes on its own curve (``adopt_recorded``). Until 0.3.0 the default was 0 (decay to zero)."""
-# The values a schedule takes when the user gives none: on a resume they are not checked against the checkpoint
-# but taken from it (``adopt_recorded``), so that a run started under an earlier default resumes under a new one.
-DEFAULTS = MappingProxyType({"phi": DEFAULT_PHI, "min_lr_ratio": DEFAULT_MIN_LR_RATIO})
+# phi and the floor have no fixed defaults: a schedule built without them takes them from its own budget and its
+# optimizer's peak LR (``uba_hf.zero_config``), and a resume takes the checkpoint's (``adopt_recorded``), so that a
+# run started under an earlier release's default resumes on its own curve.
 
 # The schedule to use when the budget is known in tokens per non-embedding parameter (``suggest_schedule``),
 # from this package's benchmark v2 (docs/phi.md, "Choosing phi and the floor by budget"): at 1.3 tokens/param
@@ -59,9 +46,6 @@ SHORT_BUDGET_SCHEDULE = MappingProxyType({"phi": 1.0, "min_lr_ratio": 0.1})  # r
 LONG_BUDGET_SCHEDULE = MappingProxyType({"phi": 4.0, "min_lr_ratio": 0.0})
 
 __all__ = [
-    "DEFAULTS",
-    "DEFAULT_MIN_LR_RATIO",
-    "DEFAULT_PHI",
     "LONG_BUDGET_SCHEDULE",
     "SHORT_BUDGET_SCHEDULE",
     "SHORT_BUDGET_TOKENS_PER_PARAM",
@@ -298,18 +282,18 @@ def adopt_recorded(
     The keys the user gave are left as they are, for the caller to check against the checkpoint.
     """
     adopted = {key: recorded[key] for key in not_given if key in recorded}
-    changed = {key: value for key, value in adopted.items() if value != current.get(key)}
-    if changed:
+    if adopted:
         logging.getLogger("uba_hf").info(
             "UBA: resuming with %s recorded in %s (not given now: the run continues on the curve it started on).",
-            ", ".join(f"{key}={value!r}" for key, value in changed.items()),
+            ", ".join(f"{key}={value!r}" for key, value in adopted.items()),
             where,
         )
     return {**current, **adopted}
 
 
-# UBASchedule attributes that say how this run loads a checkpoint's state; never saved in the state itself.
-_HOW_TO_LOAD = ("rebudget", "not_given")
+# UBASchedule attributes of this process, not of the run: how it loads a checkpoint's state, and the zero-config
+# line it has yet to log. Never saved in the state itself.
+_HOW_TO_LOAD = ("rebudget", "not_given", "zero_config_note")
 
 
 class UBASchedule(LambdaLR):
@@ -328,9 +312,10 @@ class UBASchedule(LambdaLR):
     (:func:`rebudget_state`); phi and the floor must still match, and the run keeps its own warmup.
     The segments are part of the state, so a later resume (with the new budget) is exact.
 
-    ``phi`` / ``min_lr_ratio`` ``None`` (not given): the package default (``DEFAULTS``) for a new run, and the
-    state's own values on a resume (:func:`adopt_recorded`), so a run started under an earlier default resumes
-    exactly. Only values given explicitly are checked against the state.
+    ``phi`` / ``min_lr_ratio`` ``None`` (not given): the zero-config choice for a new run, from the budget and the
+    optimizer's peak LR (:func:`uba_hf.zero_config_schedule`; one log line), and the state's own values on a
+    resume (:func:`adopt_recorded`), so a run started under an earlier default resumes exactly. Only values given
+    explicitly are checked against the state.
 
     Build it with :func:`get_uba_schedule_with_warmup` (or ``transformers.get_scheduler("uba", ...)``).
 
@@ -356,10 +341,16 @@ class UBASchedule(LambdaLR):
         last_epoch: int = -1,
         rebudget: bool = False,
     ) -> None:
-        # None: not given, so the package default now, and the checkpoint's value on a resume.
+        # None: not given, so the zero-config choice now, and the checkpoint's value on a resume.
         self.not_given = tuple(key for key, value in (("phi", phi), ("min_lr_ratio", min_lr_ratio)) if value is None)
-        phi = DEFAULTS["phi"] if phi is None else phi
-        min_lr_ratio = DEFAULTS["min_lr_ratio"] if min_lr_ratio is None else min_lr_ratio
+        note = None
+        if self.not_given:
+            budget = _validate_int(num_training_steps, "num_training_steps", 1)
+            choice = zero_config_schedule(budget, peak_learning_rate(optimizer))
+            phi = choice["phi"] if phi is None else phi
+            min_lr_ratio = choice["min_lr_ratio"] if min_lr_ratio is None else min_lr_ratio
+            picked = ", ".join(f"{key}={choice[key]:g}" for key in self.not_given)
+            note = f"UBA zero-config: {picked}, from {choice['reason']}"
         num_warmup_steps, num_training_steps, phi, min_lr_ratio = validate_schedule_args(
             num_warmup_steps, num_training_steps, phi, min_lr_ratio
         )
@@ -374,6 +365,14 @@ class UBASchedule(LambdaLR):
         }
         super().__init__(optimizer, partial(uba_lr_lambda, **self.uba), last_epoch)
         self.rebudget = rebudget  # set after LambdaLR's first step; not part of the state (see state_dict)
+        # Logged at the first step, once it is known whether a checkpoint's state replaced the choice.
+        self.zero_config_note = note
+
+    def step(self, *args: Any, **kwargs: Any) -> None:
+        note, self.zero_config_note = getattr(self, "zero_config_note", None), None
+        if note is not None:
+            logging.getLogger("uba_hf").info(note)
+        super().step(*args, **kwargs)
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
@@ -392,6 +391,7 @@ class UBASchedule(LambdaLR):
             )
             state_dict = {**state_dict, SCHEDULE_STATE_KEY: self.uba}
         else:
+            self.zero_config_note = None  # the run continues with the checkpoint's values (adopt_recorded says so)
             self.uba = adopt_recorded(self.uba, saved, self.not_given, "the scheduler state")
             # A re-budgeted run's warmup is history (the state keeps it); a ratio warmup re-derived from the
             # new budget would differ, so it is compared only while the run is on its first plan.
@@ -455,9 +455,10 @@ def get_uba_schedule_with_warmup(
         num_training_steps: the budget ``N`` in optimizer updates (not micro-batches): gradient
             accumulation and data parallelism do not change it.
         phi: the UBA shape parameter, a finite number > 0. ``2`` is cosine. ``None`` (not given): the
-            package default ``DEFAULT_PHI`` (``uba_hf.DEFAULT_PHI``), and on a resume the checkpoint's phi.
-        min_lr_ratio: ``eta_min / eta_max`` in [0, 1). ``None``: ``DEFAULT_MIN_LR_RATIO``, and on a resume
-            the checkpoint's floor.
+            zero-config choice from ``num_training_steps`` and the optimizer's peak LR
+            (:func:`uba_hf.zero_config_schedule`, logged), and on a resume the checkpoint's phi.
+        min_lr_ratio: ``eta_min / eta_max`` in [0, 1). ``None``: the zero-config choice's floor, and on a
+            resume the checkpoint's floor.
         last_epoch: index of the last scheduler step when resuming, as in ``LambdaLR``.
         rebudget: on ``load_state_dict``, continue a state recorded with another budget on a new decay
             segment instead of refusing it (docs/schedule.md, "Re-budgeting").

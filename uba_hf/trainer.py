@@ -8,7 +8,8 @@ extends the Trainer only through public points:
   the stock machinery via ``lr_scheduler_kwargs`` (so ``get_scheduler`` and DeepSpeed's path build
   the same :class:`uba_hf.schedule.UBASchedule`);
 * ``create_scheduler``: with no phi given (or ``phi="auto"``), picks phi and the floor from the run's LR area,
-  its peak LR times its updates (``uba_hf.zero_config``), and logs the schedule once;
+  its peak LR times its updates (``uba_hf.zero_config``, as the schedule itself would), records the choice and
+  logs the schedule once;
 * ``train``: resumes only from a *complete* checkpoint, and ``True`` / ``"latest"`` only from one of
   this run (its identity, recorded in every checkpoint's marker, must match); a checkpoint write that
   fails half way (disk full, read-only storage) ends it with one ``CheckpointWriteError`` line;
@@ -48,8 +49,8 @@ from .checkpoints import (
 from .deepspeed import check_no_scheduler_block
 from .errors import CheckpointWriteError
 from .registry import UBA_SCHEDULE_KWARGS, register_uba_scheduler
-from .schedule import DEFAULTS, UBASchedule
-from .zero_config import zero_config_schedule
+from .schedule import UBASchedule
+from .zero_config import peak_learning_rate, zero_config_schedule
 
 logger = logging.getLogger("uba_hf")
 
@@ -64,8 +65,9 @@ class UBATrainer(Trainer):
     a resume with another budget, warmup, phi or floor (unless ``rebudget``), writes a completion marker and
     ``uba_schedule.json`` with every checkpoint, resumes ``--resume_from_checkpoint latest`` from the newest
     complete one, saves and exits on SIGTERM, refuses a DeepSpeed config with its own scheduler, and
-    picks phi and the floor itself when no phi is given (``uba_hf.zero_config``: from the run's peak LR times
-    its updates; ``phi="auto"`` says the same explicitly). The budget is ``max_steps``
+    records the zero-config choice (phi and the floor when no phi is given, from the run's peak LR times its
+    updates, as on every path: ``uba_hf.zero_config``; ``phi="auto"`` says the same explicitly) in every
+    checkpoint. The budget is ``max_steps``
     optimizer updates, or the updates the Trainer derives from ``num_train_epochs``.
 
     Example::
@@ -123,8 +125,8 @@ class UBATrainer(Trainer):
         self._checkpoint_in_progress: str | None = None  # from save_model until the completion marker
         self._held_save_total_limit: list[int | None] = []  # args.save_total_limit while it is held back
         if self.uses_uba:
-            # What the user gave; a value not given is the zero-config choice or the package's (``DEFAULTS``), or
-            # the checkpoint's on a resume (``create_scheduler``).
+            # What the user gave; a value not given is the zero-config choice, or the checkpoint's on a resume
+            # (``create_scheduler``).
             self.uba_kwargs = resolve_uba_kwargs(self.args.lr_scheduler_kwargs, uba_args)
             self.args.lr_scheduler_type = SchedulerType.UBA
             self.args.lr_scheduler_kwargs = dict(self.uba_kwargs)
@@ -191,45 +193,40 @@ class UBATrainer(Trainer):
         return self.uba_schedule_record(state.max_steps) if self.uses_uba else None
 
     def _choose_zero_config(self, num_training_steps: int, optimizer) -> None:
-        """No phi given (or ``phi="auto"``): a new run picks phi, and the floor unless it was given, from its LR
-        area, the optimizer's peak LR (the largest of its param groups') times the updates
-        (``uba_hf.zero_config``), and logs the choice with its reason; a resume takes the checkpoint's (the
-        scheduler adopts what was not given) and keeps its record."""
-        if self.uba_kwargs.get("phi", PHI_AUTO) != PHI_AUTO:
+        """No phi or floor given (``phi="auto"`` is not given): a new run takes what is missing from the zero-config
+        choice, from its LR area, the optimizer's peak LR times the updates (``uba_hf.zero_config``), logs it with
+        its reason and records it in every checkpoint; a resume leaves the missing values to the scheduler, which
+        takes the checkpoint's (``UBASchedule.load_state_dict``), and keeps the recorded choice."""
+        if self.uba_kwargs.get("phi") == PHI_AUTO:
+            self.uba_kwargs.pop("phi")
+        missing = [key for key in UBA_SCHEDULE_KWARGS if key not in self.uba_kwargs]
+        if not missing:
             return
-        self.uba_kwargs.pop("phi", None)
         if self._resume_checkpoint is not None:
             saved = read_schedule_record(self._resume_checkpoint) or {}
             self.zero_config = saved.get("zero_config")
-            self.args.lr_scheduler_kwargs = dict(self.uba_kwargs)
-            return
-        groups = getattr(optimizer or self.optimizer, "param_groups", None) or []
-        peak_lr = max((float(g["lr"]) for g in groups), default=float(self.args.learning_rate))
-        choice = zero_config_schedule(int(num_training_steps), peak_lr)
-        self.zero_config = {**choice, "learning_rate": peak_lr, "num_training_steps": int(num_training_steps)}
-        self.uba_kwargs = {"phi": choice["phi"], "min_lr_ratio": choice["min_lr_ratio"], **self.uba_kwargs}
+        else:
+            peak_lr = peak_learning_rate(optimizer or self.optimizer)
+            choice = zero_config_schedule(int(num_training_steps), peak_lr)
+            if "phi" in missing:  # a zero-config run (a phi given with the floor left out is the user's schedule)
+                self.zero_config = {**choice, "learning_rate": peak_lr, "num_training_steps": int(num_training_steps)}
+            self.uba_kwargs = {**{key: choice[key] for key in missing}, **self.uba_kwargs}
+            if self.is_world_process_zero():
+                logger.info(
+                    "UBA zero-config: %s%s, from %s",
+                    ", ".join(f"{key}={choice[key]:g}" for key in missing),
+                    "".join(
+                        f", {key}={self.uba_kwargs[key]:g} (as given)"
+                        for key in UBA_SCHEDULE_KWARGS
+                        if key not in missing
+                    ),
+                    choice["reason"],
+                )
         self.args.lr_scheduler_kwargs = dict(self.uba_kwargs)
-        if self.is_world_process_zero():
-            floor = self.uba_kwargs["min_lr_ratio"]
-            logger.info(
-                "UBA zero-config: phi=%g, min_lr_ratio=%g%s, from %s",
-                choice["phi"],
-                floor,
-                "" if floor == choice["min_lr_ratio"] else " (as given)",
-                choice["reason"],
-            )
-
-    def _fill_not_given(self) -> None:
-        """A new run takes the package's values for what the user did not give; a resume leaves them to the
-        scheduler, which takes them from the checkpoint's state on every path (``UBASchedule.load_state_dict``)."""
-        if self._resume_checkpoint is None:
-            self.uba_kwargs = {**{k: DEFAULTS[k] for k in UBA_SCHEDULE_KWARGS}, **self.uba_kwargs}
-            self.args.lr_scheduler_kwargs = dict(self.uba_kwargs)
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.uses_uba and self.lr_scheduler is None:
             self._choose_zero_config(num_training_steps, optimizer)
-            self._fill_not_given()
             record = self.uba_schedule_record(num_training_steps)
             validate_uba_args(
                 record["phi"], record["min_lr_ratio"], record["num_warmup_steps"], record["num_training_steps"]

@@ -1,5 +1,7 @@
-"""The schedule UBA picks itself when no ``phi`` is given (``UBATrainer``, ``uba-pretrain``): phi and the floor
-from the run's **LR area**, its peak LR times its optimizer updates.
+"""The schedule UBA picks itself when no ``phi`` is given (on every path: ``lr_scheduler_type="uba"``,
+``get_scheduler("uba")``, ``get_uba_schedule_with_warmup``, ``UBATrainer``, ``uba-pretrain``): phi and the floor from
+the run's **LR area**, its peak LR times its optimizer updates. Both are known wherever a schedule is built: the
+budget is an argument and the peak LR is the optimizer's.
 
 Why that number: in this package's phi-factor study (``benchmarks/phi_factors/``, docs/phi.md) the best phi went
 with the best peak LR. Where a regime's best LR times its updates was at most ~20, a late decay won (the batch at
@@ -36,6 +38,7 @@ __all__ = [
     "FLOOR_UNTIL_LR_AREA",
     "LATE_DECAY_LR_AREA",
     "count_parameters",
+    "peak_learning_rate",
     "zero_config_schedule",
 ]
 
@@ -73,13 +76,23 @@ def count_parameters(model: torch.nn.Module) -> dict[str, int]:
     return {"total": total, "embedding": embedding, "non_embedding": total - embedding}
 
 
+def peak_learning_rate(optimizer: torch.optim.Optimizer) -> float:
+    """The peak LR the zero-config choice reads: the largest base LR of the optimizer's param groups (their
+    ``initial_lr`` once a scheduler has set it, else their ``lr``). Param groups with their own LRs share one
+    schedule shape; the largest LR is the one that moves weights farthest."""
+    lrs = [float(group.get("initial_lr", group["lr"])) for group in optimizer.param_groups]
+    if not lrs:
+        raise UBAConfigError("The optimizer has no param groups: there is no LR to schedule.")
+    return max(lrs)
+
+
 def zero_config_schedule(num_training_steps: int, learning_rate: float) -> dict[str, Any]:
     """The phi and floor UBATrainer picks when none is given, from the run's LR area (peak LR x updates).
 
     Returns ``{"phi", "min_lr_ratio", "lr_area", "reason"}`` for a budget of ``num_training_steps`` optimizer
-    updates at a peak LR of ``learning_rate`` (AdamW's); ``reason`` is the line ``UBATrainer`` logs, and the
-    whole dict is what it records in every checkpoint. Pass ``phi`` and ``min_lr_ratio`` on as
-    ``lr_scheduler_kwargs`` to use the choice on the stock path.
+    updates at a peak LR of ``learning_rate`` (AdamW's); ``reason`` is the line that is logged, and ``UBATrainer``
+    records the whole dict in every checkpoint. A UBA schedule built without phi (or without the floor) takes
+    the missing values from here, with ``learning_rate = peak_learning_rate(optimizer)``.
 
     >>> s = zero_config_schedule(400, 3e-3)      # the LR cannot move the weights far: decay late
     >>> s["phi"], s["min_lr_ratio"]
@@ -97,7 +110,7 @@ def zero_config_schedule(num_training_steps: int, learning_rate: float) -> dict[
     if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
         raise UBAConfigError(
             f"`learning_rate` must be a number > 0 for the zero-config schedule; got {learning_rate!r}. "
-            "With a zero LR nothing is decayed: give phi."
+            "With a zero LR nothing is decayed: give phi and min_lr_ratio."
         )
     area = float(learning_rate) * num_training_steps
     lo, hi = LATE_DECAY_LR_AREA, EARLY_DECAY_LR_AREA

@@ -9,8 +9,8 @@ schedules selected the way users select them (``lr_scheduler_type`` + ``lr_sched
 file; a rerun skips the cells already there, so an interrupted sweep resumes where it stopped.
 
 Cells are keyed by what actually runs (scheduler type and kwargs, budget, LR, seed), so two schedule
-*names* that resolve to the same schedule (``uba-default`` and ``uba-phi1`` while
-``DEFAULT_PHI == 1``) share their runs and both appear in the report. ``uba-auto`` picks phi per
+*names* that resolve to the same schedule (``uba-default``, pinned at phi 1, and ``uba-phi1``)
+share their runs and both appear in the report. ``uba-auto`` picks phi per
 seed with :func:`uba_hf.phi.probe_phi` (a curvature probe of the *initial* model, fixed
 probe settings, fixed batches); the probe is stored once per seed as a ``"kind": "probe"`` line.
 

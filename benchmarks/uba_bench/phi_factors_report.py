@@ -178,16 +178,17 @@ def _best_uba(row: dict[str, Best]) -> Best | None:
 
 def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
     """The zero-config choice (the current rule) against the best tuned baseline per regime, fitted and held-out
-    regimes apart, beside the best tuned UBA of any phi (what no rule choosing a phi can beat); the stock default
-    and WSD-1sqrt against each regime's best, with their worst cases; then each rule on its own held-out regimes."""
+    regimes apart, beside the best tuned UBA of any phi (what no rule choosing a phi can beat); the best fixed
+    setting and WSD-1sqrt against each regime's best, with their worst cases; then each rule on its own held-out
+    regimes."""
     from uba_hf import zero_config_schedule
 
-    from .phi_factors import AREA_RULE, AREA_TPP_RULE, RHO_RULE, STOCK_DEFAULT, UNSEEN_BY
+    from .phi_factors import AREA_RULE, AREA_TPP_RULE, BEST_FIXED, RHO_RULE, UNSEEN_BY
 
     head = (
         "| regime | tokens per parameter | zero-config: best LR, LR area, pick | zero-config minus the best tuned "
         "baseline (per seed) | best tuned baseline | best tuned UBA (any phi) minus the best tuned baseline | "
-        "stock default (`uba-phi0.25-min10`) minus the regime's best | `wsd-1sqrt` minus the regime's best |"
+        f"best fixed setting (`{BEST_FIXED}`) minus the regime's best | `wsd-1sqrt` minus the regime's best |"
     )
     tables: dict[bool, list[str]] = {True: [], False: []}
     worst: dict[tuple[bool, str], float] = {}
@@ -205,7 +206,7 @@ def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
         cells = {
             "zero": _gap(zero, base, reg["runs"], reg["budget"]),
             "uba": _gap(_best_uba(row), base, reg["runs"], reg["budget"]),
-            "stock": _gap(row.get(STOCK_DEFAULT), best, reg["runs"], reg["budget"]),
+            "stock": _gap(row.get(BEST_FIXED), best, reg["runs"], reg["budget"]),
             "wsd": _gap(row.get("wsd-1sqrt"), best, reg["runs"], reg["budget"]),
         }
         for key, g in cells.items():
@@ -253,7 +254,7 @@ def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
             lines += [
                 "Worst: zero-config "
                 + (f"{w['zero']:+.3f}" if w["zero"] is not None else "n/a")
-                + ", stock default "
+                + ", best fixed setting "
                 + (f"{w['stock']:+.3f}" if w["stock"] is not None else "n/a")
                 + ", WSD-1sqrt "
                 + (f"{w['wsd']:+.3f}" if w["wsd"] is not None else "n/a")
@@ -279,7 +280,7 @@ def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
 # The rejected candidate (the LR-area rule, its floor kept below 1 token per parameter), in the across-regimes table.
 GATED = "area rule, floor gated (rejected)"
 # The fixed settings a stock default could be (and the baselines), compared across every regime measured.
-STOCK_CANDIDATES = [
+FIXED_CANDIDATES = [
     "uba-phi0.25-min10",
     "uba-phi1-min10",
     "uba-phi0.025-min10",
@@ -294,11 +295,11 @@ STOCK_CANDIDATES = [
 
 def across_regimes_section(root: Path = FACTORS_DIR) -> list[str]:
     """Each candidate's mean paired gap to each regime's best (among schedules with the most seeds), and its worst
-    case over the regimes where it ran on every seed: what the stock default is chosen by."""
+    case over the regimes where it ran on every seed: how the stock path's choice was made."""
     from .config import RETIRED_ZERO_CONFIG, ZERO_CONFIG
 
     regs = judged_regimes(root)
-    cols, rows = [], {n: [] for n in [ZERO_CONFIG, GATED, RETIRED_ZERO_CONFIG, *STOCK_CANDIDATES]}
+    cols, rows = [], {n: [] for n in [ZERO_CONFIG, GATED, RETIRED_ZERO_CONFIG, *FIXED_CANDIDATES]}
     for reg in regs:
         row = summarize(reg["cfg"], reg["runs"]).get(reg["budget"], {})
         if not row:
@@ -315,14 +316,15 @@ def across_regimes_section(root: Path = FACTORS_DIR) -> list[str]:
             g = _gap(b, best, reg["runs"], reg["budget"])
             rows[name].append(None if g is None else (g[0], b.n == top))
     lines = [
-        "## Across every regime: the stock default's choice",
+        "## Across every regime: the stock path's choice",
         "",
         "Mean paired gap to each regime's best (in parentheses: fewer seeds than the regime's best). Worst: over "
         "the regimes where the schedule ran on every seed, and how many. `uba-zero-area` is the zero-config choice "
         f"(the LR-area rule, its pick under fixed names where it did not run through `UBATrainer`); `{GATED}` the "
         "rejected candidate (its floor kept below 1 token per parameter); `uba-zero` is 0.4.0's development rule "
         "(updates per non-embedding parameter); `uba-default` is phi 1 without a floor, the stock default until "
-        "0.3.0.",
+        "0.3.0. The stock path runs the zero-config choice: no fixed setting measured in every regime has a worst "
+        "case below WSD-1sqrt's.",
         "",
         "| schedule | " + " | ".join(cols) + " | worst |",
         "|---|" + "---:|" * (len(cols) + 1),

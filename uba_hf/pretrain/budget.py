@@ -22,7 +22,6 @@ from typing import Any
 
 from ..arguments import PHI_AUTO
 from ..errors import UBAConfigError
-from ..schedule import DEFAULTS
 from ..zero_config import zero_config_schedule
 
 BUDGET_KEYS = ("max_steps", "max_tokens", "tokens_per_param")
@@ -133,9 +132,9 @@ def schedule_advice(uba_kwargs: dict[str, Any], num_training_steps: int, learnin
     phi = uba_kwargs.get("phi")
     if phi is None or phi == PHI_AUTO:
         return None
-    floor = uba_kwargs.get("min_lr_ratio")
-    floor = DEFAULTS["min_lr_ratio"] if floor is None else floor
     chosen = zero_config_schedule(num_training_steps, learning_rate)
+    floor = uba_kwargs.get("min_lr_ratio")
+    floor = chosen["min_lr_ratio"] if floor is None else floor
     if (float(phi), float(floor)) == (chosen["phi"], chosen["min_lr_ratio"]):
         return None
     return (
