@@ -36,7 +36,7 @@ from .zero_config import peak_learning_rate, zero_config_schedule
 # run started under an earlier release's default resumes on its own curve.
 
 # The schedule to use when the budget is known in tokens per non-embedding parameter (``suggest_schedule``),
-# from this package's benchmark v2 (docs/phi.md, "Choosing phi and the floor by budget"): at 1.3 tokens/param
+# from this package's benchmark v2 (docs/phi.md, "The budget rule"): at 1.3 tokens/param
 # phi 1 with a 10% floor was first or tied-first; at 5 phi 4 decaying to zero was best of all schedules; at
 # 20 decaying to zero beat the floor on every seed, phi 0.5-8 tied, and all trailed linear-to-zero; phi 4 had
 # the lowest loss averaged over 5 and 20. The switch lies between 1.3 and 5; 2.5 is their geometric middle,
@@ -81,7 +81,7 @@ def suggest_schedule(tokens_per_param: float) -> dict[str, float]:
 
     Fitted on one small model: on another (the main job's 3M model) much smaller phis beat this pick (phi
     0.025 with the 10% floor was the best there), so the best phi is not a function of the budget alone
-    (``docs/phi.md``, "Choosing phi and the floor by budget"). Use it as the starting point, not as a tuned
+    (``docs/phi.md``, "The budget rule"). Use it as the starting point, not as a tuned
     value for every model.
 
     Args:
