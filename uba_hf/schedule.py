@@ -29,7 +29,7 @@ from typing import Any
 from torch.optim.lr_scheduler import LambdaLR
 
 from .errors import UBAConfigError
-from .zero_config import peak_learning_rate, zero_config_schedule
+from .zero_config import peak_learning_rate, zero_config_line, zero_config_schedule
 
 # phi and the floor have no fixed defaults: a schedule built without them takes them from its own budget and its
 # optimizer's peak LR (``uba_hf.zero_config``), and a resume takes the checkpoint's (``adopt_recorded``), so that a
@@ -349,8 +349,7 @@ class UBASchedule(LambdaLR):
             choice = zero_config_schedule(budget, peak_learning_rate(optimizer))
             phi = choice["phi"] if phi is None else phi
             min_lr_ratio = choice["min_lr_ratio"] if min_lr_ratio is None else min_lr_ratio
-            picked = ", ".join(f"{key}={choice[key]:g}" for key in self.not_given)
-            note = f"UBA zero-config: {picked}, from {choice['reason']}"
+            note = zero_config_line(choice, self.not_given)
         num_warmup_steps, num_training_steps, phi, min_lr_ratio = validate_schedule_args(
             num_warmup_steps, num_training_steps, phi, min_lr_ratio
         )

@@ -50,7 +50,7 @@ from .deepspeed import check_no_scheduler_block
 from .errors import CheckpointWriteError
 from .registry import UBA_SCHEDULE_KWARGS, register_uba_scheduler
 from .schedule import UBASchedule
-from .zero_config import peak_learning_rate, zero_config_schedule
+from .zero_config import peak_learning_rate, zero_config_line, zero_config_schedule
 
 logger = logging.getLogger("uba_hf")
 
@@ -212,16 +212,8 @@ class UBATrainer(Trainer):
                 self.zero_config = {**choice, "learning_rate": peak_lr, "num_training_steps": int(num_training_steps)}
             self.uba_kwargs = {**{key: choice[key] for key in missing}, **self.uba_kwargs}
             if self.is_world_process_zero():
-                logger.info(
-                    "UBA zero-config: %s%s, from %s",
-                    ", ".join(f"{key}={choice[key]:g}" for key in missing),
-                    "".join(
-                        f", {key}={self.uba_kwargs[key]:g} (as given)"
-                        for key in UBA_SCHEDULE_KWARGS
-                        if key not in missing
-                    ),
-                    choice["reason"],
-                )
+                given = {key: self.uba_kwargs[key] for key in UBA_SCHEDULE_KWARGS if key not in missing}
+                logger.info(zero_config_line(choice, missing, given))
         self.args.lr_scheduler_kwargs = dict(self.uba_kwargs)
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):

@@ -27,6 +27,7 @@ units) the thresholds do not apply: give phi.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -39,6 +40,7 @@ __all__ = [
     "LATE_DECAY_LR_AREA",
     "count_parameters",
     "peak_learning_rate",
+    "zero_config_line",
     "zero_config_schedule",
 ]
 
@@ -128,3 +130,11 @@ def zero_config_schedule(num_training_steps: int, learning_rate: float) -> dict[
         f"{'below' if floor else 'from'} {FLOOR_UNTIL_LR_AREA:g})"
     )
     return {"phi": phi, "min_lr_ratio": floor, "lr_area": area, "reason": reason}
+
+
+def zero_config_line(choice: dict[str, Any], picked: Sequence[str], given: dict[str, float] | None = None) -> str:
+    """The one log line of a zero-config pick: the values ``picked`` from ``choice`` (``zero_config_schedule``'s
+    dict), then those ``given`` by the user, then the reason."""
+    values = [f"{key}={choice[key]:g}" for key in picked]
+    values += [f"{key}={value:g} (as given)" for key, value in (given or {}).items()]
+    return f"UBA zero-config: {', '.join(values)}, from {choice['reason']}"
