@@ -1,0 +1,267 @@
+#!/usr/bin/env python
+"""High LR areas and the optimizer's other settings (issue 41): where real pretraining runs.
+
+The zero-config rule (``uba_hf.zero_config``) picks phi and the floor from the LR area, peak LR x updates. It was
+fitted at areas 0.3-78 with AdamW at weight decay 0.1, beta2 0.95 and 10% warmup; real recipes sit at areas of
+hundreds to thousands, and the stock ``Trainer`` defaults to weight decay 0, beta2 0.999 and no warmup. This study
+runs the engine of ``benchmarks/uba_bench`` (the stock ``Trainer``, one cell per schedule x peak LR x seed,
+resumable) on regimes that answer, in this order:
+
+1. the high-area regime: the sweep model (2 x 64, 131,648 non-embedding parameters) at 128 tokens per update over
+   5,200 updates (areas 78-624 over the LR grid), then 20,800 (the same at 4x the updates);
+2. the optimizer's settings one factor at a time (weight decay 0, 0.01, 0.3; beta2 0.999; no warmup), from a
+   low-area anchor (sweep model, 325 updates of 512 tokens: v2's ``sweep`` 325) and a mid-area anchor (1,300
+   updates of 128 tokens: ``phi_factors/sweep-b2``); the anchors' runs at the reference settings are read from their
+   results files, not rerun.
+
+Each schedule's LR grid runs on seed 0, extended outward (factor 2, up to 2 points) while its best sits at an edge;
+seeds 1 and 2 then run at seed 0's best LR. Every step is a list of cells, run in the order of ``STEPS`` (cheapest
+answers first), so an interrupted run leaves whole comparisons for the steps before it.
+
+    nice -n 19 python benchmarks/high_area/study.py run --workers 2   # run or resume every step, in order
+    python benchmarks/high_area/study.py plan                          # CPU-hours per step: total and left
+    python benchmarks/high_area/study.py report                        # report.md from the results, partial or not
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from uba_bench.config import SCHEDULE_FREE, SweepConfig, uba_name  # noqa: E402
+from uba_bench.runner import read_results, run_sweep  # noqa: E402
+from uba_bench.schedules import cell_key, spec_key  # noqa: E402
+
+SEEDS = (0, 1, 2)
+# UBA from a late decay (phi 0.01 with the floor: the rule's pick below an area of 20) to past cosine (phi 2), with
+# and without the 10% floor; phi 4 and 8 because the rule never picks above 1.
+UBA_GRID = (
+    uba_name(0.01, 0.1),
+    uba_name(0.25, 0.1),
+    uba_name(1.0, 0.1),
+    "cosine-min10",
+    uba_name(0.25),
+    uba_name(1.0),
+    "cosine",
+    uba_name(4.0),
+    uba_name(8.0),
+)
+BASELINES = ("linear", "wsd-1sqrt", SCHEDULE_FREE)
+SCHEDULES = UBA_GRID + BASELINES
+MAX_EXTENSIONS = 2
+# Seconds per update (one torch thread) until a regime has its own runs, and per run (model build, evaluation).
+SECONDS_PER_UPDATE = {2: 0.03, 8: 0.045}
+RUN_OVERHEAD_S = 3.0
+# The anchors' runs at the reference settings (weight decay 0.1, beta2 0.95, 10% warmup).
+ANCHOR_RESULTS = {
+    "b8-u325": [HERE.parent / "v2" / name / "results.jsonl" for name in ("sweep-grid", "sweep-core")]
+    + [HERE.parent / "phi_factors" / "sweep-b8-phi" / "results.jsonl"],
+    "b2-u1300": [HERE.parent / "phi_factors" / name / "results.jsonl" for name in ("sweep-b2-phi", "sweep-b2-base")],
+}
+# Above an area of ~78 a late decay lost by 0.1+ nats wherever it ran (phi_factors: sweep-b2, prose-b2, shape-b2):
+# the high-area regimes leave it out.
+HIGH_AREA_SKIPS = (uba_name(0.01, 0.1),)
+
+
+@dataclass(frozen=True)
+class Regime:
+    """The sweep model on the whole training split at one batch and budget, with optimizer ``changes`` to the
+    reference settings (``SweepConfig``'s: weight decay 0.1, beta2 0.95, 10% warmup)."""
+
+    name: str
+    batch_size: int
+    budget: int
+    lrs: tuple[float, ...]
+    factor: str = "reference"
+    changes: tuple[tuple[str, Any], ...] = ()
+    anchor: str | None = None  # the reference regime whose settings this one changes one factor of
+
+    @property
+    def schedules(self) -> tuple[str, ...]:
+        return tuple(n for n in SCHEDULES if not (self.budget >= 5200 and n in HIGH_AREA_SKIPS))
+
+    def config(self) -> SweepConfig:
+        return SweepConfig(
+            schedules=list(self.schedules),
+            budgets=[self.budget],
+            lrs=list(self.lrs),
+            seeds=list(SEEDS),
+            batch_size=self.batch_size,
+            train_docs=None,
+            **dict(self.changes),
+        )
+
+    def results(self) -> Path:
+        return HERE / self.name / "results.jsonl"
+
+    def records(self) -> list[dict[str, Any]]:
+        return read_results(self.results())
+
+    @property
+    def lr_area(self) -> tuple[float, float]:
+        return self.lrs[0] * self.budget, self.lrs[-1] * self.budget
+
+
+B8_LRS = (0.03, 0.06, 0.12, 0.24)
+STOCK_DEFAULTS = (("weight_decay", 0.0), ("adam_beta2", 0.999), ("warmup_fraction", 0.0))
+B2_LRS = (0.015, 0.03, 0.06, 0.12)
+REGIMES = [
+    Regime("u5200", 2, 5200, (0.015, 0.03, 0.06, 0.12)),
+    Regime("u20800", 2, 20800, (0.0075, 0.015, 0.03, 0.06)),
+    *(
+        Regime(f"{anchor}-{label}", batch, budget, lrs, factor, changes, anchor)
+        for anchor, batch, budget, lrs in (("b8-u325", 8, 325, B8_LRS), ("b2-u1300", 2, 1300, B2_LRS))
+        for label, factor, changes in (
+            ("wd0", "weight decay 0", (("weight_decay", 0.0),)),
+            ("beta2-999", "beta2 0.999", (("adam_beta2", 0.999),)),
+            ("warmup0", "no warmup", (("warmup_fraction", 0.0),)),
+            ("wd0.01", "weight decay 0.01", (("weight_decay", 0.01),)),
+            ("wd0.3", "weight decay 0.3", (("weight_decay", 0.3),)),
+        )
+    ),
+    # What a user who only sets lr_scheduler_type="uba" gets from TrainingArguments: all three factors at once.
+    Regime("b8-u325-stock", 8, 325, B8_LRS, "stock Trainer defaults", STOCK_DEFAULTS, "b8-u325"),
+    # The factor that matters most to users (the stock default of 0) at the high-area anchor.
+    Regime("u5200-wd0", 2, 5200, (0.015, 0.03, 0.06, 0.12), "weight decay 0", (("weight_decay", 0.0),), "u5200"),
+]
+REGIME_BY_NAME = {r.name: r for r in REGIMES}
+
+
+@dataclass(frozen=True)
+class Step:
+    """Part of a regime: seed 0 at some of its LRs, seed 0's edge extensions, or the other seeds at seed 0's best."""
+
+    regime: str
+    what: str  # "lrs", "extend" or "seeds"
+    lrs: tuple[float, ...] = ()
+
+    def cells(self) -> list[tuple[str, int, float, int]]:
+        r = REGIME_BY_NAME[self.regime]
+        if self.what == "lrs":
+            return [(n, r.budget, lr, SEEDS[0]) for lr in self.lrs for n in r.schedules]
+        first = first_seed_losses(r)
+        if self.what == "extend":
+            return [(n, r.budget, lr, SEEDS[0]) for n in r.schedules for lr in extension(r, first.get(n, {}))]
+        return [(n, r.budget, best_lr(first[n]), s) for s in SEEDS[1:] for n in r.schedules if first.get(n)]
+
+
+def _ordered() -> list[Step]:
+    u5200, u20800 = REGIME_BY_NAME["u5200"], REGIME_BY_NAME["u20800"]
+    steps = [Step("u5200", "lrs", u5200.lrs[1:3]), Step("b8-u325-wd0", "lrs", B8_LRS)]
+    steps += [Step("u5200", "lrs", (u5200.lrs[0], u5200.lrs[3])), Step("u5200", "extend"), Step("u5200", "seeds")]
+    factors = [r for anchor in ("b8-u325", "b2-u1300", "u5200") for r in REGIMES if r.anchor == anchor]
+    for r in factors:
+        if r.name != "b8-u325-wd0":
+            steps.append(Step(r.name, "lrs", r.lrs))
+        steps += [Step(r.name, "extend"), Step(r.name, "seeds")]
+    steps += [Step("u20800", "lrs", u20800.lrs[1:3]), Step("u20800", "lrs", (u20800.lrs[0], u20800.lrs[3]))]
+    return steps + [Step("u20800", "extend"), Step("u20800", "seeds")]
+
+
+STEPS = _ordered()
+
+
+def losses_by_lr(records: list[dict[str, Any]], name: str, budget: int, seed: int | None = None) -> dict:
+    """``{lr: {seed: loss}}`` of one schedule (a diverged run counts as inf)."""
+    spec, out = spec_key(name, budget), {}
+    for r in records:
+        if r.get("kind") == "run" and r["spec"] == spec and r["budget"] == budget and seed in (None, r["seed"]):
+            loss = r["eval_loss"]
+            out.setdefault(float(r["lr"]), {})[int(r["seed"])] = loss if math.isfinite(loss) else math.inf
+    return out
+
+
+def first_seed_losses(r: Regime) -> dict[str, dict[float, float]]:
+    records = r.records()
+    return {n: {lr: v[SEEDS[0]] for lr, v in losses_by_lr(records, n, r.budget, SEEDS[0]).items()} for n in r.schedules}
+
+
+def best_lr(losses: dict[float, float]) -> float:
+    return min(losses, key=losses.get)
+
+
+def extension(r: Regime, losses: dict[float, float]) -> list[float]:
+    """The next LR outward when seed 0's best sits at an edge of what ran (none once ``MAX_EXTENSIONS`` were added)."""
+    if not losses:
+        return []
+    lrs, best = sorted(losses), best_lr(losses)
+    if len([lr for lr in lrs if lr not in r.lrs]) >= MAX_EXTENSIONS:
+        return []
+    if best == lrs[0]:
+        return [float(f"{best / 2:.6g}")]
+    if best == lrs[-1]:
+        return [float(f"{best * 2:.6g}")]
+    return []
+
+
+def seconds_per_update(r: Regime) -> float:
+    measured = [x["seconds_per_update"] for x in r.records() if x.get("kind") == "run"]
+    return statistics.median(measured) if measured else SECONDS_PER_UPDATE[r.batch_size]
+
+
+def done_keys(r: Regime) -> set[str]:
+    return {cell_key(x["spec"], x["budget"], x["lr"], x["seed"]) for x in r.records() if x.get("kind") == "run"}
+
+
+def run(workers: int, only: str | None) -> None:
+    for i, step in enumerate(STEPS):
+        if only and step.regime != only:
+            continue
+        r = REGIME_BY_NAME[step.regime]
+        # An extension can open another (a best that moves to the new edge): repeat until none is left.
+        while True:
+            cells = step.cells()
+            print(f"[high-area] step {i + 1}/{len(STEPS)}: {step.regime} {step.what} {step.lrs or ''}", flush=True)
+            counts = run_sweep(replace(r.config(), extend_grid=False), r.results(), workers=workers, cells=cells)
+            if step.what != "extend" or not counts["ran"]:
+                break
+
+
+def plan() -> None:
+    print("| step | regime | factor | what | cells | left | CPU-h total | CPU-h left |")
+    print("|---:|---|---|---|---:|---:|---:|---:|")
+    total = left = 0.0
+    for i, step in enumerate(STEPS):
+        r = REGIME_BY_NAME[step.regime]
+        cells = step.cells()
+        done = done_keys(r)
+        todo = [c for c in cells if cell_key(spec_key(c[0], c[1]), *c[1:]) not in done]
+        if step.what == "seeds" and not cells:  # not yet known: one LR per schedule for each other seed
+            cells = todo = [None] * (len(r.schedules) * (len(SEEDS) - 1))
+        cost = r.budget * seconds_per_update(r) + RUN_OVERHEAD_S
+        total += len(cells) * cost / 3600
+        left += len(todo) * cost / 3600
+        print(
+            f"| {i + 1} | {r.name} | {r.factor} | {step.what} {' '.join(f'{x:g}' for x in step.lrs)} | {len(cells)} | "
+            f"{len(todo)} | {len(cells) * cost / 3600:.2f} | {len(todo) * cost / 3600:.2f} |"
+        )
+    print(f"\nAll steps: {total:.1f} CPU-hours, {left:.1f} left (extensions not counted until they are known).")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=("run", "plan", "report"))
+    parser.add_argument("--workers", type=int, default=2, help="cells trained at once (one torch thread each)")
+    parser.add_argument("--regime", default=None, choices=sorted(REGIME_BY_NAME), help="run: this regime's steps only")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        run(args.workers, args.regime)
+    elif args.command == "plan":
+        plan()
+    else:
+        from report import write_report
+
+        write_report()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
