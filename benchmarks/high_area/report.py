@@ -13,6 +13,7 @@ from pathlib import Path
 from study import ANCHOR_RESULTS, HERE, REGIMES, SCHEDULES, Regime, losses_by_lr
 from uba_bench.config import uba_name
 from uba_bench.runner import read_results
+from uba_bench.schedules import spec_key
 from uba_bench.summary import phi_of
 
 from uba_hf.zero_config import zero_config_schedule
@@ -67,8 +68,8 @@ def best_of(cells: dict[float, dict[int, float]], name: str) -> Best | None:
 
 
 def rule_pick(budget: int, lr: float) -> str | None:
-    """The fixed schedule the zero-config rule runs at this budget and peak LR (None between the areas where its phi
-    is interpolated: no grid point holds it)."""
+    """The fixed schedule the zero-config rule runs at this budget and peak LR (between the areas where its phi is
+    interpolated, a phi no grid holds)."""
     choice = zero_config_schedule(budget, lr)
     name = uba_name(choice["phi"], choice["min_lr_ratio"])
     return "cosine-min10" if name == uba_name(2.0, 0.1) else name
@@ -81,23 +82,6 @@ def regime_table(records: list[dict], budget: int, names) -> dict[str, Best]:
         if b is not None:
             out[name] = b
     return out
-
-
-def zero_config_best(records: list[dict], budget: int) -> Best | None:
-    cells = {}
-    for lr in sorted({float(r["lr"]) for r in records if r.get("kind") == "run" and r["budget"] == budget}):
-        name = rule_pick(budget, lr)
-        got = losses_by_lr(records, name, budget).get(lr) if name in SCHEDULES else None
-        if got:
-            cells[lr] = got
-    best = best_of(cells, "zero-config")
-    if best is not None:
-        best.name = f"zero-config ({rule_pick(budget, best.lr)})"
-    return best
-
-
-def _records(r: Regime) -> list[dict]:
-    return r.records()
 
 
 def anchor_records(anchor: str) -> list[dict]:
@@ -119,7 +103,7 @@ def _summary_row(label: str, factor: str, budget: int, tokens: int, records: lis
     everything = min(table.values(), key=lambda b: (-len(b.losses), b.mean))
     uba = [b for n, b in table.items() if phi_of(n)]
     best_uba = min(uba, key=lambda b: (-len(b.losses), b.mean)) if uba else None
-    zc = zero_config_best(records, budget)
+    zc = zero_config_of(records, budget)
     lin = table.get("linear")
     cols = [
         f"`{everything.name}` at {everything.lr:g} (area {everything.lr * budget:.0f})",
@@ -190,12 +174,167 @@ def write_report(path: Path = HERE / "report.md") -> str:
             budget, batch = r.budget, r.batch_size
             row, _ = _summary_row(f"{r.anchor} (anchor)", "reference", budget, batch * 64, anchor_records(r.anchor))
             lines.append(row)
-        records = _records(r)
+        records = r.records()
         if not any(x.get("kind") == "run" for x in records):
             continue
         row, _ = _summary_row(r.name, r.factor, r.budget, r.batch_size * 64, records)
         lines.append(row)
         sections += _regime_section(r, records)
-    text = "\n".join([*lines, "", *sections])
+    rows = every_regime_rows()
+    plot_gap_vs_area(rows)
+    text = "\n".join([*lines, "", *every_regime_section(rows), "![gaps by LR area](gap_vs_area.png)", "", *sections])
     path.write_text(text)
     return text
+
+
+# --- Every regime measured so far, by LR area: the earlier studies' results files beside this one's ----------------
+
+_SUFFIXES = ("-phi-ext", "-lowlr-phi", "-lowlr", "-highlr", "-phi", "-judge", "-base")
+_PROBE_FIELDS = (
+    "auto_with_uba_trainer",
+    "probe_batch_size",
+    "probe_batches",
+    "probe_lanczos_steps",
+    "probe_num_probes",
+)
+
+
+def _label(path: Path, budget: int) -> str:
+    study, name = path.parts[-3], path.parts[-2]
+    if study == "v2":
+        return f"v2 {name.split('-')[0] if name.startswith('sweep') else 'main-job'} {budget}"
+    for suffix in _SUFFIXES:
+        name = name.removesuffix(suffix)
+    return name if study == "phi_factors" else f"{study}/{name}"
+
+
+def regimes_by_setup(root: Path = HERE.parent) -> dict[str, tuple[str, int, list[dict]]]:
+    """Every results file under ``benchmarks/`` (v1's archive aside), grouped by what shapes a run: the setup (less
+    the retired probe's settings) and the budget. Returns ``{key: (label, budget, records)}``."""
+    import json
+
+    groups: dict[str, tuple[str, int, list[dict]]] = {}
+    for path in sorted(root.glob("*/*/results.jsonl")):
+        if path.parts[-3] == "v1":
+            continue
+        records = read_results(path)
+        setup = next((r["setup"] for r in records if r.get("kind") == "setup"), None)
+        if setup is None:
+            continue
+        setup = {k: v for k, v in setup.items() if k not in _PROBE_FIELDS}
+        for budget in sorted({r["budget"] for r in records if r.get("kind") == "run"}):
+            key = json.dumps([setup, budget], sort_keys=True)
+            label, _, recs = groups.get(key, (_label(path, budget), budget, []))
+            recs += [r for r in records if r.get("kind") == "run" and r["budget"] == budget]
+            groups[key] = (min(label, _label(path, budget), key=len), budget, recs)
+    return groups
+
+
+def as_fixed_runs(records: list[dict]) -> list[dict]:
+    """The runs, with each UBATrainer zero-config run (``uba-zero-area``) also standing as a run of the fixed schedule
+    it recorded picking (the same LR at every update), where the grid has none at that LR and seed. Such a run ran
+    whichever rule was current then (the rejected floor gate's included), so only the pick it recorded says what."""
+    runs = [r for r in records if r.get("kind") == "run"]
+    have = {(r["spec"], r["budget"], float(r["lr"]), r["seed"]) for r in runs}
+    extra = []
+    for r in runs:
+        if r["spec"] == "uba-zero-area":
+            name = uba_name(r["zero_config"]["phi"], r["zero_config"]["min_lr_ratio"])
+            spec = spec_key(name, r["budget"])
+            if (spec, r["budget"], float(r["lr"]), r["seed"]) not in have:
+                have.add((spec, r["budget"], float(r["lr"]), r["seed"]))
+                extra.append({**r, "spec": spec, "schedule": name})
+    return runs + extra
+
+
+def zero_config_of(records: list[dict], budget: int) -> Best | None:
+    """The current rule's result: at each LR, the fixed-phi runs of the schedule it picks there; the best LR as for
+    any schedule."""
+    records = as_fixed_runs(records)
+    cells = {}
+    for lr in sorted({float(r["lr"]) for r in records if r["budget"] == budget}):
+        cells[lr] = losses_by_lr(records, rule_pick(budget, lr), budget).get(lr, {})
+    best = best_of({lr: v for lr, v in cells.items() if v}, "zero-config")
+    if best is not None:
+        best.name = f"zero-config ({rule_pick(budget, best.lr)})"
+    return best
+
+
+def every_regime_rows() -> list[dict]:
+    rows = []
+    for label, budget, records in regimes_by_setup().values():
+        records = as_fixed_runs(records)
+        names = sorted({r["schedule"] for r in records})
+        table = regime_table(records, budget, names)
+        lin = table.get("linear")
+        uba = [b for n, b in table.items() if phi_of(n)]
+        if lin is None or not uba:
+            continue
+        best_uba = min(uba, key=lambda b: (-len(b.losses), b.mean))
+        everything = min(table.values(), key=lambda b: (-len(b.losses), b.mean))
+        zc = zero_config_of(records, budget)
+        rows.append(
+            dict(
+                label=label,
+                budget=budget,
+                area=everything.lr * budget,
+                linear_area=lin.lr * budget,
+                best=everything,
+                best_uba=best_uba,
+                uba_minus_linear=gap(best_uba, lin),
+                zero_config=zc,
+                zc_minus_uba=gap(zc, best_uba) if zc else None,
+                zc_minus_best=gap(zc, everything) if zc else None,
+            )
+        )
+    return sorted(rows, key=lambda r: r["linear_area"])
+
+
+def every_regime_section(rows: list[dict]) -> list[str]:
+    lines = [
+        "## Every regime measured, by LR area",
+        "",
+        "Every results file under `benchmarks/` (v1 aside) grouped by setup and budget, this study's included, sorted",
+        "by linear-to-zero's LR area (its best LR x updates). Gaps paired per seed, mean ± standard error (n seeds).",
+        "",
+        "| regime | updates | linear's LR area | best of all (area) | best UBA | best UBA minus linear | "
+        "zero-config minus best UBA | zero-config minus best of all |",
+        "|---|---:|---:|---|---|---|---|---|",
+    ]
+    for r in rows:
+        b, u = r["best"], r["best_uba"]
+        lines.append(
+            f"| {r['label']} | {r['budget']} | {r['linear_area']:.0f} | `{b.name}` ({r['area']:.0f}) | `{u.name}` at "
+            f"{u.lr:g} | {r['uba_minus_linear']} | {r['zc_minus_uba'] or '-'} | {r['zc_minus_best'] or '-'} |"
+        )
+    return [*lines, ""]
+
+
+def plot_gap_vs_area(rows: list[dict], path: Path = HERE / "gap_vs_area.png") -> None:
+    from uba_hf.pretrain.plotting import pyplot
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key, label, marker in (
+        ("uba_minus_linear", "best UBA (any phi, floor) minus linear", "o"),
+        ("zc_minus_best", "zero-config minus the best of all", "s"),
+    ):
+        pts = [(r["linear_area"], r[key]) for r in rows if r[key] is not None]
+        ax.errorbar(
+            [a for a, _ in pts],
+            [g.mean for _, g in pts],
+            yerr=[g.se or 0 for _, g in pts],
+            fmt=marker,
+            capsize=2,
+            label=label,
+            alpha=0.8,
+        )
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("LR area of linear-to-zero's best run (peak LR x updates)")
+    ax.set_ylabel("final validation loss gap (nats)")
+    ax.set_title("Paired gaps over seeds, ± standard error; every regime measured")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
