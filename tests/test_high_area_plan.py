@@ -4,19 +4,11 @@ fixed-phi grid at the schedule the rule really picks."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
+from high_area import report, study
+from uba_bench.runner import read_results
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks" / "high_area"))
-
-import report  # noqa: E402
-import study  # noqa: E402
-from uba_bench.runner import read_results  # noqa: E402
-
-from uba_hf.zero_config import zero_config_schedule  # noqa: E402
+from uba_hf.zero_config import zero_config_schedule
 
 PROBE_FIELDS = {"auto_with_uba_trainer", "probe_batch_size", "probe_batches", "probe_lanczos_steps", "probe_num_probes"}
 

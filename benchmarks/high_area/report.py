@@ -10,12 +10,12 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from study import ANCHOR_RESULTS, HERE, REGIMES, SCHEDULES, Regime, losses_by_lr
 from uba_bench.config import uba_name
 from uba_bench.runner import read_results
 from uba_bench.schedules import spec_key
 from uba_bench.summary import phi_of
 
+from high_area.study import ANCHOR_RESULTS, HERE, REGIMES, SCHEDULES, Regime, losses_by_lr
 from uba_hf.zero_config import zero_config_schedule
 
 

@@ -41,21 +41,24 @@ from uba_bench.runner import read_results, run_sweep  # noqa: E402
 from uba_bench.schedules import cell_key, spec_key  # noqa: E402
 
 SEEDS = (0, 1, 2)
-# UBA from a late decay (phi 0.01 with the floor: the rule's pick below an area of 20) to past cosine (phi 2), with
-# and without the 10% floor; phi 4 and 8 because the rule never picks above 1.
-UBA_GRID = (
-    uba_name(0.01, 0.1),
-    uba_name(0.25, 0.1),
+# In the order they run within a step, the question's first (linear-to-zero, the rule's pick above an area of 60, the
+# phis above it), then the rest: UBA from a late decay (phi 0.01 with the floor: the rule's pick below an area of 20)
+# to past cosine (phi 2), with and without the 10% floor (phi 4 and 8 because the rule never picks above 1), WSD-1sqrt
+# and schedule-free.
+SCHEDULES = (
+    "linear",
+    uba_name(1.0),
+    uba_name(4.0),
+    "cosine",
+    uba_name(8.0),
+    uba_name(0.25),
     uba_name(1.0, 0.1),
     "cosine-min10",
-    uba_name(0.25),
-    uba_name(1.0),
-    "cosine",
-    uba_name(4.0),
-    uba_name(8.0),
+    uba_name(0.25, 0.1),
+    uba_name(0.01, 0.1),
+    "wsd-1sqrt",
+    SCHEDULE_FREE,
 )
-BASELINES = ("linear", "wsd-1sqrt", SCHEDULE_FREE)
-SCHEDULES = UBA_GRID + BASELINES
 MAX_EXTENSIONS = 2
 # Seconds per update (one torch thread) until a regime has its own runs, and per run (model build, evaluation).
 SECONDS_PER_UPDATE = {2: 0.03, 8: 0.045}
@@ -146,7 +149,7 @@ class Step:
     def cells(self) -> list[tuple[str, int, float, int]]:
         r = REGIME_BY_NAME[self.regime]
         if self.what == "lrs":
-            return [(n, r.budget, lr, SEEDS[0]) for lr in self.lrs for n in r.schedules]
+            return [(n, r.budget, lr, SEEDS[0]) for n in r.schedules for lr in self.lrs]
         first = first_seed_losses(r)
         if self.what == "extend":
             return [(n, r.budget, lr, SEEDS[0]) for n in r.schedules for lr in extension(r, first.get(n, {}))]
@@ -257,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "plan":
         plan()
     else:
-        from report import write_report
+        from high_area.report import write_report
 
         write_report()
     return 0
