@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import RETIRED_ZERO_CONFIG, SCHEDULE_FREE, ZERO_CONFIG, SweepConfig, main_job_config, uba_name
-from .v2 import _DEFAULT_PROBE, SEEDS
+from .v2 import SEEDS
 
 FACTORS_DIR = Path("benchmarks/phi_factors")
 
@@ -112,7 +112,6 @@ def _regime_config(
         batch_size=batch_size,
         extend_grid=True,
         **data,
-        **_DEFAULT_PROBE,
     )
 
 
