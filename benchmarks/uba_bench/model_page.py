@@ -92,9 +92,9 @@ def render_model_page(
         f"with `uba-phi{V2_DEFAULT_PHI:g}` (same schedule). Baselines: "
         f"{', '.join(f'`{b}`' for b in cfg.schedules if is_baseline(b))}. "
         f"`uba-auto`: phi from `suggest_phi(kappa)` of a curvature probe of the initial model. UBA with phi = 2 is "
-        "Transformers' cosine step for step (pinned by `tests/test_bench.py`), so `uba-phi2` reports the `cosine` "
-        f"runs. `uba-phi<phi>{FLOOR_SUFFIX}`: UBA with `min_lr_ratio={COSINE_MIN_LR_RATE:g}`, the same floor as "
-        "`cosine-min10` (which is UBA at phi = 2 with that floor). A best LR marked *grid edge* may be better "
+        "Transformers' cosine step for step (pinned by `tests/research/test_bench.py`), so `uba-phi2` reports the "
+        f"`cosine` runs. `uba-phi<phi>{FLOOR_SUFFIX}`: UBA with `min_lr_ratio={COSINE_MIN_LR_RATE:g}`, the same floor "
+        "as `cosine-min10` (which is UBA at phi = 2 with that floor). A best LR marked *grid edge* may be better "
         "still outside the grid. Seed spread of a gap = sqrt(std_a^2 + std_b^2); per-seed gaps pair runs with "
         "the same seed (same initialisation and data order)."
     )

@@ -83,7 +83,7 @@ def run_spec(name: str, budget: int, phi: float | None = None) -> tuple[str, dic
 def spec_key(name: str, budget: int) -> str:
     """Identity of what runs. ``uba-auto`` (and ``-min10``) is its own key (its phi differs per seed).
 
-    UBA with phi = 2 *is* Transformers' cosine (same LR at every step; pinned by tests/test_bench.py),
+    UBA with phi = 2 *is* Transformers' cosine (same LR at every step; pinned by tests/research/test_bench.py),
     so ``uba-phi2`` shares the ``cosine`` runs and ``uba-phi2-min10`` the ``cosine-min10`` runs.
     """
     if name in AUTO_NAMES or name in ZERO_CONFIG_NAMES:

@@ -98,7 +98,7 @@ MAIN_LOWEST_PHI = ["uba-phi0.005", "uba-phi0.0025", "uba-phi0.005-min10"]
 MAIN_FLOORED_LOW_PHI = ["uba-phi0.25-min10", "uba-phi0.025-min10", "uba-phi0.01-min10"]
 # Seconds per update with one torch thread on this 2-core machine: sweep, the median of v2's first 40
 # runs; main job, the mean of v2's first 99 runs with two workers (v1's 0.55 was from an idle machine; see
-# benchmarks/README.md). ``--workers 2`` runs two such cells at once.
+# benchmarks/v2/README.md). ``--workers 2`` runs two such cells at once.
 SECONDS_PER_UPDATE = {"sweep": 0.045, "main-job": 1.15}
 RUN_OVERHEAD_S = {"sweep": 3.0, "main-job": 12.0}  # model build + final evaluation per run
 

@@ -10,7 +10,7 @@ import os
 import pytest
 import torch
 import uba_bench as bench
-from conftest import ROOT, TINY_RECIPE
+from conftest import ROOT, TINY_RECIPE, load_benchmark_script
 from uba_bench.config import V2_DEFAULT_PHI
 
 from uba_hf import zero_config_schedule
@@ -86,9 +86,9 @@ def test_a_retired_auto_run_reads_as_the_phi_it_ran_and_runs_no_more(name):
 
 
 def test_the_readme_figure_draws_each_schedule_as_transformers_builds_it(tmp_path, monkeypatch):
-    """benchmarks/plot_schedules.py: UBA at several phis beside linear, cosine and WSD, each curve the LRs that
-    ``transformers.get_scheduler`` gives (closed forms at a few updates)."""
-    import plot_schedules
+    """benchmarks/shapes/plot_schedules.py: UBA at several phis beside linear, cosine and WSD, each curve the LRs
+    that ``transformers.get_scheduler`` gives (closed forms at a few updates)."""
+    plot_schedules = load_benchmark_script("shapes/plot_schedules.py")
 
     budget, warmup = 1000, bench.warmup_steps(1000, 0.01)
     assert {"linear", "cosine", "wsd-1sqrt"} < set(plot_schedules.SCHEDULES)

@@ -16,7 +16,7 @@ def test_v2_plan_meets_the_issue():
 
     sweep = v2.group_config("sweep")
     data = bench.SweepData(None, None, sweep.vocab_size, 0, 0)
-    nonemb = {"sweep": 131_648, "main-job": 1_050_752}  # measured here (benchmarks/README.md)
+    nonemb = {"sweep": 131_648, "main-job": 1_050_752}  # measured here (benchmarks/v2/README.md)
     model = bench.make_model(sweep, data, 0)
     total = sum(p.numel() for p in model.parameters())
     emb = model.get_input_embeddings().weight.numel() + model.get_output_embeddings().weight.numel()
@@ -75,7 +75,7 @@ def test_v2_runs_the_budget_rules_pick_at_every_budget():
     """The report's main subject (the budget rule at each budget's tokens/param) is run in every regime."""
     from uba_bench import v2
 
-    non_embedding = {"sweep": 131_648, "main-job": 1_050_752}  # the models' stats lines (benchmarks/README.md)
+    non_embedding = {"sweep": 131_648, "main-job": 1_050_752}  # the models' stats lines (benchmarks/v2/README.md)
     for group in v2.GROUPS:
         setups = [s.config() for s in v2.SETUPS if s.group == group]
         run = {(bench.spec_key(n, b), b) for c in setups for n, b, _, _ in bench.planned_cells(c)}
