@@ -154,12 +154,12 @@ def _cell(g: tuple[float, list[float]] | None, seeds: int) -> str:
 
 
 def _rule_best(rule: str, reg: dict[str, Any], row: dict[str, Best]) -> Best | None:
-    """A zero-config rule's result in a judged regime (``phi_factors``' RHO_RULE, AREA_RULE or AREA_TPP_RULE)."""
-    from .phi_factors import AREA_TPP_RULE, RHO_RULE
+    """A zero-config rule's result in a judged regime (``phi_factors``' RHO_RULE or AREA_RULE)."""
+    from .phi_factors import RHO_RULE
 
     if rule == RHO_RULE:
         return retired_rule_best(row, reg["runs"], reg["budget"], reg["n"])
-    return area_rule_best(reg["runs"], reg["budget"], reg["tpp"], gate=rule == AREA_TPP_RULE)
+    return area_rule_best(reg["runs"], reg["budget"])
 
 
 def _best_baseline(row: dict[str, Best]) -> Best | None:
@@ -183,7 +183,7 @@ def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
     regimes."""
     from uba_hf import zero_config_schedule
 
-    from .phi_factors import AREA_RULE, AREA_TPP_RULE, BEST_FIXED, RHO_RULE, UNSEEN_BY
+    from .phi_factors import AREA_RULE, BEST_FIXED, RHO_RULE, UNSEEN_BY
 
     head = (
         "| regime | tokens per parameter | zero-config: best LR, LR area, pick | zero-config minus the best tuned "
@@ -192,7 +192,7 @@ def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
     )
     tables: dict[bool, list[str]] = {True: [], False: []}
     worst: dict[tuple[bool, str], float] = {}
-    held_out: dict[str, list[str]] = {RHO_RULE: [], AREA_RULE: [], AREA_TPP_RULE: []}
+    held_out: dict[str, list[str]] = {RHO_RULE: [], AREA_RULE: []}
     met: dict[str, list[bool]] = {rule: [] for rule in held_out}
     for reg in judged_regimes(root):
         row = summarize(reg["cfg"], reg["runs"]).get(reg["budget"], {})
@@ -263,11 +263,10 @@ def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
             ]
     lines += [
         "**Each rule on the regimes held out for it** (its result minus the best tuned baseline, per seed): 0.4.0's "
-        "development rule (updates per non-embedding parameter), the LR-area rule (the current one), and the "
-        "candidate after it (the floor kept below 1 training token per non-embedding parameter, rejected). The "
-        "choice between the last two was made on the candidate's two regimes (`prose-u1300`, `shape-b2-width128`), "
-        "so they judge the rule kept less cleanly than the ones added after it (`shape-b32-vocab8k`, "
-        "`shape-b2-vocab8k`).",
+        "development rule (updates per non-embedding parameter) and the LR-area rule (the current one). Two of the "
+        "LR-area rule's regimes (`prose-u1300`, `shape-b2-width128`) also decided against a candidate floor gate "
+        "(README, Findings), so they judge the rule less cleanly than the ones added after it "
+        "(`shape-b32-vocab8k`, `shape-b2-vocab8k`).",
         "",
         "| rule | held-out regimes | within 0.01 |",
         "|---|---|---:|",
@@ -277,8 +276,6 @@ def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
     return [*lines, ""]
 
 
-# The rejected candidate (the LR-area rule, its floor kept below 1 token per parameter), in the across-regimes table.
-GATED = "area rule, floor gated (rejected)"
 # The fixed settings a stock default could be (and the baselines), compared across every regime measured.
 FIXED_CANDIDATES = [
     "uba-phi0.25-min10",
@@ -299,7 +296,7 @@ def across_regimes_section(root: Path = FACTORS_DIR) -> list[str]:
     from .config import RETIRED_ZERO_CONFIG, ZERO_CONFIG
 
     regs = judged_regimes(root)
-    cols, rows = [], {n: [] for n in [ZERO_CONFIG, GATED, RETIRED_ZERO_CONFIG, *FIXED_CANDIDATES]}
+    cols, rows = [], {n: [] for n in [ZERO_CONFIG, RETIRED_ZERO_CONFIG, *FIXED_CANDIDATES]}
     for reg in regs:
         row = summarize(reg["cfg"], reg["runs"]).get(reg["budget"], {})
         if not row:
@@ -309,8 +306,8 @@ def across_regimes_section(root: Path = FACTORS_DIR) -> list[str]:
         cols.append(f"{reg['label']}{'' if reg['fitted'] else ' (held out)'}")
         for name in rows:
             b = row.get(name) or (row.get("uba-phi1") if name == "uba-default" else None)
-            if name in (ZERO_CONFIG, GATED):  # the picks under fixed names (the UBATrainer runs among them)
-                b = area_rule_best(reg["runs"], reg["budget"], reg["tpp"], gate=name == GATED)
+            if name == ZERO_CONFIG:  # the picks under fixed names (the UBATrainer runs among them)
+                b = area_rule_best(reg["runs"], reg["budget"])
             elif name == RETIRED_ZERO_CONFIG:
                 b = retired_rule_best(row, reg["runs"], reg["budget"], reg["n"])
             g = _gap(b, best, reg["runs"], reg["budget"])
@@ -320,8 +317,8 @@ def across_regimes_section(root: Path = FACTORS_DIR) -> list[str]:
         "",
         "Mean paired gap to each regime's best (in parentheses: fewer seeds than the regime's best). Worst: over "
         "the regimes where the schedule ran on every seed, and how many. `uba-zero-area` is the zero-config choice "
-        f"(the LR-area rule, its pick under fixed names where it did not run through `UBATrainer`); `{GATED}` the "
-        "rejected candidate (its floor kept below 1 token per parameter); `uba-zero` is 0.4.0's development rule "
+        "(the LR-area rule, its pick under fixed names where it did not run through `UBATrainer`); `uba-zero` is "
+        "0.4.0's development rule "
         "(updates per non-embedding parameter); `uba-default` is phi 1 without a floor, the stock default until "
         "0.3.0. The stock path runs the zero-config choice: no fixed setting measured in every regime has a worst "
         "case below WSD-1sqrt's.",

@@ -1,7 +1,6 @@
 """A zero-config rule's result in a regime: its pick at each LR, read off the runs of that schedule (fixed-phi runs of
 the grid, the same LR at every update, and UBATrainer runs under the pick they recorded), for the LR-area rule
-(``uba_hf.zero_config``), the candidate floor gate tried after it (rejected), and 0.4.0's development rule (updates
-per non-embedding parameter) that it replaced."""
+(``uba_hf.zero_config``) and 0.4.0's development rule (updates per non-embedding parameter) that it replaced."""
 
 from __future__ import annotations
 
@@ -57,32 +56,20 @@ def _fixed_pick_best(runs: list[dict[str, Any]], budget: int, pick_at) -> Best |
     return Best(name, budget, lr, statistics.fmean(values), std, len(values), values, len(cells), True)
 
 
-# The rejected candidate's gate: the floor from an LR area of 60 went to zero only from this many training tokens per
-# non-embedding parameter (below it, or not known, 10%).
-GATE_TOKENS_PER_PARAMETER = 1.0
-
-
-def area_rule_pick(budget: int, lr: float, tokens_per_parameter: float | None = None, gate: bool = False) -> str:
-    """The LR-area rule's pick (``uba_hf.zero_config``) at one LR, as a fixed schedule name; ``gate``: the rejected
-    candidate, the same pick with the 10% floor kept below ``GATE_TOKENS_PER_PARAMETER``."""
+def area_rule_pick(budget: int, lr: float) -> str:
+    """The LR-area rule's pick (``uba_hf.zero_config``) at one LR, as a fixed schedule name."""
     from uba_hf import zero_config_schedule
 
     from .config import uba_name
 
     z = zero_config_schedule(budget, lr)
-    floor = z["min_lr_ratio"]
-    if gate and floor == 0 and (tokens_per_parameter is None or tokens_per_parameter < GATE_TOKENS_PER_PARAMETER):
-        floor = 0.1
-    return uba_name(z["phi"], floor)
+    return uba_name(z["phi"], z["min_lr_ratio"])
 
 
-def area_rule_best(
-    runs: list[dict[str, Any]], budget: int, tokens_per_parameter: float | None = None, gate: bool = False
-) -> Best | None:
+def area_rule_best(runs: list[dict[str, Any]], budget: int) -> Best | None:
     """The LR-area rule in a regime (its zero-config runs read as the fixed schedule each recorded, see
-    ``with_zero_config_runs_as_fixed``): its pick at each LR, the best LR among those with the most seeds; ``gate``:
-    the rejected candidate (its floor kept below 1 token per parameter)."""
-    return _fixed_pick_best(runs, budget, lambda lr: area_rule_pick(budget, lr, tokens_per_parameter, gate))
+    ``with_zero_config_runs_as_fixed``): its pick at each LR, the best LR among those with the most seeds."""
+    return _fixed_pick_best(runs, budget, lambda lr: area_rule_pick(budget, lr))
 
 
 def ran_through_trainer(runs: list[dict[str, Any]], best: Best) -> bool:
