@@ -31,7 +31,7 @@ The runs (budget N = 8 updates, warmup W = 2, checkpoints every 4 updates, phi 1
    the module form trains in the ``uba-run`` process itself. The same checks as run 1.
 5. (LLaMA-Factory only) ``early-check``: a YAML with ``lr_scheduler_kwargs: {min_lr: ...}`` must be refused
    by ``uba-run`` itself (exit 2, one ``uba-run: error:`` line) before the framework starts. (axolotl names
-   the scheduler ``lr_scheduler``; ``uba-run`` reads it too since 0.4.0, tested without axolotl in
+   the scheduler ``lr_scheduler``; ``uba-run`` reads it too, tested without axolotl in
    ``tests/research/test_frameworks.py``.)
 """
 

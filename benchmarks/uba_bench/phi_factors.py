@@ -40,8 +40,7 @@ PHI_GRID = [
 # floor (v2's best there was 0.005-0.025; phi 4 and cosine without a floor trailed by 0.1+ nats) and cosine-min10.
 MAIN_PHI_GRID = [n for n in PHI_GRID if n not in (uba_name(0.1), uba_name(4.0), "cosine")]
 OTHER_BASELINES = ["linear", "wsd-1sqrt", SCHEDULE_FREE]
-# The fixed setting with the smallest worst case over the regimes measured (the stock path's default in a 0.4.0
-# development version; 0.4.0's stock path runs the zero-config choice instead).
+# The fixed setting with the smallest worst case over the regimes measured, judged beside the zero-config choice.
 BEST_FIXED = uba_name(0.25, 0.1)
 # Where the zero-config choice is judged: it, the best fixed setting, and the four baselines of the targets.
 JUDGED_BASELINES = [BEST_FIXED, "linear", "wsd-1sqrt", "cosine-min10", SCHEDULE_FREE]

@@ -72,8 +72,9 @@ def schedule_spec(name: str, budget: int, phi: float | None = None) -> tuple[str
 
 def run_spec(name: str, budget: int, phi: float | None = None) -> tuple[str, dict[str, Any]]:
     """What a run passes: :func:`schedule_spec` with the floor spelled out for UBA without one (``min_lr_ratio``
-    0). A name without ``-min10`` means no floor; since 0.4.0 the package's default floor is 10%, so leaving it out
-    would no longer mean 0. The results' identity (``spec_key``) keeps the spec as it was."""
+    0). A name without ``-min10`` means no floor, while UBA given no floor picks one itself (``uba_hf.zero_config``).
+    The results' identity (``spec_key``) is the spec without it, so the runs written before it was spelled out
+    keep their keys."""
     kind, kwargs = schedule_spec(name, budget, phi)
     if kind == "uba" and name != ZERO_CONFIG and "min_lr_ratio" not in kwargs:
         kwargs = {**kwargs, "min_lr_ratio": 0.0}

@@ -36,9 +36,9 @@ from .config import (
 )
 from .schedules import spec_key
 
-# v2's subject, the budget rule (``uba_hf.suggest_schedule``, deprecated in 0.4.0): below 2.5 training tokens per
-# non-embedding parameter phi 1 with a 10% floor, from there phi 4 to zero. Its values as v2 ran them, so that v2's
-# plan and report keep their meaning whatever the package does with the rule.
+# v2's subject, the budget rule (``uba_hf.suggest_schedule``): below 2.5 training tokens per non-embedding parameter
+# phi 1 with a 10% floor, from there phi 4 to zero. Its values as v2 ran them, so that v2's plan and report keep
+# their meaning whatever the package does with the rule.
 SHORT_BUDGET_TOKENS_PER_PARAM = 2.5
 SHORT_BUDGET_SCHEDULE = {"phi": 1.0, "min_lr_ratio": 0.1}
 LONG_BUDGET_SCHEDULE = {"phi": 4.0, "min_lr_ratio": 0.0}
@@ -76,25 +76,13 @@ def budget_rule(tokens_per_param: float) -> dict[str, float]:
 # so they run before the main job's model; the rest of the grid there (floored, phi 0.1 / 0.25, wsd-linear,
 # uba-auto) runs last.
 RULE_NEIGHBOURS = ["uba-phi0.5", "cosine", "uba-phi8"]
-# On the main job's model WSD-1sqrt (flat, then a short decay to zero) led at both budgets on every seed run.
-# UBA's small phis have that shape (phi 0.25 keeps 92% of the peak LR at half the budget, phi 1 74%):
-# does one catch WSD there, though small phis trailed on the sweep model?
+# The main job's model, where WSD-1sqrt (flat, then a late decay) led: UBA's small phis, which have that shape, then
+# the phi grid extended downward while its best sat at the low edge (phi 0.005 and below at 100 updates only: at 400
+# the best was inside the grid), then the small phis with the 10% floor. Why each step ran, with the numbers that
+# led to it: benchmarks/v2/README.md, "Order and resumability".
 MAIN_LOW_PHI = ["uba-phi0.25"]
-# Phi 0.25 beat phi 1 there (seed 0: 5.647 against 5.757 at 100 updates), so the best phi sat at the low edge
-# of the main job's phi grid {0.25, 1}; the grid is extended downward to phi 0.1, the sweep model's low edge,
-# and, as phi 0.1 then beat phi 0.25 on every seed (tied with WSD-1sqrt), to phi 0.05, which led again
-# (ahead of WSD-1sqrt at 0.19 tokens/param on every seed), so to phi 0.025, which led phi 0.05 at 0.19 on
-# every seed (tied it at 0.78), so to phi 0.01 (its decay fills only the last ~10% of the budget).
 MAIN_LOWER_PHI = ["uba-phi0.1", "uba-phi0.05", "uba-phi0.025", "uba-phi0.01"]
-# At 400 updates that put the best phi inside the grid (phi 0.025 and 0.05 tied, 0.01 and 0.1 behind on
-# every seed); at 100 phi 0.01 still led, so the grid goes further down there only (a few minutes a seed).
-# As phi -> 0 UBA tends to a constant LR that drops to zero in the last updates. With the 10% floor phi 0.01
-# led at 100 (the floored grid's low edge, below), so phi 0.005 with the floor runs there too.
 MAIN_LOWEST_PHI = ["uba-phi0.005", "uba-phi0.0025", "uba-phi0.005-min10"]
-# With the 10% floor only phi 1 and 2 ran there, and phi 1 led (low edge), while without a floor the best phi
-# was 0.005-0.05: do small phis gain from the floor as phi 1 did (4.519 against 4.564 at 400)? They did (phi
-# 0.025 with the floor led phi 0.025 without it on every seed at 100 updates), and phi 0.025 was the floored
-# grid's best, at its low edge: so phi 0.01 with the floor, between the unfloored bests at 100 and 400.
 MAIN_FLOORED_LOW_PHI = ["uba-phi0.25-min10", "uba-phi0.025-min10", "uba-phi0.01-min10"]
 # Seconds per update with one torch thread on this 2-core machine: sweep, the median of v2's first 40
 # runs; main job, the mean of v2's first 99 runs with two workers (v1's 0.55 was from an idle machine; see
