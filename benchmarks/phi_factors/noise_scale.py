@@ -50,7 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from uba_bench.config import SweepConfig, main_job_config, quick_config  # noqa: E402
-from uba_bench.phi_factors import FACTORS_DIR  # noqa: E402
+
+from phi_factors.plan import FACTORS_DIR  # noqa: E402
 
 
 @dataclass(frozen=True)

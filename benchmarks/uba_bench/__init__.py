@@ -16,7 +16,7 @@ and ``uba-zero`` (0.4.0's development rule) are retired arms: their runs are rea
 Benchmark v2 (issue 15: the strongest LLM schedules across tokens per parameter) is
 ``python benchmarks/budget_sweep.py --v2 SETUP|all|plan|quick``: its plan is :mod:`uba_bench.v2`, its report
 :mod:`uba_bench.report` (with one page per model, :mod:`uba_bench.model_page`); ``--v2 quick`` runs a handful
-of tiny cells to prove the harness works. ``--factors`` runs the phi-factor setups (:mod:`uba_bench.phi_factors`).
+of tiny cells to prove the harness works. Each study has its folder under ``benchmarks/`` (``benchmarks/README.md``).
 Benchmark v1's results are a read-only archive in ``benchmarks/v1/`` (:class:`SweepConfig`'s defaults and
 :func:`main_job_config` are its setups, kept so that v2 can import and extend them).
 """

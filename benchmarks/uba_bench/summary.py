@@ -1,6 +1,6 @@
 """Each schedule's best peak LR per budget (mean and spread over seeds), shared by every report of the harness:
 the v2 report (``report.py``), its per-model pages (``model_page.py``), the figures (``plots.py``) and the
-phi-factors report (``phi_factors_report.py``)."""
+phi-factor study's report (``benchmarks/phi_factors/report.py``)."""
 
 from __future__ import annotations
 

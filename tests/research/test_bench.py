@@ -192,13 +192,14 @@ def test_rerun_skips_finished_cells(quick_sweep, capsys):
     }
 
 
-def test_the_sweep_command_runs_benchmark_v2_or_the_phi_factors_only(capsys):
-    """One harness: v1's command-line paths are gone (its results are an archive under benchmarks/v1/)."""
-    for argv in ([], ["--quick"], ["--main-job"], ["--report-only"]):
+def test_the_sweep_command_runs_benchmark_v2_only(capsys):
+    """v1's command-line paths are gone (its results are an archive under benchmarks/v1/), and the phi-factor
+    study has its own command (benchmarks/phi_factors/run.py)."""
+    for argv in ([], ["--quick"], ["--main-job"], ["--report-only"], ["--factors", "all"]):
         with pytest.raises(SystemExit) as exit_:
             bench.main(argv)
         assert exit_.value.code == 2, argv
-    assert "one of the arguments --v2 --factors is required" in capsys.readouterr().err
+    assert "the following arguments are required: --v2" in capsys.readouterr().err
 
 
 def test_v1_archive_keeps_its_numbers():

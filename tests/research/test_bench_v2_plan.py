@@ -151,10 +151,11 @@ def test_every_committed_results_file_belongs_to_its_setup():
     """v2's and the phi-factor study's results files resume under today's configs (the retired probe settings in
     their setup lines aside), so neither a rerun nor a report mixes two setups."""
     from conftest import ROOT
-    from uba_bench import phi_factors, v2
+    from phi_factors import plan
+    from uba_bench import v2
 
     checked = 0
-    for setups, root in ((v2.SETUPS, ROOT / "benchmarks" / "v2"), (phi_factors.SETUPS, phi_factors.FACTORS_DIR)):
+    for setups, root in ((v2.SETUPS, ROOT / "benchmarks" / "v2"), (plan.SETUPS, plan.FACTORS_DIR)):
         for s in setups:
             header = next((r for r in bench.read_results(ROOT / s.results(root)) if r.get("kind") == "setup"), None)
             if header is not None:

@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .config import RETIRED_ZERO_CONFIG, SCHEDULE_FREE, ZERO_CONFIG, SweepConfig, main_job_config, uba_name
-from .v2 import SEEDS
+from uba_bench.config import RETIRED_ZERO_CONFIG, SCHEDULE_FREE, ZERO_CONFIG, SweepConfig, main_job_config, uba_name
+from uba_bench.v2 import SEEDS
 
 FACTORS_DIR = Path("benchmarks/phi_factors")
 
@@ -296,7 +296,7 @@ class FactorSetup:
     def run(self, root: Path = FACTORS_DIR, workers: int = 1) -> dict[str, int]:
         """Run (or resume) the setup; ``tune_on_first_seed``: every LR on the first seed, then the other seeds at
         each schedule's best LR there (its grid extended first while that best sits at an edge)."""
-        from .runner import read_results, run_sweep
+        from uba_bench.runner import read_results, run_sweep
 
         cfg = self.config()
         if not self.regime.tune_on_first_seed:
@@ -314,7 +314,7 @@ class FactorSetup:
 
 def first_seed_best_lr(cfg: SweepConfig, name: str, records: list[dict[str, Any]]) -> float:
     """The LR with the lowest loss on ``cfg``'s first seed, over every LR that seed ran for ``name``."""
-    from .schedules import spec_key
+    from uba_bench.schedules import spec_key
 
     budget = cfg.budgets[0]
     spec, seed = spec_key(name, budget), cfg.seeds[0]
@@ -396,8 +396,8 @@ SETUP_BY_NAME = {s.name: s for s in SETUPS}
 
 def estimate_seconds(setup: FactorSetup, root: Path = FACTORS_DIR) -> tuple[float, float]:
     """(CPU-seconds for the whole setup, CPU-seconds still to run), grid extensions not counted."""
-    from .runner import planned_cells, read_results
-    from .schedules import cell_key, spec_key
+    from uba_bench.runner import planned_cells, read_results
+    from uba_bench.schedules import cell_key, spec_key
 
     cfg = setup.config()
     done = {
@@ -422,8 +422,8 @@ def estimate_seconds(setup: FactorSetup, root: Path = FACTORS_DIR) -> tuple[floa
 
 def anchor_records(regime: Regime, v2_root: Path = Path("benchmarks/v2")) -> list[dict[str, Any]]:
     """v2's runs of an anchor regime (same setup key, same budget), for the report."""
-    from .runner import read_results
-    from .v2 import SETUPS as V2_SETUPS
+    from uba_bench.runner import read_results
+    from uba_bench.v2 import SETUPS as V2_SETUPS
 
     key = regime.config(PHI_GRID).setup_key()
     out: list[dict[str, Any]] = []
