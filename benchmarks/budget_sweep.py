@@ -1,10 +1,9 @@
 #!/usr/bin/env python
-"""Budget sweep: UBA vs the usual schedules at equal budgets. Logic in `benchmarks/uba_bench/`.
+"""The engine's command (logic in `benchmarks/uba_bench/`): benchmark v2, archived, and the engine's check.
 
-nice -n 19 python benchmarks/budget_sweep.py --v2 all --workers 2   # benchmark v2 -> benchmarks/v2/ (resumable)
-python benchmarks/budget_sweep.py --v2 all --report-only            # regenerate its report from the results
+python benchmarks/budget_sweep.py --v2 all --report-only            # v2's report from its results (benchmarks/v2/)
+python benchmarks/budget_sweep.py --v2 plan                         # v2's setups, their cost and what is left
 python benchmarks/budget_sweep.py --v2 quick                        # harness check -> out/bench-v2-quick/
-nice -n 19 python benchmarks/budget_sweep.py --factors all          # what sets the best phi -> benchmarks/phi_factors/
 """
 
 from uba_bench import main

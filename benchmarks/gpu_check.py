@@ -19,7 +19,7 @@ Every run is the pretraining job itself (``uba_hf.pretrain.cli``) on a recipe de
 3. **Schedules at one budget and one peak LR** on the embedded corpus: UBA at the package's choice
    (no phi given: the zero-config choice, ``uba_hf.zero_config``), linear to zero, WSD with a 1-sqrt
    cooldown (the benchmark harness's definitions); eval loss curves as a PNG.
-4. **The UBA scheduler's share of an update**: ``scheduler.step()`` timed alone (``benchmarks/overhead.py``'s
+4. **The UBA scheduler's share of an update**: ``scheduler.step()`` timed alone (``benchmarks/overhead/overhead.py``'s
    timer) over the measured time per update.
 
 ``--dry-run`` runs all of it on CPU with the tiny preset and a small corpus of standard-library files, with

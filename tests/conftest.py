@@ -363,3 +363,28 @@ def small_text_corpus(tmp_path_factory) -> Path:
     for i, src in enumerate(sources[:24]):
         (folder / f"doc{i:02d}.txt").write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
     return folder
+
+
+RESEARCH = ROOT / "tests" / "research"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Every test under ``tests/research/`` (the benchmark harness and the studies, not the package) is marked
+    ``research``: ``pytest -m "not research"`` runs the library's and the job's tests alone."""
+    for item in items:
+        if RESEARCH in item.path.parents:
+            item.add_marker(pytest.mark.research)
+
+
+def load_benchmark_script(relative: str):
+    """A script of a study folder (``benchmarks/<study>/<script>.py``, not a package) imported as a module."""
+    import importlib.util
+
+    path = ROOT / "benchmarks" / relative
+    name = "bench_" + path.with_suffix("").relative_to(ROOT / "benchmarks").as_posix().replace("/", "_")
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # before running it: dataclasses look their module up there
+        spec.loader.exec_module(module)
+    return sys.modules[name]

@@ -95,7 +95,8 @@ OUTSIDE_THE_REPO = ("shared" + "/docs", "../" + "shared")  # split so this file 
 
 
 def _doc_files() -> list[Path]:
-    files = [ROOT / "README.md", *ROOT.glob("docs/*.md"), *ROOT.glob("benchmarks/*.md"), *ROOT.glob("recipes/**/*")]
+    files = [ROOT / "README.md", *ROOT.glob("docs/*.md"), *ROOT.glob("recipes/**/*")]
+    files += [*ROOT.glob("benchmarks/*.md"), *ROOT.glob("benchmarks/*/README.md")]  # the index and each study's
     files += [p for p in ROOT.rglob("*.py") if ".git" not in p.parts]
     return [p for p in files if p.is_file()]
 

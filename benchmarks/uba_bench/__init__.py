@@ -10,14 +10,13 @@ file; a rerun skips the cells already there, so an interrupted sweep resumes whe
 
 Cells are keyed by what actually runs (scheduler type and kwargs, budget, LR, seed), so two schedule
 *names* that resolve to the same schedule (``uba-default``, pinned at phi 1, and ``uba-phi1``)
-share their runs and both appear in the report. ``uba-auto`` picks phi per
-seed with :func:`uba_hf.phi.probe_phi` (a curvature probe of the *initial* model, fixed
-probe settings, fixed batches); the probe is stored once per seed as a ``"kind": "probe"`` line.
+share their runs and both appear in the report. ``uba-auto`` (phi from a curvature probe of the initial model)
+and ``uba-zero`` (0.4.0's development rule) are retired arms: their runs are read and reported, nothing runs them.
 
 Benchmark v2 (issue 15: the strongest LLM schedules across tokens per parameter) is
 ``python benchmarks/budget_sweep.py --v2 SETUP|all|plan|quick``: its plan is :mod:`uba_bench.v2`, its report
 :mod:`uba_bench.report` (with one page per model, :mod:`uba_bench.model_page`); ``--v2 quick`` runs a handful
-of tiny cells to prove the harness works. ``--factors`` runs the phi-factor setups (:mod:`uba_bench.phi_factors`).
+of tiny cells to prove the harness works. Each study has its folder under ``benchmarks/`` (``benchmarks/README.md``).
 Benchmark v1's results are a read-only archive in ``benchmarks/v1/`` (:class:`SweepConfig`'s defaults and
 :func:`main_job_config` are its setups, kept so that v2 can import and extend them).
 """
@@ -55,7 +54,6 @@ from .runner import (
     make_model,
     model_stats,
     prepare_data,
-    probe_seed_phi,
     read_results,
     run_sweep,
     train_cell,
@@ -105,7 +103,6 @@ __all__ = [
     "plot_budget_sweep",
     "plot_lr_curves",
     "prepare_data",
-    "probe_seed_phi",
     "quick_config",
     "read_results",
     "render_model_page",

@@ -1,5 +1,5 @@
-"""``python benchmarks/budget_sweep.py``: run or resume benchmark v2 (``--v2``) or the phi-factor setups
-(``--factors``), then write their report and figures."""
+"""``python benchmarks/budget_sweep.py --v2``: benchmark v2's setups (read, planned, re-run) and the engine's check
+(``--v2 quick``); and what every study's runner shares: quiet logging, setups run one after the other, the plan."""
 
 from __future__ import annotations
 
@@ -33,29 +33,21 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="budget_sweep.py",
-        description="Train the same model under several LR schedules, budgets, peak LRs and seeds (benchmark v2 or "
-        "the phi-factor setups); resumable (one JSON line per finished run).",
+        description="Train the same model under several LR schedules, budgets, peak LRs and seeds (benchmark v2, "
+        "archived, or the engine's check); resumable (one JSON line per finished run).",
     )
-    setup = parser.add_mutually_exclusive_group(required=True)
-    setup.add_argument(
+    parser.add_argument(
         "--v2",
-        default=None,
+        required=True,
         metavar="SETUP",
         help="benchmark v2 (benchmarks/v2/): a setup name, 'all' (every setup in priority order), 'plan' (cost "
         "estimates only) or 'quick' (harness check -> out/bench-v2-quick/)",
-    )
-    setup.add_argument(
-        "--factors",
-        default=None,
-        metavar="SETUP",
-        help="what sets the best phi (benchmarks/phi_factors/): a setup name, 'all' (every setup in priority "
-        "order) or 'plan' (CPU-hour estimates only)",
     )
     parser.add_argument("--results", default=None, help="--v2 quick: results JSONL (default: <out-dir>/results.jsonl)")
     parser.add_argument(
         "--out-dir",
         default=None,
-        help="results and reports (default: benchmarks/v2, benchmarks/phi_factors; --v2 quick: out/bench-v2-quick)",
+        help="results and reports (default: benchmarks/v2; --v2 quick: out/bench-v2-quick)",
     )
     quick = "--v2 quick only: "
     parser.add_argument("--schedules", default=None, help=f"{quick}comma list from {all_schedule_names()}")
@@ -68,7 +60,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--report-only", action="store_true", help="only regenerate md/png from the results file")
     args = parser.parse_args(argv)
+    quiet_offline()
+    overrides: dict[str, Any] = {}
+    if args.schedules:
+        overrides["schedules"] = [s.strip() for s in args.schedules.split(",") if s.strip()]
+    for key in ("budgets", "lrs", "seeds", "threads"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    return v2_main(args, overrides)
 
+
+def quiet_offline() -> None:
+    """What a study's command sets first: offline hub and datasets, warnings only, no progress bars."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -78,14 +81,6 @@ def main(argv: list[str] | None = None) -> int:
 
     datasets.disable_progress_bars()
     transformers.logging.set_verbosity_error()
-
-    overrides: dict[str, Any] = {}
-    if args.schedules:
-        overrides["schedules"] = [s.strip() for s in args.schedules.split(",") if s.strip()]
-    for key in ("budgets", "lrs", "seeds", "threads"):
-        if getattr(args, key) is not None:
-            overrides[key] = getattr(args, key)
-    return v2_main(args, overrides) if args.v2 else factors_main(args)
 
 
 def v2_main(args, overrides: dict[str, Any]) -> int:
@@ -152,9 +147,9 @@ def run_setups(setups, root: Path, workers: int, write_report, before=None) -> N
         write_report()
 
 
-def unknown_setup(flag: str, value: str, valid: list[str]) -> int:
-    """The one-line error for a setup name the flag does not know; returns the exit status."""
-    print(f"budget_sweep: error: {flag} {value!r}: use one of {valid}", file=sys.stderr)
+def unknown_setup(flag: str, value: str, valid: list[str], prog: str = "budget_sweep") -> int:
+    """The one-line error for a setup name the command does not know; returns the exit status."""
+    print(f"{prog}: error: {flag} {value!r}: use one of {valid}", file=sys.stderr)
     return 2
 
 
@@ -170,23 +165,3 @@ def print_plan(setups, root: Path, estimate_seconds) -> float:
         print(f"{s.name:{width}s} {t / 3600:5.2f} h ({rest / 3600:5.2f} h left){why}")
     print(f"{'all':{width}s} {total / 3600:5.2f} h ({left / 3600:5.2f} h left)  [CPU-hours, one thread per cell]")
     return left
-
-
-def factors_main(args) -> int:
-    """``--factors SETUP|all|plan``: run (or resume) the phi-factor setups, then write their report."""
-    from .phi_factors import FACTORS_DIR, SETUP_BY_NAME, SETUPS, estimate_seconds
-    from .phi_factors_report import write_factors_report
-
-    root = Path(args.out_dir or FACTORS_DIR)
-    if args.factors == "plan":
-        print_plan(SETUPS, root, estimate_seconds)
-        return 0
-    if args.factors != "all" and args.factors not in SETUP_BY_NAME:
-        return unknown_setup("--factors", args.factors, [*SETUP_BY_NAME, "all", "plan"])
-    command = f"`{command_line()}`"
-    if not args.report_only:
-        chosen = SETUPS if args.factors == "all" else [SETUP_BY_NAME[args.factors]]
-        run_setups(chosen, root, args.workers, lambda: write_factors_report(root, command))
-    path = write_factors_report(root, command)
-    print(f"[budget-sweep] wrote {path}", flush=True)
-    return 0

@@ -18,12 +18,14 @@ COSINE_MIN_LR_RATE = 0.1
 # like-for-like comparison with the floored baseline. Named ``uba-phi<phi>-min10``.
 FLOORED_PHIS = (0.5, 1.0)
 FLOOR_SUFFIX = "-min10"
-AUTO_NAMES = (AUTO, AUTO + FLOOR_SUFFIX)  # phi from the probe, without and with the 10% floor
+# phi from a curvature probe of the initial model, without and with the 10% floor: retired arms (v1 and v2 ran them;
+# their runs stay in the results files and reports, nothing runs them).
+AUTO_NAMES = (AUTO, AUTO + FLOOR_SUFFIX)
 # UBA as a user gets it with nothing given: ``UBATrainer`` without phi or floor picks both from the run's peak LR
 # times its updates (``uba_hf.zero_config``, the LR-area rule).
 ZERO_CONFIG = "uba-zero-area"
 # The same under 0.4.0's development rule (updates per non-embedding parameter), replaced by the LR-area rule before
-# a release: its results stay in their files and are reported, it no longer runs.
+# a release: a retired arm (its results stay in their files and are reported; nothing runs it).
 RETIRED_ZERO_CONFIG = "uba-zero"
 ZERO_CONFIG_NAMES = (ZERO_CONFIG, RETIRED_ZERO_CONFIG)
 # The package default when benchmark v2 ran (``uba-default``'s phi; its floor was 0). Pinned here so that v2's
@@ -31,7 +33,17 @@ ZERO_CONFIG_NAMES = (ZERO_CONFIG, RETIRED_ZERO_CONFIG)
 V2_DEFAULT_PHI = 1.0
 SCHEMA = 1
 # Setup fields added after v1: part of a setup's identity only when not at these defaults.
-ADDED_AFTER_V1 = {"auto_with_uba_trainer": False, "dataset_name": None}
+ADDED_AFTER_V1 = {"dataset_name": None}
+# Setup fields of results files written while the uba-auto arms ran: they set only those arms' curvature probe, and
+# are ignored when a file's setup is compared with a sweep's (``same_setup``).
+RETIRED_SETUP_FIELDS = (
+    "auto_with_uba_trainer",
+    "probe_batches",
+    "probe_batch_size",
+    "probe_lanczos_steps",
+    "probe_num_probes",
+    "probe_seed",
+)
 
 # Benchmark v2 (issue 15): the schedules LLM practitioners use today, each a stock Transformers schedule or
 # optimizer. ``linear`` decays to 0 (Bergsma et al. 2025, "Straight to Zero"); ``wsd-1sqrt`` is
@@ -122,12 +134,6 @@ class SweepConfig:
     weight_decay: float = 0.1
     max_grad_norm: float = 1.0
     adam_beta2: float = 0.95
-    # uba-auto probe: fixed settings (the probe's kappa depends on lanczos_steps).
-    probe_batches: int = 2
-    probe_batch_size: int = 8
-    probe_lanczos_steps: int = 20
-    probe_num_probes: int = 3
-    probe_seed: int = 0
     # One thread: on a shared 2-core machine two threads stall on each other when a core is taken away.
     threads: int | None = 1
     # v2: per-budget LR grids replacing ``lrs`` at that budget (the best LR falls as the budget grows), and
@@ -141,10 +147,6 @@ class SweepConfig:
     # ``grid_ratio``) for every seed, until the best is inside (at most ``max_grid_extensions`` points).
     extend_grid: bool = False
     max_grid_extensions: int = 3
-    # v2: ``uba-auto`` runs the way users run it, ``UBATrainer`` with ``phi="auto"`` (a probe per run, on the
-    # first training rows, at ``probe_batches`` / ``probe_lanczos_steps``; its cost counts in the run's time).
-    # False (v1): one probe per seed on the first blocks of the train split, stock Trainer at the probed phi.
-    auto_with_uba_trainer: bool = False
 
     def __post_init__(self) -> None:
         # Any fixed phi is allowed (the v2 phi grid is extended downward when its best phi sits at the edge).
@@ -180,6 +182,10 @@ class SweepConfig:
                 d.pop(key)
         return d
 
+    def same_setup(self, setup: dict[str, Any]) -> bool:
+        """Whether a results file's ``setup`` (its header line) is this sweep's, retired fields aside."""
+        return {k: v for k, v in setup.items() if k not in RETIRED_SETUP_FIELDS} == self.setup_key()
+
     def schedules_at(self, budget: int) -> list[str]:
         """The schedules run at one budget: all of ``schedules`` but those ``budgets_by_schedule`` limits."""
         return [n for n in self.schedules if int(budget) in self.budgets_by_schedule.get(n, self.budgets)]
@@ -193,7 +199,7 @@ class SweepConfig:
 def quick_config(**overrides: Any) -> SweepConfig:
     """A handful of tiny cells (well under a minute on a laptop CPU): proves the harness, measures nothing."""
     base = dict(
-        schedules=[DEFAULT_NAME, "uba-phi1", "uba-phi2", "cosine", "wsd", AUTO],
+        schedules=[DEFAULT_NAME, "uba-phi1", "uba-phi2", "cosine", "wsd"],
         budgets=[10, 20],
         lrs=[3e-3],
         seeds=[0],
@@ -206,10 +212,6 @@ def quick_config(**overrides: Any) -> SweepConfig:
         train_docs=30,
         validation_docs=10,
         eval_blocks=16,
-        probe_batches=1,
-        probe_batch_size=4,
-        probe_lanczos_steps=8,
-        probe_num_probes=1,
     )
     base.update(overrides)
     return SweepConfig(**base)
@@ -218,7 +220,8 @@ def quick_config(**overrides: Any) -> SweepConfig:
 def main_job_config(**overrides: Any) -> SweepConfig:
     """The main job's model and data (``recipes/pretrain/tiny.yaml``: the ``tiny`` preset at full width,
     about 3M parameters, 16 x 128-token blocks per update, 400 updates) for the schedules that matter
-    after the full sweep: the best baseline and UBA with the same floor, fixed and ``"auto"`` phi.
+    after the full sweep (v1's main-job setup): the best baseline and UBA with the same floor, fixed and probed
+    phi (``uba-auto-min10``, retired: a sweep of this setup names its schedules).
     A second, larger point: 4 LRs around the recipe's 3e-3, 3 seeds (36 runs of about 3 min on one core)."""
     base = dict(
         schedules=["cosine-min10", "uba-phi1-min10", AUTO + FLOOR_SUFFIX],

@@ -76,7 +76,6 @@ def render_model_page(
     """One model's page: per budget, every schedule at its best LR; UBA-default vs the best baseline."""
     table = summarize(cfg, records)
     runs = [r for r in records if r.get("kind") == "run"]
-    probes = {r["seed"]: r for r in records if r.get("kind") == "probe"}
     header = next((r for r in records if r.get("kind") == "setup"), None)
     planned = planned_cells(cfg)
     done = {cell_key(r["spec"], r["budget"], r["lr"], r["seed"]) for r in runs}
@@ -93,9 +92,9 @@ def render_model_page(
         f"with `uba-phi{V2_DEFAULT_PHI:g}` (same schedule). Baselines: "
         f"{', '.join(f'`{b}`' for b in cfg.schedules if is_baseline(b))}. "
         f"`uba-auto`: phi from `suggest_phi(kappa)` of a curvature probe of the initial model. UBA with phi = 2 is "
-        "Transformers' cosine step for step (pinned by `tests/test_bench.py`), so `uba-phi2` reports the `cosine` "
-        f"runs. `uba-phi<phi>{FLOOR_SUFFIX}`: UBA with `min_lr_ratio={COSINE_MIN_LR_RATE:g}`, the same floor as "
-        "`cosine-min10` (which is UBA at phi = 2 with that floor). A best LR marked *grid edge* may be better "
+        "Transformers' cosine step for step (pinned by `tests/research/test_bench.py`), so `uba-phi2` reports the "
+        f"`cosine` runs. `uba-phi<phi>{FLOOR_SUFFIX}`: UBA with `min_lr_ratio={COSINE_MIN_LR_RATE:g}`, the same floor "
+        "as `cosine-min10` (which is UBA at phi = 2 with that floor). A best LR marked *grid edge* may be better "
         "still outside the grid. Seed spread of a gap = sqrt(std_a^2 + std_b^2); per-seed gaps pair runs with "
         "the same seed (same initialisation and data order)."
     )
@@ -163,36 +162,13 @@ def render_model_page(
             if best_base is not None:
                 parts.append(f"{auto.mean - best_base.mean:+.4f} vs the best baseline")
             train_s = statistics.fmean(r["train_seconds"] for r in auto_runs)
-            secs = [p["probe_seconds"] for p in probes.values()] or [
-                r["probe_seconds"] for r in auto_runs if "probe_seconds" in r
-            ]  # v1: one probe per seed; v2: UBATrainer probes in every run (its time is in train_seconds)
+            secs = [r["probe_seconds"] for r in auto_runs if "probe_seconds" in r]  # inside train_seconds
             probe_s = statistics.fmean(secs) if secs else math.nan
             parts.append(
                 f"probe cost {probe_s:.1f}s = {probe_s / train_s:.1%} of one {budget}-update training run "
                 f"({train_s:.1f}s)"
             )
             lines.append("; ".join(parts) + ".")
-        lines.append("")
-    if probes:
-        lines.append("## Curvature probe (uba-auto)")
-        lines.append("")
-        lines.append(
-            f"Fixed settings: {cfg.probe_batches} batch(es) of {cfg.probe_batch_size} blocks from the start of the "
-            f"train split, lanczos_steps={cfg.probe_lanczos_steps}, num_probes={cfg.probe_num_probes}, "
-            f"probe seed {cfg.probe_seed}; measured once per training seed on the initial model. kappa depends on "
-            "lanczos_steps (more steps resolve a smaller small end, so a larger kappa), so these settings are part "
-            "of the result."
-        )
-        lines.append("")
-        lines.append("| seed | kappa (median) | kappa range | top eig | chosen phi | HVPs | probe s |")
-        lines.append("|---:|---:|---|---:|---:|---:|---:|")
-        for seed in sorted(probes):
-            p = probes[seed]
-            lo, hi = p["kappa_interval"]
-            lines.append(
-                f"| {seed} | {p['kappa']:.4g} | {lo:.4g} - {hi:.4g} | {p['top_eigenvalue']:.4g} | {p['phi']:.3f} | "
-                f"{p['num_hvps']} | {p['probe_seconds']:.1f} |"
-            )
         lines.append("")
     lines.append("## Setup")
     lines.append("")

@@ -1,4 +1,4 @@
-"""Running cells: data, model, the probe, one stock-Trainer run per cell, the resumable results file."""
+"""Running cells: data, model, one stock-Trainer run per cell, the resumable results file."""
 
 from __future__ import annotations
 
@@ -17,14 +17,7 @@ import torch
 from uba_hf import register_uba_scheduler
 from uba_hf.callbacks import LRTraceCallback
 
-from .config import (
-    AUTO_NAMES,
-    RETIRED_ZERO_CONFIG,
-    SCHEDULE_FREE,
-    SCHEMA,
-    ZERO_CONFIG,
-    SweepConfig,
-)
+from .config import SCHEDULE_FREE, SCHEMA, ZERO_CONFIG, SweepConfig
 from .grid import grid_extensions, planned_cells
 from .schedules import (
     OPTIMIZERS,
@@ -89,35 +82,6 @@ def make_model(cfg: SweepConfig, data: SweepData, seed: int):
     return build_model(config)
 
 
-def probe_seed_phi(cfg: SweepConfig, data: SweepData, seed: int) -> dict[str, Any]:
-    """``uba_hf.phi.probe_phi`` on the initial model of ``seed``, on the first blocks of the train split."""
-    from uba_hf.phi import probe_phi
-
-    model = make_model(cfg, data, seed)
-    n = cfg.probe_batch_size
-    batches = []
-    for b in range(cfg.probe_batches):
-        rows = data.train[b * n : (b + 1) * n]
-        batches.append({"input_ids": rows["input_ids"], "labels": rows["labels"]})
-    probe = probe_phi(
-        model, batches, lanczos_steps=cfg.probe_lanczos_steps, num_probes=cfg.probe_num_probes, seed=cfg.probe_seed
-    )
-    return {
-        "kind": "probe",
-        "seed": seed,
-        "kappa": probe.condition_number,
-        "kappa_interval": list(probe.condition_number_interval),
-        "top_eigenvalue": probe.top_eigenvalue,
-        "phi": probe.phi,
-        "fallback": probe.fallback,
-        "probe_seconds": probe.seconds,
-        "num_hvps": probe.num_hvps,
-        "lanczos_steps": probe.lanczos_steps,
-        "num_probes": probe.num_probes,
-        "num_batches": probe.num_batches,
-    }
-
-
 def model_stats(cfg: SweepConfig, data: SweepData) -> dict[str, Any]:
     """Sizes the report needs for tokens per parameter and epochs (non-embedding = without the input
     embedding and the output head)."""
@@ -152,11 +116,11 @@ class _ScheduleFreeLRTrace:
         return Trace()
 
 
-def training_arguments(cfg: SweepConfig, name: str, budget: int, lr: float, seed: int, output_dir: str, phi=None):
+def training_arguments(cfg: SweepConfig, name: str, budget: int, lr: float, seed: int, output_dir: str):
     """The ``TrainingArguments`` of one cell: what a user passes to select the schedule (and optimizer)."""
     from transformers import TrainingArguments
 
-    kind, kwargs = run_spec(name, budget, phi)
+    kind, kwargs = run_spec(name, budget)
     return TrainingArguments(
         output_dir=output_dir,
         max_steps=budget,
@@ -182,39 +146,27 @@ def training_arguments(cfg: SweepConfig, name: str, budget: int, lr: float, seed
     )
 
 
-def train_cell(
-    cfg: SweepConfig, data: SweepData, name: str, budget: int, lr: float, seed: int, phi: float | None = None
-) -> dict[str, Any]:
-    """One run with the stock ``transformers.Trainer``; returns its JSONL record."""
+def train_cell(cfg: SweepConfig, data: SweepData, name: str, budget: int, lr: float, seed: int) -> dict[str, Any]:
+    """One run with the stock ``transformers.Trainer`` (``UBATrainer`` for the zero-config choice); returns its
+    JSONL record."""
     from transformers import Trainer, default_data_collator
     from transformers.trainer_callback import PrinterCallback
 
     register_uba_scheduler()
-    if name == RETIRED_ZERO_CONFIG:
-        raise ValueError(
-            f"{name} ran UBATrainer under 0.4.0's development rule (updates per non-embedding parameter), replaced by "
-            f"the LR-area rule ({ZERO_CONFIG}); its results stay in their files."
-        )
     zero_config = name == ZERO_CONFIG
-    in_trainer = (name in AUTO_NAMES and cfg.auto_with_uba_trainer) or zero_config
-    kind, kwargs = run_spec(name, budget, 1.0 if in_trainer else phi)
+    kind, kwargs = run_spec(name, budget)
     warmup = warmup_steps(budget, cfg.warmup_fraction)
     model = make_model(cfg, data, seed)
     with tempfile.TemporaryDirectory(prefix="uba-bench-") as out:
-        args = training_arguments(cfg, name, budget, lr, seed, out, 1.0 if in_trainer else phi)
+        args = training_arguments(cfg, name, budget, lr, seed, out)
         trace = LRTraceCallback() if name != SCHEDULE_FREE else _ScheduleFreeLRTrace()
         trainer_cls = Trainer
-        if in_trainer:  # uba-zero as users run it: UBATrainer with nothing given
+        if zero_config:  # as users run it: UBATrainer with nothing given picks phi and the floor itself
             from functools import partial
 
             from uba_hf import UBAArguments, UBATrainer
 
-            if not zero_config:
-                raise ValueError(
-                    f"{name} through UBATrainer (v2's curvature probe) was retired in 0.4.0: UBATrainer's "
-                    "phi='auto' is now the zero-config choice (uba-zero). v2's results of it stay in its files."
-                )
-            uba = UBAArguments()  # nothing given: UBATrainer picks phi and the floor itself
+            uba = UBAArguments()
             args.lr_scheduler_kwargs = {}
             trainer_cls = partial(UBATrainer, uba_args=uba)
         trainer = trainer_cls(
@@ -316,12 +268,11 @@ def run_sweep(
     header = next((r for r in records if r.get("kind") == "setup"), None)
     if header is None:
         _append(results, {"kind": "setup", "schema": SCHEMA, "setup": setup, "environment": environment()})
-    elif header["setup"] != setup:
+    elif not cfg.same_setup(header["setup"]):
         raise ValueError(
             f"{results} holds a sweep with another setup ({header['setup']}); use another results file or delete it."
         )
     done = {cell_key(r["spec"], r["budget"], r["lr"], r["seed"]) for r in records if r.get("kind") == "run"}
-    probes = {r["seed"]: r for r in records if r.get("kind") == "probe"}
     if cells is None:
         cells = planned_cells(cfg) + (grid_extensions(cfg, records) if cfg.extend_grid else [])
     todo = [c for c in cells if cell_key(spec_key(c[0], c[1]), *c[1:]) not in done]
@@ -334,7 +285,7 @@ def run_sweep(
         _append(results, model_stats(cfg, data))
     start = time.perf_counter()
     while todo:
-        counts["ran"] += _run_cells(cfg, data, todo, results, probes, start, log, workers)
+        counts["ran"] += _run_cells(cfg, data, todo, results, start, log, workers)
         if not cfg.extend_grid:
             break
         # Best LR at a grid edge: the next point outward, for every seed (decided on complete seeds only).
@@ -345,20 +296,6 @@ def run_sweep(
         for name, budget, lr, _ in todo[:: len(cfg.seeds)]:
             log(f"[budget-sweep] grid edge: {name} budget={budget}: extending its LR grid with {lr:g}")
     return counts
-
-
-def _cell_phi(cfg, data, name: str, seed: int, results: Path, probes: dict, log) -> float | None:
-    """The probed phi a v1 ``uba-auto`` cell trains with (one probe per seed, recorded once); else None."""
-    if name not in AUTO_NAMES or cfg.auto_with_uba_trainer:
-        return None
-    if seed not in probes:
-        probes[seed] = p = probe_seed_phi(cfg, data, seed)
-        _append(results, p)
-        log(
-            f"[budget-sweep] probe seed {seed}: kappa={p['kappa']:.4g} -> phi={p['phi']:.3g} "
-            f"({p['probe_seconds']:.1f}s)"
-        )
-    return probes[seed]["phi"]
 
 
 _WORKER_DATA: dict[str, Any] = {}
@@ -377,17 +314,12 @@ def _worker_init(cfg: SweepConfig) -> None:
     _WORKER_DATA["data"] = prepare_data(cfg)
 
 
-def _worker_train(cfg: SweepConfig, cell: tuple[str, int, float, int], phi: float | None) -> dict[str, Any]:
-    return train_cell(cfg, _WORKER_DATA["data"], *cell, phi=phi)
+def _worker_train(cfg: SweepConfig, cell: tuple[str, int, float, int]) -> dict[str, Any]:
+    return train_cell(cfg, _WORKER_DATA["data"], *cell)
 
 
-def _run_cells(cfg, data, todo, results: Path, probes: dict, start: float, log, workers: int = 1) -> int:
-    phis = [_cell_phi(cfg, data, cell[0], cell[3], results, probes, log) for cell in todo]
-
+def _run_cells(cfg, data, todo, results: Path, start: float, log, workers: int = 1) -> int:
     def finish(i: int, cell, record: dict[str, Any]) -> None:
-        if cell[0] in AUTO_NAMES and not cfg.auto_with_uba_trainer:
-            p = probes[cell[3]]
-            record.update(kappa=p["kappa"], probe_seconds=p["probe_seconds"])
         _append(results, record)
         name, budget, lr, seed = cell
         log(
@@ -397,8 +329,8 @@ def _run_cells(cfg, data, todo, results: Path, probes: dict, start: float, log, 
         )
 
     if workers <= 1:
-        for i, (cell, phi) in enumerate(zip(todo, phis, strict=True)):
-            finish(i, cell, train_cell(cfg, data, *cell, phi=phi))
+        for i, cell in enumerate(todo):
+            finish(i, cell, train_cell(cfg, data, *cell))
         return len(todo)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -406,7 +338,7 @@ def _run_cells(cfg, data, todo, results: Path, probes: dict, start: float, log, 
     context = multiprocessing.get_context("spawn")  # no forked torch state
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init, initargs=(cfg,))
     try:
-        futures = {pool.submit(_worker_train, cfg, cell, phi): cell for cell, phi in zip(todo, phis, strict=True)}
+        futures = {pool.submit(_worker_train, cfg, cell): cell for cell in todo}
         for i, future in enumerate(as_completed(futures)):
             finish(i, futures[future], future.result())
     finally:  # on an error, cells not yet started are dropped (the finished ones are in the file)

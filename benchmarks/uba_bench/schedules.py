@@ -18,6 +18,7 @@ from .config import (
     SCHEDULE_FREE,
     V2_DEFAULT_PHI,
     WSD_DECAY_FRACTION,
+    ZERO_CONFIG,
     ZERO_CONFIG_NAMES,
     parse_uba_name,
 )
@@ -36,12 +37,12 @@ def schedule_spec(name: str, budget: int, phi: float | None = None) -> tuple[str
     """``(lr_scheduler_type, lr_scheduler_kwargs)`` that a user would pass to ``TrainingArguments``."""
     if name == DEFAULT_NAME:
         return "uba", {"phi": float(V2_DEFAULT_PHI)}
-    if name in ZERO_CONFIG_NAMES:  # UBATrainer picks phi and the floor (uba_hf.zero_config); the record says which
+    if name == ZERO_CONFIG:  # UBATrainer picks phi and the floor (uba_hf.zero_config); the record says which
         return "uba", {}
     parsed = parse_uba_name(name)
-    if parsed is None and name in AUTO_NAMES:
+    if parsed is None and name in AUTO_NAMES:  # a retired arm: the phi its probe picked, read from its record
         if phi is None:
-            raise ValueError(f"{name} needs the probed phi.")
+            raise ValueError(f"{name} (phi from a curvature probe) is retired: it runs no more; give the phi it ran.")
         parsed = float(phi), (COSINE_MIN_LR_RATE if name.endswith(FLOOR_SUFFIX) else 0.0)
     if parsed is not None:
         phi, floor = parsed
@@ -71,10 +72,11 @@ def schedule_spec(name: str, budget: int, phi: float | None = None) -> tuple[str
 
 def run_spec(name: str, budget: int, phi: float | None = None) -> tuple[str, dict[str, Any]]:
     """What a run passes: :func:`schedule_spec` with the floor spelled out for UBA without one (``min_lr_ratio``
-    0). A name without ``-min10`` means no floor; since 0.4.0 the package's default floor is 10%, so leaving it out
-    would no longer mean 0. The results' identity (``spec_key``) keeps the spec as it was."""
+    0). A name without ``-min10`` means no floor, while UBA given no floor picks one itself (``uba_hf.zero_config``).
+    The results' identity (``spec_key``) is the spec without it, so the runs written before it was spelled out
+    keep their keys."""
     kind, kwargs = schedule_spec(name, budget, phi)
-    if kind == "uba" and name not in ZERO_CONFIG_NAMES and "min_lr_ratio" not in kwargs:
+    if kind == "uba" and name != ZERO_CONFIG and "min_lr_ratio" not in kwargs:
         kwargs = {**kwargs, "min_lr_ratio": 0.0}
     return kind, kwargs
 
@@ -82,7 +84,7 @@ def run_spec(name: str, budget: int, phi: float | None = None) -> tuple[str, dic
 def spec_key(name: str, budget: int) -> str:
     """Identity of what runs. ``uba-auto`` (and ``-min10``) is its own key (its phi differs per seed).
 
-    UBA with phi = 2 *is* Transformers' cosine (same LR at every step; pinned by tests/test_bench.py),
+    UBA with phi = 2 *is* Transformers' cosine (same LR at every step; pinned by tests/research/test_bench.py),
     so ``uba-phi2`` shares the ``cosine`` runs and ``uba-phi2-min10`` the ``cosine-min10`` runs.
     """
     if name in AUTO_NAMES or name in ZERO_CONFIG_NAMES:

@@ -1,6 +1,6 @@
 """Each schedule's best peak LR per budget (mean and spread over seeds), shared by every report of the harness:
 the v2 report (``report.py``), its per-model pages (``model_page.py``), the figures (``plots.py``) and the
-phi-factors report (``phi_factors_report.py``)."""
+phi-factor study's report (``benchmarks/phi_factors/report.py``)."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def summarize(cfg: SweepConfig, records: Iterable[dict[str, Any]]) -> dict[int, 
 
 def phi_of(name: str) -> tuple[float, float] | None:
     """``(phi, floor)`` of a fixed-phi UBA schedule, including the baselines that *are* UBA: v2 runs phi 1
-    and phi 2 once, as UBA-default and cosine / cosine-min10 (pinned step for step by tests/test_bench.py)."""
+    and phi 2 once, as UBA-default and cosine / cosine-min10 (pinned step for step by tests/research/test_bench.py)."""
     if name == DEFAULT_NAME:
         return float(V2_DEFAULT_PHI), 0.0
     return {"cosine": (2.0, 0.0), "cosine-min10": (2.0, COSINE_MIN_LR_RATE)}.get(name) or parse_uba_name(name)

@@ -21,9 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uba_hf.phi import PROBE_ROWS
-from uba_hf.schedule import LONG_BUDGET_SCHEDULE, SHORT_BUDGET_SCHEDULE, SHORT_BUDGET_TOKENS_PER_PARAM
-
 from .config import (
     AUTO,
     AUTO_NAMES,
@@ -39,16 +36,12 @@ from .config import (
 )
 from .schedules import spec_key
 
-# uba-auto in v2 was UBATrainer with phi="auto" at the package's probe defaults then (1 sub-batch of PROBE_ROWS rows,
-# 10 Lanczos steps: the probe in every auto run). 0.4.0 retired the probe from UBATrainer (phi="auto" is now the
-# zero-config choice); the values stay pinned here because they are part of v2's results files' setup.
-_DEFAULT_PROBE = dict(
-    auto_with_uba_trainer=True,
-    probe_batches=1,
-    probe_batch_size=PROBE_ROWS,
-    probe_lanczos_steps=10,
-    probe_num_probes=1,
-)
+# v2's subject, the budget rule (``uba_hf.suggest_schedule``): below 2.5 training tokens per non-embedding parameter
+# phi 1 with a 10% floor, from there phi 4 to zero. Its values as v2 ran them, so that v2's plan and report keep
+# their meaning whatever the package does with the rule.
+SHORT_BUDGET_TOKENS_PER_PARAM = 2.5
+SHORT_BUDGET_SCHEDULE = {"phi": 1.0, "min_lr_ratio": 0.1}
+LONG_BUDGET_SCHEDULE = {"phi": 4.0, "min_lr_ratio": 0.0}
 
 V2_DIR = Path("benchmarks/v2")
 SWEEP_BUDGETS = [325, 1300, 5200]
@@ -65,7 +58,7 @@ GRID = [
     *(n for f in FLOORS_V2 for p in PHIS_V2 if spec_key(n := uba_name(p, f), 100) not in _RUN_ELSEWHERE),
     AUTO,
 ]
-# The budget rule's two picks (``uba_hf.suggest_schedule``): phi 1 with a 10% floor (short budgets) and phi 4
+# The budget rule's two picks: phi 1 with a 10% floor (short budgets) and phi 4
 # to zero (long ones). At 20 tokens/param they ran first, as the candidates for the default, before the rest
 # of the grid there (``sweep-phi-top``, ``sweep-grid-top``); on the main job's model the short pick runs in its core.
 RULE_SHORT, RULE_LONG = (uba_name(s["phi"], s["min_lr_ratio"]) for s in (SHORT_BUDGET_SCHEDULE, LONG_BUDGET_SCHEDULE))
@@ -73,7 +66,7 @@ DEFAULT_CANDIDATES = [RULE_SHORT, RULE_LONG]
 
 
 def budget_rule(tokens_per_param: float) -> dict[str, float]:
-    """v2's subject, the budget rule (``uba_hf.suggest_schedule`` until 0.4.0 deprecated it): its pick at a budget."""
+    """v2's subject, the budget rule: its pick at a budget."""
     short = tokens_per_param < SHORT_BUDGET_TOKENS_PER_PARAM
     return dict(SHORT_BUDGET_SCHEDULE if short else LONG_BUDGET_SCHEDULE)
 
@@ -83,36 +76,24 @@ def budget_rule(tokens_per_param: float) -> dict[str, float]:
 # so they run before the main job's model; the rest of the grid there (floored, phi 0.1 / 0.25, wsd-linear,
 # uba-auto) runs last.
 RULE_NEIGHBOURS = ["uba-phi0.5", "cosine", "uba-phi8"]
-# On the main job's model WSD-1sqrt (flat, then a short decay to zero) led at both budgets on every seed run.
-# UBA's small phis have that shape (phi 0.25 keeps 92% of the peak LR at half the budget, phi 1 74%):
-# does one catch WSD there, though small phis trailed on the sweep model?
+# The main job's model, where WSD-1sqrt (flat, then a late decay) led: UBA's small phis, which have that shape, then
+# the phi grid extended downward while its best sat at the low edge (phi 0.005 and below at 100 updates only: at 400
+# the best was inside the grid), then the small phis with the 10% floor. Why each step ran, with the numbers that
+# led to it: benchmarks/v2/README.md, "Order and resumability".
 MAIN_LOW_PHI = ["uba-phi0.25"]
-# Phi 0.25 beat phi 1 there (seed 0: 5.647 against 5.757 at 100 updates), so the best phi sat at the low edge
-# of the main job's phi grid {0.25, 1}; the grid is extended downward to phi 0.1, the sweep model's low edge,
-# and, as phi 0.1 then beat phi 0.25 on every seed (tied with WSD-1sqrt), to phi 0.05, which led again
-# (ahead of WSD-1sqrt at 0.19 tokens/param on every seed), so to phi 0.025, which led phi 0.05 at 0.19 on
-# every seed (tied it at 0.78), so to phi 0.01 (its decay fills only the last ~10% of the budget).
 MAIN_LOWER_PHI = ["uba-phi0.1", "uba-phi0.05", "uba-phi0.025", "uba-phi0.01"]
-# At 400 updates that put the best phi inside the grid (phi 0.025 and 0.05 tied, 0.01 and 0.1 behind on
-# every seed); at 100 phi 0.01 still led, so the grid goes further down there only (a few minutes a seed).
-# As phi -> 0 UBA tends to a constant LR that drops to zero in the last updates. With the 10% floor phi 0.01
-# led at 100 (the floored grid's low edge, below), so phi 0.005 with the floor runs there too.
 MAIN_LOWEST_PHI = ["uba-phi0.005", "uba-phi0.0025", "uba-phi0.005-min10"]
-# With the 10% floor only phi 1 and 2 ran there, and phi 1 led (low edge), while without a floor the best phi
-# was 0.005-0.05: do small phis gain from the floor as phi 1 did (4.519 against 4.564 at 400)? They did (phi
-# 0.025 with the floor led phi 0.025 without it on every seed at 100 updates), and phi 0.025 was the floored
-# grid's best, at its low edge: so phi 0.01 with the floor, between the unfloored bests at 100 and 400.
 MAIN_FLOORED_LOW_PHI = ["uba-phi0.25-min10", "uba-phi0.025-min10", "uba-phi0.01-min10"]
 # Seconds per update with one torch thread on this 2-core machine: sweep, the median of v2's first 40
 # runs; main job, the mean of v2's first 99 runs with two workers (v1's 0.55 was from an idle machine; see
-# benchmarks/README.md). ``--workers 2`` runs two such cells at once.
+# benchmarks/v2/README.md). ``--workers 2`` runs two such cells at once.
 SECONDS_PER_UPDATE = {"sweep": 0.045, "main-job": 1.15}
 RUN_OVERHEAD_S = {"sweep": 3.0, "main-job": 12.0}  # model build + final evaluation per run
 
 
 def _sweep(**kw: Any) -> SweepConfig:
     lrs = {325: [0.03, 0.06, 0.12, 0.24], 1300: [0.015, 0.03, 0.06, 0.12], 5200: [0.0075, 0.015, 0.03, 0.06]}
-    base = dict(train_docs=None, seeds=SEEDS, extend_grid=True, lrs=lrs[325], **_DEFAULT_PROBE)
+    base = dict(train_docs=None, seeds=SEEDS, extend_grid=True, lrs=lrs[325])
     base.update(kw)
     base["lrs_by_budget"] = {b: lrs[b] for b in base["budgets"]}
     return SweepConfig(**base)
@@ -122,7 +103,7 @@ def _main(**kw: Any) -> SweepConfig:
     # 400: v1's main-job grid, so v1's cosine-min10 and uba-phi1-min10 runs (same setup) are imported, not rerun.
     # 100: 1e-3 added after two seeds put every schedule's best at 3e-3, the low edge of the first grid.
     lrs = {100: [1e-3, 3e-3, 1e-2, 3e-2, 1e-1], 400: [1e-3, 3e-3, 1e-2, 3e-2]}
-    base = dict(budgets=MAIN_BUDGETS, seeds=SEEDS, extend_grid=True, **_DEFAULT_PROBE)
+    base = dict(budgets=MAIN_BUDGETS, seeds=SEEDS, extend_grid=True)
     base.update(kw)
     base["lrs_by_budget"] = {b: lrs[b] for b in base["budgets"]}
     base["lrs"] = base["lrs_by_budget"][base["budgets"][0]]
@@ -214,15 +195,6 @@ def group_records(group: str, root: Path = V2_DIR) -> list[dict[str, Any]]:
     return out
 
 
-# Settings that shape only the curvature probe of uba-auto runs, which are never imported: v1 probed with
-# more HVPs than the package's defaults v2 uses, and its other runs are the same cells.
-_PROBE_ONLY = ("auto_with_uba_trainer", "probe_batches", "probe_batch_size", "probe_lanczos_steps", "probe_num_probes")
-
-
-def _without_probe(setup_key: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in setup_key.items() if k not in _PROBE_ONLY}
-
-
 def import_v1_runs(setup: Setup, root: Path = V2_DIR) -> int:
     """Start a setup's results file with the v1 runs of the same setup and cells (marked ``imported_from``).
 
@@ -236,7 +208,7 @@ def import_v1_runs(setup: Setup, root: Path = V2_DIR) -> int:
     cfg = setup.config()
     records = read_results(src)
     header = next(r for r in records if r.get("kind") == "setup")
-    if _without_probe(header["setup"]) != _without_probe(cfg.setup_key()):
+    if not cfg.same_setup(header["setup"]):  # v1's probe settings aside (uba-auto runs are never imported)
         return 0
     wanted = {json.dumps([spec_key(n, b), b, lr, s]) for n, b, lr, s in planned_cells(cfg) if n not in AUTO_NAMES}
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -270,7 +242,7 @@ def estimate_seconds(setup: Setup, root: Path = V2_DIR) -> tuple[float, float]:
 def quick_v2_config(**overrides: Any) -> SweepConfig:
     """The CI check of the v2 harness (not a measurement): v2 baselines incl. schedule-free, UBA (v2's default and
     the zero-config choice through UBATrainer), paired seeds, and an LR grid whose best sits at an edge so the
-    extension runs. (v2's ``uba-auto`` ran UBATrainer's curvature probe, retired in 0.4.0: its results stay.)"""
+    extension runs."""
     base = dict(
         schedules=[DEFAULT_NAME, "wsd-1sqrt", SCHEDULE_FREE, ZERO_CONFIG],
         budgets=[10, 20],
@@ -278,7 +250,6 @@ def quick_v2_config(**overrides: Any) -> SweepConfig:
         seeds=[0, 1],
         extend_grid=True,
         max_grid_extensions=1,
-        **{**_DEFAULT_PROBE, "probe_lanczos_steps": 4},
     )
     base.update(overrides)
     return quick_config(**base)

@@ -10,7 +10,7 @@ import os
 import pytest
 import torch
 import uba_bench as bench
-from conftest import ROOT, TINY_RECIPE
+from conftest import ROOT, TINY_RECIPE, load_benchmark_script
 from uba_bench.config import V2_DEFAULT_PHI
 
 from uba_hf import zero_config_schedule
@@ -75,18 +75,20 @@ def test_sweep_schedules_are_the_real_ones(name, budget):
 
 
 @pytest.mark.parametrize("name", bench.AUTO_NAMES)
-def test_auto_uses_the_probed_phi(name):
+def test_a_retired_auto_run_reads_as_the_phi_it_ran_and_runs_no_more(name):
     lrs = bench.scheduler_lrs(name, 50, PEAK, 0.1, phi=0.7)
     for s in (5, 30, 49):
         assert lrs[s] == pytest.approx(PEAK * closed_form(name, s, 50, 5, phi=0.7), rel=1e-12)
-    with pytest.raises(ValueError, match="needs the probed phi"):
+    with pytest.raises(ValueError, match="retired"):
         bench.schedule_spec(name, 50)
+    with pytest.raises(ValueError, match="retired"):
+        bench.training_arguments(bench.quick_config(), name, 50, PEAK, 0, "/tmp/unused")
 
 
 def test_the_readme_figure_draws_each_schedule_as_transformers_builds_it(tmp_path, monkeypatch):
-    """benchmarks/plot_schedules.py: UBA at several phis beside linear, cosine and WSD, each curve the LRs that
-    ``transformers.get_scheduler`` gives (closed forms at a few updates)."""
-    import plot_schedules
+    """benchmarks/shapes/plot_schedules.py: UBA at several phis beside linear, cosine and WSD, each curve the LRs
+    that ``transformers.get_scheduler`` gives (closed forms at a few updates)."""
+    plot_schedules = load_benchmark_script("shapes/plot_schedules.py")
 
     budget, warmup = 1000, bench.warmup_steps(1000, 0.01)
     assert {"linear", "cosine", "wsd-1sqrt"} < set(plot_schedules.SCHEDULES)
@@ -156,13 +158,11 @@ def test_quick_writes_valid_jsonl_and_tables(quick_sweep):
     assert len(runs) == len(bench.planned_cells(cfg))
     for r in runs:
         assert math.isfinite(r["eval_loss"]) and r["global_step"] == r["budget"]
-    probes = [r for r in records if r["kind"] == "probe"]
-    assert len(probes) == len(cfg.seeds)
-    assert all(r["phi"] == probes[0]["phi"] and r["kappa"] > 1 for r in runs if r["schedule"] == bench.AUTO)
+    assert {r["kind"] for r in records} == {"setup", "stats", "run"}
     md = (out / "page.md").read_text()
     for budget in cfg.budgets:
         assert f"## Budget {budget} updates" in md
-    assert "| rank | schedule | best LR |" in md and "UBA-default (phi=1)" in md and "uba-auto" in md
+    assert "| rank | schedule | best LR |" in md and "UBA-default (phi=1)" in md
     assert "Command:" in md and "Versions:" in md
     assert (out / "page.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -192,13 +192,14 @@ def test_rerun_skips_finished_cells(quick_sweep, capsys):
     }
 
 
-def test_the_sweep_command_runs_benchmark_v2_or_the_phi_factors_only(capsys):
-    """One harness: v1's command-line paths are gone (its results are an archive under benchmarks/v1/)."""
-    for argv in ([], ["--quick"], ["--main-job"], ["--report-only"]):
+def test_the_sweep_command_runs_benchmark_v2_only(capsys):
+    """v1's command-line paths are gone (its results are an archive under benchmarks/v1/), and the phi-factor
+    study has its own command (benchmarks/phi_factors/run.py)."""
+    for argv in ([], ["--quick"], ["--main-job"], ["--report-only"], ["--factors", "all"]):
         with pytest.raises(SystemExit) as exit_:
             bench.main(argv)
         assert exit_.value.code == 2, argv
-    assert "one of the arguments --v2 --factors is required" in capsys.readouterr().err
+    assert "the following arguments are required: --v2" in capsys.readouterr().err
 
 
 def test_v1_archive_keeps_its_numbers():
@@ -218,6 +219,20 @@ def test_a_results_file_of_another_setup_is_refused(tmp_path):
     path.write_text(json.dumps({"kind": "setup", "setup": {"block_size": 1}}) + "\n")
     with pytest.raises(ValueError, match="another setup"):
         bench.run_sweep(bench.quick_config(), path)
+
+
+def test_a_results_file_written_with_the_retired_probe_settings_resumes(tmp_path):
+    """Files written while the uba-auto arms ran hold their probe settings in the setup line: the same sweep
+    resumes them (nothing to rerun), while a file of another model is still refused."""
+    cfg = bench.quick_config(schedules=["linear"], budgets=[10], lrs=[1e-3], seeds=[0])
+    old = {**cfg.setup_key(), "auto_with_uba_trainer": True, "probe_batches": 1, "probe_lanczos_steps": 10}
+    run = _run_record("linear", 10, 1e-3, 0, 5.0)
+    path = tmp_path / "r.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in [{"kind": "setup", "setup": old}, run]) + "\n")
+    assert bench.run_sweep(cfg, path, log=lambda *_: None) == {"ran": 0, "skipped": 1, "total": 1}
+    path.write_text(json.dumps({"kind": "setup", "setup": {**old, "block_size": 7}}) + "\n")
+    with pytest.raises(ValueError, match="another setup"):
+        bench.run_sweep(cfg, path, log=lambda *_: None)
 
 
 def test_truncated_last_line_is_ignored(tmp_path):

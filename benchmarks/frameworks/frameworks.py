@@ -4,13 +4,13 @@ with ``uba-run``, its LR checked at every update against the closed form, and a 
 refused by the scheduler's state check.
 
 Each framework pins its own Transformers, so each runs in its own virtual environment, made by
-``benchmarks/frameworks_venv.sh`` (torch, the framework, this package editable). Run this script with that
-environment's Python; it finds ``uba-run`` and the framework's console script beside it:
+``benchmarks/frameworks/frameworks_venv.sh`` (torch, the framework, this package editable). Run this script with
+that environment's Python; it finds ``uba-run`` and the framework's console script beside it:
 
-    bash benchmarks/frameworks_venv.sh llamafactory                        # -> /work/venvs/llamafactory
-    nice -n 10 /work/venvs/llamafactory/bin/python benchmarks/frameworks.py llamafactory
-    bash benchmarks/frameworks_venv.sh axolotl                             # -> /work/venvs/axolotl
-    nice -n 10 /work/venvs/axolotl/bin/python benchmarks/frameworks.py axolotl
+    bash benchmarks/frameworks/frameworks_venv.sh llamafactory             # -> /work/venvs/llamafactory
+    nice -n 10 /work/venvs/llamafactory/bin/python benchmarks/frameworks/frameworks.py llamafactory
+    bash benchmarks/frameworks/frameworks_venv.sh axolotl                  # -> /work/venvs/axolotl
+    nice -n 10 /work/venvs/axolotl/bin/python benchmarks/frameworks/frameworks.py axolotl
 
 Writes ``benchmarks/frameworks/<framework>.json`` (versions, commands, wall times, every logged LR beside
 the closed form, the refusal's message) and ``benchmarks/frameworks/<framework>.md``. Exit code 0 only if
@@ -31,8 +31,8 @@ The runs (budget N = 8 updates, warmup W = 2, checkpoints every 4 updates, phi 1
    the module form trains in the ``uba-run`` process itself. The same checks as run 1.
 5. (LLaMA-Factory only) ``early-check``: a YAML with ``lr_scheduler_kwargs: {min_lr: ...}`` must be refused
    by ``uba-run`` itself (exit 2, one ``uba-run: error:`` line) before the framework starts. (axolotl names
-   the scheduler ``lr_scheduler``; ``uba-run`` reads it too since 0.4.0, tested without axolotl in
-   ``tests/test_frameworks.py``.)
+   the scheduler ``lr_scheduler``; ``uba-run`` reads it too, tested without axolotl in
+   ``tests/research/test_frameworks.py``.)
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "frameworks"
 BIN = Path(sys.executable).parent  # the framework's virtual environment
 
@@ -332,7 +332,7 @@ def write_report(framework: str, result: dict) -> None:
     lines = [
         f"# UBA through {framework} {v[FRAMEWORK_PACKAGE[framework]]}",
         "",
-        f"Written by `benchmarks/frameworks.py {framework}` ({result['date']}); raw: `{framework}.json`.",
+        f"Written by `benchmarks/frameworks/frameworks.py {framework}` ({result['date']}); raw: `{framework}.json`.",
         "",
         "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
         "",

@@ -1,5 +1,5 @@
-"""``estimate_noise_scale`` against a problem whose gradient noise scale is known in closed form, and on the tiny
-OLMo-2 (weights, mode and RNG untouched)."""
+"""``estimate_noise_scale`` (benchmarks/phi_factors/noise_scale.py) against a problem whose gradient noise scale
+is known in closed form, and on the tiny OLMo-2 (weights, mode and RNG untouched)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import TokenDataset, tiny_olmo2
+from conftest import TokenDataset, load_benchmark_script, tiny_olmo2
 
-from uba_hf.errors import UBAConfigError
-from uba_hf.noise_scale import estimate_noise_scale
+estimate_noise_scale = load_benchmark_script("phi_factors/noise_scale.py").estimate_noise_scale
 
 
 class Quadratic(torch.nn.Module):
@@ -55,5 +54,5 @@ def test_tiny_olmo2_noise_scale_leaves_the_model_as_it_was():
 
 def test_bad_chunking_is_a_clear_error():
     batches = [{"x": torch.zeros(6, 3)}]
-    with pytest.raises(UBAConfigError, match="small_rows"):
+    with pytest.raises(ValueError, match="small_rows"):
         estimate_noise_scale(Quadratic(torch.zeros(3)), batches, small_rows=4)

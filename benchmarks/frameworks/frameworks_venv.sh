@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Makes the virtual environment of one framework for benchmarks/frameworks.py (issue 29):
+# Makes the virtual environment of one framework for benchmarks/frameworks/frameworks.py (issue 29):
 #
-#     bash benchmarks/frameworks_venv.sh llamafactory [VENV]     # default VENV: /work/venvs/llamafactory
-#     bash benchmarks/frameworks_venv.sh axolotl [VENV]          # default VENV: /work/venvs/axolotl
+#     bash benchmarks/frameworks/frameworks_venv.sh llamafactory [VENV]     # default VENV: /work/venvs/llamafactory
+#     bash benchmarks/frameworks/frameworks_venv.sh axolotl [VENV]          # default VENV: /work/venvs/axolotl
 #
 # torch first (pinned by TORCH, default 2.13.0: the CPU build this machine's pip finds in /opt/wheels),
 # then the framework (version by LLAMAFACTORY / AXOLOTL) together with this package, editable, in one
@@ -19,7 +19,7 @@ set -euo pipefail
 
 framework=${1:?usage: frameworks_venv.sh llamafactory|axolotl [VENV]}
 venv=${2:-/work/venvs/$framework}
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")/../.." && pwd)
 torch_version=${TORCH:-2.13.0}
 case $framework in
     llamafactory) spec="llamafactory==${LLAMAFACTORY:-0.9.5}" ;;

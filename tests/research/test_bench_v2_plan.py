@@ -16,7 +16,7 @@ def test_v2_plan_meets_the_issue():
 
     sweep = v2.group_config("sweep")
     data = bench.SweepData(None, None, sweep.vocab_size, 0, 0)
-    nonemb = {"sweep": 131_648, "main-job": 1_050_752}  # measured here (benchmarks/README.md)
+    nonemb = {"sweep": 131_648, "main-job": 1_050_752}  # measured here (benchmarks/v2/README.md)
     model = bench.make_model(sweep, data, 0)
     total = sum(p.numel() for p in model.parameters())
     emb = model.get_input_embeddings().weight.numel() + model.get_output_embeddings().weight.numel()
@@ -29,8 +29,6 @@ def test_v2_plan_meets_the_issue():
     for s in v2.SETUPS:
         cfg = s.config()
         assert len(cfg.seeds) >= 3 and cfg.extend_grid
-        # uba-auto as users ran it then: UBATrainer at the package's probe defaults of the time (retired in 0.4.0).
-        assert cfg.auto_with_uba_trainer and (cfg.probe_batches, cfg.probe_lanczos_steps) == (1, 10)
         assert all(len(cfg.lrs_for(n, b)) >= 4 for n in cfg.schedules for b in cfg.budgets)
         cells = bench.planned_cells(cfg)
         order = [(c[3], cfg.budgets.index(c[1])) for c in cells]
@@ -77,7 +75,7 @@ def test_v2_runs_the_budget_rules_pick_at_every_budget():
     """The report's main subject (the budget rule at each budget's tokens/param) is run in every regime."""
     from uba_bench import v2
 
-    non_embedding = {"sweep": 131_648, "main-job": 1_050_752}  # the models' stats lines (benchmarks/README.md)
+    non_embedding = {"sweep": 131_648, "main-job": 1_050_752}  # the models' stats lines (benchmarks/v2/README.md)
     for group in v2.GROUPS:
         setups = [s.config() for s in v2.SETUPS if s.group == group]
         run = {(bench.spec_key(n, b), b) for c in setups for n, b, _, _ in bench.planned_cells(c)}
@@ -114,7 +112,6 @@ def test_v2_imports_v1_runs_that_differ_only_in_the_probe(tmp_path, monkeypatch)
     setup = v2.SETUP_BY_NAME["main-job-core"]
     cfg = setup.config()
     v1_setup = {**cfg.setup_key(), "probe_batches": 2, "probe_batch_size": 8, "probe_lanczos_steps": 20}
-    v1_setup.pop("auto_with_uba_trainer")
     v1_setup["probe_num_probes"] = 3
     name, budget, lr, seed = next(c for c in bench.planned_cells(cfg) if c[0] == "cosine-min10" and c[1] == 400)
     run = {"kind": "run", "spec": bench.spec_key(name, budget), "budget": budget, "lr": lr, "seed": seed}
@@ -148,3 +145,20 @@ def test_two_workers_reproduce_one_worker(tmp_path):
         assert len(path.read_text().splitlines()) == 2 + len(runs)  # setup, stats, one line per run
         losses[workers] = {bench.cell_key(r["spec"], r["budget"], r["lr"], r["seed"]): r["eval_loss"] for r in runs}
     assert len(losses[1]) == 4 and losses[2] == losses[1]
+
+
+def test_every_committed_results_file_belongs_to_its_setup():
+    """v2's and the phi-factor study's results files resume under today's configs (the retired probe settings in
+    their setup lines aside), so neither a rerun nor a report mixes two setups."""
+    from conftest import ROOT
+    from phi_factors import plan
+    from uba_bench import v2
+
+    checked = 0
+    for setups, root in ((v2.SETUPS, ROOT / "benchmarks" / "v2"), (plan.SETUPS, plan.FACTORS_DIR)):
+        for s in setups:
+            header = next((r for r in bench.read_results(ROOT / s.results(root)) if r.get("kind") == "setup"), None)
+            if header is not None:
+                assert s.config().same_setup(header["setup"]), s.name
+                checked += 1
+    assert checked >= len(v2.SETUPS) + 30

@@ -14,8 +14,8 @@ pretraining CLI, scripts/pretrain.py):
   the re-budget segment starts at the floor and stays there (docs/schedule.md, "Re-budgeting"): this
   arm is exactly "continue at the floor"; the script checks every logged LR of it.
 
-    nice -n 15 python benchmarks/rebudget.py          # runs or resumes -> benchmarks/rebudget/{results.jsonl,README.md}
-    python benchmarks/rebudget.py --report-only       # rewrite the table from the JSONL
+    nice -n 15 python benchmarks/rebudget/rebudget.py      # runs or resumes -> results.jsonl, report.md beside it
+    python benchmarks/rebudget/rebudget.py --report-only   # rewrite the table from the JSONL
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "rebudget"
 RECIPE = ROOT / "recipes" / "pretrain" / "tiny.yaml"
 ARMS = ("fresh-400", "plan-200", "rebudget@100-400", "floor-200-400")
@@ -96,7 +96,7 @@ def report(records: list[dict], seeds: list[int]) -> str:
         "*first* plan). `plan-200` is planned for 200 updates; it is extended to 400 by a re-budget at update "
         "100 (`--rebudget`, the LR continues from where it is and decays to the floor at 400), or finished and "
         "continued at its floor (a re-budget at update 200, where the LR already is at the floor). Same "
-        "initialisation and data order per seed. Regenerate: `nice -n 15 python benchmarks/rebudget.py`.",
+        "initialisation and data order per seed. Regenerate: `nice -n 15 python benchmarks/rebudget/rebudget.py`.",
         "",
         "Seed 0 ran with `--eval_strategy no` while the CLI still evaluated at the end anyway; seeds 1-2 with "
         "today's flags (an evaluation at initialisation as well). Rerunning seed 0's `fresh-400` with today's "
@@ -138,9 +138,9 @@ def main() -> int:
                 with open(jsonl, "a") as f:
                     f.write(json.dumps(record) + "\n")
                 print(f"{arm} seed {seed}: eval loss {record['eval_loss']:.4f} ({record['wall_seconds']}s)", flush=True)
-                (RESULTS / "README.md").write_text(report(read(jsonl), args.seeds))
-    (RESULTS / "README.md").write_text(report(read(jsonl), args.seeds))
-    print((RESULTS / "README.md").read_text())
+                (RESULTS / "report.md").write_text(report(read(jsonl), args.seeds))
+    (RESULTS / "report.md").write_text(report(read(jsonl), args.seeds))
+    print((RESULTS / "report.md").read_text())
     return 0
 
 

@@ -7,12 +7,13 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from .config import is_baseline
-from .phi_factors import FACTORS_DIR, REGIMES, SETUPS, Regime, anchor_records, regime_config
-from .report import paired_gaps
+from uba_bench.config import is_baseline
+from uba_bench.report import paired_gaps
+from uba_bench.runner import read_results
+from uba_bench.summary import Best, phi_of, summarize
+
+from .plan import FACTORS_DIR, REGIMES, SETUPS, Regime, anchor_records, regime_config
 from .rule_picks import area_rule_best, ran_through_trainer, retired_rule_best, with_zero_config_runs_as_fixed
-from .runner import read_results
-from .summary import Best, phi_of, summarize
 
 
 def regime_records(regime: Regime, root: Path = FACTORS_DIR) -> list[dict[str, Any]]:
@@ -76,7 +77,7 @@ def regime_section(regime: Regime, runs: list[dict[str, Any]]) -> tuple[list[str
 
 def all_regimes(root: Path = FACTORS_DIR) -> list[tuple[str, Any, list[dict[str, Any]], int]]:
     """``(label, config, runs, budget)`` of every regime measured: v2's and this study's (anchors once)."""
-    from .v2 import GROUPS, group_config, group_records
+    from uba_bench.v2 import GROUPS, group_config, group_records
 
     out = []
     for group in GROUPS:
@@ -105,7 +106,7 @@ def _tokens_per_parameter(cfg, budget: int, n: int | None) -> float | None:
 def judged_regimes(root: Path = FACTORS_DIR) -> list[dict[str, Any]]:
     """Every regime measured, with whether the current zero-config rule was fitted on it (and which rule it was
     held out for), its non-embedding parameters and training tokens per one, and the rows the judgement needs."""
-    from .v2 import GROUPS, group_config, group_records
+    from uba_bench.v2 import GROUPS, group_config, group_records
 
     out = []
     for group in GROUPS:
@@ -154,12 +155,12 @@ def _cell(g: tuple[float, list[float]] | None, seeds: int) -> str:
 
 
 def _rule_best(rule: str, reg: dict[str, Any], row: dict[str, Best]) -> Best | None:
-    """A zero-config rule's result in a judged regime (``phi_factors``' RHO_RULE, AREA_RULE or AREA_TPP_RULE)."""
-    from .phi_factors import AREA_TPP_RULE, RHO_RULE
+    """A zero-config rule's result in a judged regime (``phi_factors``' RHO_RULE or AREA_RULE)."""
+    from .plan import RHO_RULE
 
     if rule == RHO_RULE:
         return retired_rule_best(row, reg["runs"], reg["budget"], reg["n"])
-    return area_rule_best(reg["runs"], reg["budget"], reg["tpp"], gate=rule == AREA_TPP_RULE)
+    return area_rule_best(reg["runs"], reg["budget"])
 
 
 def _best_baseline(row: dict[str, Best]) -> Best | None:
@@ -169,7 +170,7 @@ def _best_baseline(row: dict[str, Best]) -> Best | None:
 
 def _best_uba(row: dict[str, Best]) -> Best | None:
     """The best UBA of any phi and floor the regime ran (each at its best LR), among those with the most seeds."""
-    from .config import ZERO_CONFIG_NAMES
+    from uba_bench.config import ZERO_CONFIG_NAMES
 
     uba = [b for b in row.values() if phi_of(b.name) or b.name in ZERO_CONFIG_NAMES]
     top = max((b.n for b in uba), default=0)
@@ -183,7 +184,7 @@ def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
     regimes."""
     from uba_hf import zero_config_schedule
 
-    from .phi_factors import AREA_RULE, AREA_TPP_RULE, BEST_FIXED, RHO_RULE, UNSEEN_BY
+    from .plan import AREA_RULE, BEST_FIXED, RHO_RULE, UNSEEN_BY
 
     head = (
         "| regime | tokens per parameter | zero-config: best LR, LR area, pick | zero-config minus the best tuned "
@@ -192,7 +193,7 @@ def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
     )
     tables: dict[bool, list[str]] = {True: [], False: []}
     worst: dict[tuple[bool, str], float] = {}
-    held_out: dict[str, list[str]] = {RHO_RULE: [], AREA_RULE: [], AREA_TPP_RULE: []}
+    held_out: dict[str, list[str]] = {RHO_RULE: [], AREA_RULE: []}
     met: dict[str, list[bool]] = {rule: [] for rule in held_out}
     for reg in judged_regimes(root):
         row = summarize(reg["cfg"], reg["runs"]).get(reg["budget"], {})
@@ -263,11 +264,10 @@ def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
             ]
     lines += [
         "**Each rule on the regimes held out for it** (its result minus the best tuned baseline, per seed): 0.4.0's "
-        "development rule (updates per non-embedding parameter), the LR-area rule (the current one), and the "
-        "candidate after it (the floor kept below 1 training token per non-embedding parameter, rejected). The "
-        "choice between the last two was made on the candidate's two regimes (`prose-u1300`, `shape-b2-width128`), "
-        "so they judge the rule kept less cleanly than the ones added after it (`shape-b32-vocab8k`, "
-        "`shape-b2-vocab8k`).",
+        "development rule (updates per non-embedding parameter) and the LR-area rule (the current one). Two of the "
+        "LR-area rule's regimes (`prose-u1300`, `shape-b2-width128`) also decided against a candidate floor gate "
+        "(README, Findings), so they judge the rule less cleanly than the ones added after it "
+        "(`shape-b32-vocab8k`, `shape-b2-vocab8k`).",
         "",
         "| rule | held-out regimes | within 0.01 |",
         "|---|---|---:|",
@@ -277,8 +277,6 @@ def zero_config_section(root: Path = FACTORS_DIR) -> list[str]:
     return [*lines, ""]
 
 
-# The rejected candidate (the LR-area rule, its floor kept below 1 token per parameter), in the across-regimes table.
-GATED = "area rule, floor gated (rejected)"
 # The fixed settings a stock default could be (and the baselines), compared across every regime measured.
 FIXED_CANDIDATES = [
     "uba-phi0.25-min10",
@@ -296,10 +294,10 @@ FIXED_CANDIDATES = [
 def across_regimes_section(root: Path = FACTORS_DIR) -> list[str]:
     """Each candidate's mean paired gap to each regime's best (among schedules with the most seeds), and its worst
     case over the regimes where it ran on every seed: how the stock path's choice was made."""
-    from .config import RETIRED_ZERO_CONFIG, ZERO_CONFIG
+    from uba_bench.config import RETIRED_ZERO_CONFIG, ZERO_CONFIG
 
     regs = judged_regimes(root)
-    cols, rows = [], {n: [] for n in [ZERO_CONFIG, GATED, RETIRED_ZERO_CONFIG, *FIXED_CANDIDATES]}
+    cols, rows = [], {n: [] for n in [ZERO_CONFIG, RETIRED_ZERO_CONFIG, *FIXED_CANDIDATES]}
     for reg in regs:
         row = summarize(reg["cfg"], reg["runs"]).get(reg["budget"], {})
         if not row:
@@ -309,8 +307,8 @@ def across_regimes_section(root: Path = FACTORS_DIR) -> list[str]:
         cols.append(f"{reg['label']}{'' if reg['fitted'] else ' (held out)'}")
         for name in rows:
             b = row.get(name) or (row.get("uba-phi1") if name == "uba-default" else None)
-            if name in (ZERO_CONFIG, GATED):  # the picks under fixed names (the UBATrainer runs among them)
-                b = area_rule_best(reg["runs"], reg["budget"], reg["tpp"], gate=name == GATED)
+            if name == ZERO_CONFIG:  # the picks under fixed names (the UBATrainer runs among them)
+                b = area_rule_best(reg["runs"], reg["budget"])
             elif name == RETIRED_ZERO_CONFIG:
                 b = retired_rule_best(row, reg["runs"], reg["budget"], reg["n"])
             g = _gap(b, best, reg["runs"], reg["budget"])
@@ -320,8 +318,8 @@ def across_regimes_section(root: Path = FACTORS_DIR) -> list[str]:
         "",
         "Mean paired gap to each regime's best (in parentheses: fewer seeds than the regime's best). Worst: over "
         "the regimes where the schedule ran on every seed, and how many. `uba-zero-area` is the zero-config choice "
-        f"(the LR-area rule, its pick under fixed names where it did not run through `UBATrainer`); `{GATED}` the "
-        "rejected candidate (its floor kept below 1 token per parameter); `uba-zero` is 0.4.0's development rule "
+        "(the LR-area rule, its pick under fixed names where it did not run through `UBATrainer`); `uba-zero` is "
+        "0.4.0's development rule "
         "(updates per non-embedding parameter); `uba-default` is phi 1 without a floor, the stock default until "
         "0.3.0. The stock path runs the zero-config choice: no fixed setting measured in every regime has a worst "
         "case below WSD-1sqrt's.",
@@ -340,9 +338,10 @@ def across_regimes_section(root: Path = FACTORS_DIR) -> list[str]:
 def lr_landscape_section(root: Path = FACTORS_DIR) -> list[str]:
     """Seed 0's loss at every LR it ran, per schedule, in shape-b8, its bridge regimes and main-b4: where the best
     LR sits, and whether the loss has one basin in the LR or two."""
-    from .config import ZERO_CONFIG
-    from .phi_factors import BRIDGE_GRID, MAIN_HIGH_LR_GRID, REGIME_BY_NAME
-    from .schedules import spec_key
+    from uba_bench.config import ZERO_CONFIG
+    from uba_bench.schedules import spec_key
+
+    from .plan import BRIDGE_GRID, MAIN_HIGH_LR_GRID, REGIME_BY_NAME
 
     names = list(dict.fromkeys([ZERO_CONFIG, *BRIDGE_GRID, *MAIN_HIGH_LR_GRID]))
     regimes = [REGIME_BY_NAME["shape-b8"], *(r for r in REGIMES if r.bridge), REGIME_BY_NAME["main-b4"]]
@@ -414,7 +413,7 @@ def render(root: Path = FACTORS_DIR, command: str = "") -> str:
     head = [
         "# What sets the best phi: one factor at a time",
         "",
-        "Each regime changes one factor of a benchmark v2 regime (see `benchmarks/uba_bench/phi_factors.py`). "
+        "Each regime changes one factor of a benchmark v2 regime (see `benchmarks/phi_factors/plan.py`). "
         "Every schedule at its own best peak LR (lowest mean over the seeds it has); paired gaps are per seed "
         "(same initialisation and data order), at each schedule's best LR. A best LR marked (edge) may be "
         "better outside its grid (the sweep extends it). Partial results are shown as they are.",
@@ -452,7 +451,7 @@ SENSITIVITY_NAMES = [
 def lr_penalties(row: dict[str, Best], runs: list[dict[str, Any]], budget: int) -> dict[str, tuple]:
     """Per schedule: ``(lower LR, its mean paired penalty, higher LR, its penalty)`` next to the best LR of its
     grid (None where the best sits at that edge): how much a peak LR one grid step off its optimum costs."""
-    from .schedules import spec_key
+    from uba_bench.schedules import spec_key
 
     out = {}
     for name, best in row.items():

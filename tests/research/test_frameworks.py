@@ -1,21 +1,22 @@
 """LLaMA-Factory and axolotl (issue 29), as far as CI can check without installing them: the committed results
-of benchmarks/frameworks.py keep the closed form and the refusal, and uba-run's early checks read the YAML the
-script gives LLaMA-Factory (not axolotl's, which names the scheduler ``lr_scheduler``). The runs themselves
-need each framework's own virtual environment: benchmarks/frameworks_venv.sh, then benchmarks/frameworks.py."""
+of benchmarks/frameworks/frameworks.py keep the closed form and the refusal, and uba-run's early checks read the
+YAML the script gives LLaMA-Factory (not axolotl's, which names the scheduler ``lr_scheduler``). The runs
+themselves need each framework's own virtual environment: benchmarks/frameworks/frameworks_venv.sh, then
+benchmarks/frameworks/frameworks.py."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import frameworks  # benchmarks/frameworks.py (conftest puts benchmarks/ on sys.path)
 import pytest
 import yaml
-from conftest import ROOT, closed_form
+from conftest import ROOT, closed_form, load_benchmark_script
 
 from uba_hf import UBAConfigError
 from uba_hf.run import check_uba_arguments
 
+frameworks = load_benchmark_script("frameworks/frameworks.py")
 RESULTS = sorted((ROOT / "benchmarks" / "frameworks").glob("*.json"))
 
 

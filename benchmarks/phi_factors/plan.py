@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .config import RETIRED_ZERO_CONFIG, SCHEDULE_FREE, ZERO_CONFIG, SweepConfig, main_job_config, uba_name
-from .v2 import _DEFAULT_PROBE, SEEDS
+from uba_bench.config import RETIRED_ZERO_CONFIG, SCHEDULE_FREE, ZERO_CONFIG, SweepConfig, main_job_config, uba_name
+from uba_bench.v2 import SEEDS
 
 FACTORS_DIR = Path("benchmarks/phi_factors")
 
@@ -40,8 +40,7 @@ PHI_GRID = [
 # floor (v2's best there was 0.005-0.025; phi 4 and cosine without a floor trailed by 0.1+ nats) and cosine-min10.
 MAIN_PHI_GRID = [n for n in PHI_GRID if n not in (uba_name(0.1), uba_name(4.0), "cosine")]
 OTHER_BASELINES = ["linear", "wsd-1sqrt", SCHEDULE_FREE]
-# The fixed setting with the smallest worst case over the regimes measured (the stock path's default in a 0.4.0
-# development version; 0.4.0's stock path runs the zero-config choice instead).
+# The fixed setting with the smallest worst case over the regimes measured, judged beside the zero-config choice.
 BEST_FIXED = uba_name(0.25, 0.1)
 # Where the zero-config choice is judged: it, the best fixed setting, and the four baselines of the targets.
 JUDGED_BASELINES = [BEST_FIXED, "linear", "wsd-1sqrt", "cosine-min10", SCHEDULE_FREE]
@@ -112,7 +111,6 @@ def _regime_config(
         batch_size=batch_size,
         extend_grid=True,
         **data,
-        **_DEFAULT_PROBE,
     )
 
 
@@ -298,7 +296,7 @@ class FactorSetup:
     def run(self, root: Path = FACTORS_DIR, workers: int = 1) -> dict[str, int]:
         """Run (or resume) the setup; ``tune_on_first_seed``: every LR on the first seed, then the other seeds at
         each schedule's best LR there (its grid extended first while that best sits at an edge)."""
-        from .runner import read_results, run_sweep
+        from uba_bench.runner import read_results, run_sweep
 
         cfg = self.config()
         if not self.regime.tune_on_first_seed:
@@ -316,7 +314,7 @@ class FactorSetup:
 
 def first_seed_best_lr(cfg: SweepConfig, name: str, records: list[dict[str, Any]]) -> float:
     """The LR with the lowest loss on ``cfg``'s first seed, over every LR that seed ran for ``name``."""
-    from .schedules import spec_key
+    from uba_bench.schedules import spec_key
 
     budget = cfg.budgets[0]
     spec, seed = spec_key(name, budget), cfg.seeds[0]
@@ -398,8 +396,8 @@ SETUP_BY_NAME = {s.name: s for s in SETUPS}
 
 def estimate_seconds(setup: FactorSetup, root: Path = FACTORS_DIR) -> tuple[float, float]:
     """(CPU-seconds for the whole setup, CPU-seconds still to run), grid extensions not counted."""
-    from .runner import planned_cells, read_results
-    from .schedules import cell_key, spec_key
+    from uba_bench.runner import planned_cells, read_results
+    from uba_bench.schedules import cell_key, spec_key
 
     cfg = setup.config()
     done = {
@@ -424,8 +422,8 @@ def estimate_seconds(setup: FactorSetup, root: Path = FACTORS_DIR) -> tuple[floa
 
 def anchor_records(regime: Regime, v2_root: Path = Path("benchmarks/v2")) -> list[dict[str, Any]]:
     """v2's runs of an anchor regime (same setup key, same budget), for the report."""
-    from .runner import read_results
-    from .v2 import SETUPS as V2_SETUPS
+    from uba_bench.runner import read_results
+    from uba_bench.v2 import SETUPS as V2_SETUPS
 
     key = regime.config(PHI_GRID).setup_key()
     out: list[dict[str, Any]] = []

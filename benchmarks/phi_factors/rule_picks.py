@@ -1,7 +1,6 @@
 """A zero-config rule's result in a regime: its pick at each LR, read off the runs of that schedule (fixed-phi runs of
 the grid, the same LR at every update, and UBATrainer runs under the pick they recorded), for the LR-area rule
-(``uba_hf.zero_config``), the candidate floor gate tried after it (rejected), and 0.4.0's development rule (updates
-per non-embedding parameter) that it replaced."""
+(``uba_hf.zero_config``) and 0.4.0's development rule (updates per non-embedding parameter) that it replaced."""
 
 from __future__ import annotations
 
@@ -9,15 +8,15 @@ import math
 import statistics
 from typing import Any
 
-from .summary import Best
+from uba_bench.summary import Best
 
 
 def with_zero_config_runs_as_fixed(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``runs`` and, for each zero-config run (either rule, through UBATrainer), a copy under the fixed schedule it
     recorded, where the grid did not run that schedule at that LR and seed: the same LR at every update, so a rule's
     pick at an LR can be read off either."""
-    from .config import ZERO_CONFIG_NAMES, uba_name
-    from .schedules import spec_key
+    from uba_bench.config import ZERO_CONFIG_NAMES, uba_name
+    from uba_bench.schedules import spec_key
 
     runs = [r for r in runs if r.get("kind") == "run"]
     have = {(r["spec"], r["budget"], float(r["lr"]), r["seed"]) for r in runs}
@@ -36,7 +35,7 @@ def _fixed_pick_best(runs: list[dict[str, Any]], budget: int, pick_at) -> Best |
     """A rule's pick where it did not run through UBATrainer: at each LR the regime ran, the fixed schedule the rule
     picks there (``pick_at(lr)``: a schedule name), if the grid ran it at that LR; the best such LR, among those with
     the most seeds. Paired gaps then compare it like any schedule."""
-    from .schedules import spec_key
+    from uba_bench.schedules import spec_key
 
     runs = [r for r in runs if r.get("kind") == "run" and r["budget"] == budget]
     cells: dict[tuple[str, float], dict[int, float]] = {}
@@ -57,38 +56,26 @@ def _fixed_pick_best(runs: list[dict[str, Any]], budget: int, pick_at) -> Best |
     return Best(name, budget, lr, statistics.fmean(values), std, len(values), values, len(cells), True)
 
 
-# The rejected candidate's gate: the floor from an LR area of 60 went to zero only from this many training tokens per
-# non-embedding parameter (below it, or not known, 10%).
-GATE_TOKENS_PER_PARAMETER = 1.0
+def area_rule_pick(budget: int, lr: float) -> str:
+    """The LR-area rule's pick (``uba_hf.zero_config``) at one LR, as a fixed schedule name."""
+    from uba_bench.config import uba_name
 
-
-def area_rule_pick(budget: int, lr: float, tokens_per_parameter: float | None = None, gate: bool = False) -> str:
-    """The LR-area rule's pick (``uba_hf.zero_config``) at one LR, as a fixed schedule name; ``gate``: the rejected
-    candidate, the same pick with the 10% floor kept below ``GATE_TOKENS_PER_PARAMETER``."""
     from uba_hf import zero_config_schedule
 
-    from .config import uba_name
-
     z = zero_config_schedule(budget, lr)
-    floor = z["min_lr_ratio"]
-    if gate and floor == 0 and (tokens_per_parameter is None or tokens_per_parameter < GATE_TOKENS_PER_PARAMETER):
-        floor = 0.1
-    return uba_name(z["phi"], floor)
+    return uba_name(z["phi"], z["min_lr_ratio"])
 
 
-def area_rule_best(
-    runs: list[dict[str, Any]], budget: int, tokens_per_parameter: float | None = None, gate: bool = False
-) -> Best | None:
+def area_rule_best(runs: list[dict[str, Any]], budget: int) -> Best | None:
     """The LR-area rule in a regime (its zero-config runs read as the fixed schedule each recorded, see
-    ``with_zero_config_runs_as_fixed``): its pick at each LR, the best LR among those with the most seeds; ``gate``:
-    the rejected candidate (its floor kept below 1 token per parameter)."""
-    return _fixed_pick_best(runs, budget, lambda lr: area_rule_pick(budget, lr, tokens_per_parameter, gate))
+    ``with_zero_config_runs_as_fixed``): its pick at each LR, the best LR among those with the most seeds."""
+    return _fixed_pick_best(runs, budget, lambda lr: area_rule_pick(budget, lr))
 
 
 def ran_through_trainer(runs: list[dict[str, Any]], best: Best) -> bool:
     """Whether every seed of ``best`` (the LR-area rule's pick at its best LR) ran through UBATrainer: zero-config
     runs at that LR that recorded that pick."""
-    from .config import ZERO_CONFIG, uba_name
+    from uba_bench.config import ZERO_CONFIG, uba_name
 
     pick = area_rule_pick(best.budget, best.lr)
     seeds = {
@@ -118,7 +105,7 @@ def retired_rule_pick(budget: int, non_embedding_parameters: int) -> tuple[float
 
 def retired_rule_best(row: dict[str, Best], runs: list[dict[str, Any]], budget: int, n: int | None) -> Best | None:
     """The retired rule in a regime: its UBATrainer runs (``uba-zero``) where it ran, else its pick's best LR."""
-    from .config import RETIRED_ZERO_CONFIG, uba_name
+    from uba_bench.config import RETIRED_ZERO_CONFIG, uba_name
 
     if RETIRED_ZERO_CONFIG in row:
         return row[RETIRED_ZERO_CONFIG]

@@ -5,7 +5,7 @@ fitted (benchmarks/phi_factors/README.md)."""
 from __future__ import annotations
 
 import pytest
-from uba_bench.phi_factors import REGIME_BY_NAME, REGIMES, SETUPS, SHAPE_4X96, regime_config
+from phi_factors.plan import REGIME_BY_NAME, REGIMES, SETUPS, SHAPE_4X96, regime_config
 from uba_bench.v2 import SETUPS as V2_SETUPS
 
 from uba_hf.pretrain.models import preset_config
@@ -120,7 +120,7 @@ def test_every_setup_runs_in_a_known_regime_and_the_report_sees_its_schedules():
 def test_each_zero_config_rule_is_judged_where_it_was_not_fitted_against_the_targets_baselines():
     """Each rule has held-out regimes; each runs that rule through UBATrainer and the targets' baselines (the stock
     default and cosine-min10 included), its LR tuned on seed 0 like every schedule's."""
-    from uba_bench.phi_factors import AREA_RULE, AREA_TPP_RULE, CURRENT_RULE, RHO_RULE, UNSEEN_BY, ZERO_CONFIG_OF_RULE
+    from phi_factors.plan import AREA_RULE, AREA_TPP_RULE, CURRENT_RULE, RHO_RULE, UNSEEN_BY, ZERO_CONFIG_OF_RULE
 
     assert {r.held_out_for for r in REGIMES} == {None, RHO_RULE, AREA_RULE, AREA_TPP_RULE}
     assert {r.factor for r in REGIMES if r.held_out_for == RHO_RULE} >= {"corpus", "shape", "batch /4"}
@@ -131,3 +131,16 @@ def test_each_zero_config_rule_is_judged_where_it_was_not_fitted_against_the_tar
         baselines = {"uba-phi0.25-min10", "linear", "wsd-1sqrt", "cosine-min10", "schedule-free"}
         assert judged >= {ZERO_CONFIG_OF_RULE[r.held_out_for], *baselines}
         assert r.tune_on_first_seed and r.fitted == (r.held_out_for not in UNSEEN_BY[CURRENT_RULE])
+
+
+def test_the_studys_command_plans_every_setup_and_refuses_an_unknown_one(capsys):
+    """benchmarks/phi_factors/run.py: ``plan`` prints every setup's CPU-hours (nothing runs), and a setup name it
+    does not know is a one-line error with exit status 2."""
+    from conftest import load_benchmark_script
+
+    run = load_benchmark_script("phi_factors/run.py")
+    assert run.main(["plan"]) == 0
+    out = capsys.readouterr().out
+    assert all(s.name in out for s in SETUPS) and "CPU-hours" in out
+    assert run.main(["no-such-setup"]) == 2
+    assert "run.py: error: setup 'no-such-setup'" in capsys.readouterr().err

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
-"""Overhead of UBA: the schedule itself and a short training run. Writes benchmarks/overhead.md.
+"""Overhead of UBA: the schedule itself and a short training run. Writes benchmarks/overhead/report.md.
 
-    python benchmarks/overhead.py                 # defaults: ~2-3 min on 2 CPU cores
-    python benchmarks/overhead.py --quick         # seconds; numbers too noisy to publish
+    python benchmarks/overhead/overhead.py            # defaults: ~2-3 min on 2 CPU cores
+    python benchmarks/overhead/overhead.py --quick    # seconds; numbers too noisy to publish
 
 1. ``scheduler.step()`` in ns: UBA (``get_uba_schedule_with_warmup``) vs Transformers'
    ``get_cosine_schedule_with_warmup``, and the bare multipliers, alternating A/B over many repeats
@@ -185,7 +185,7 @@ def other_processes() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", default="benchmarks/overhead.md")
+    parser.add_argument("--out", default="benchmarks/overhead/report.md")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--note", default=None, help="a line about the machine's state, added to the report")
     args = parser.parse_args(argv)
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# Overhead of the UBA schedule",
         "",
-        f"Command: `python benchmarks/overhead.py{' --quick' if args.quick else ''}` "
+        f"Command: `python benchmarks/overhead/overhead.py{' --quick' if args.quick else ''}` "
         f"(torch threads {args.threads}; {wall:.0f} s wall).",
         "",
         "## `scheduler.step()`",
