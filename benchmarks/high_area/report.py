@@ -10,7 +10,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from uba_bench.config import uba_name
+from uba_bench.config import RETIRED_SETUP_FIELDS, uba_name
 from uba_bench.runner import read_results
 from uba_bench.schedules import spec_key
 from uba_bench.summary import phi_of
@@ -221,7 +221,7 @@ def regimes_by_setup(root: Path = HERE.parent) -> dict[str, tuple[str, int, list
         setup = next((r["setup"] for r in records if r.get("kind") == "setup"), None)
         if setup is None:
             continue
-        setup = {k: v for k, v in setup.items() if k not in _PROBE_FIELDS}
+        setup = {k: v for k, v in setup.items() if k not in RETIRED_SETUP_FIELDS}
         for budget in sorted({r["budget"] for r in records if r.get("kind") == "run"}):
             key = json.dumps([setup, budget], sort_keys=True)
             label, _, recs = groups.get(key, (_label(path, budget), budget, []))

@@ -15,7 +15,7 @@ ENGINE = "uba_bench"
 # Modules of uba_hf a study may import from, beside the names of ``uba_hf.__all__``.
 PUBLIC_MODULES = ("uba_hf.pretrain", "uba_hf.callbacks", "uba_hf.zero_config")
 # The engine and the studies this check covers.
-CHECKED = (ENGINE, "phi_factors", "overhead", "rebudget", "frameworks", "shapes")
+CHECKED = (ENGINE, "phi_factors", "overhead", "rebudget", "frameworks", "shapes", "high_area")
 
 
 def study_folders() -> list[str]:

@@ -41,7 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from uba_hf.schedule import uba_lr_lambda  # noqa: E402
+from uba_hf import uba_lr_lambda  # noqa: E402
 from uba_hf.zero_config import zero_config_schedule  # noqa: E402
 
 OUT_DIR = Path(__file__).resolve().parent

@@ -6,21 +6,20 @@ from __future__ import annotations
 
 import pytest
 from high_area import report, study
+from uba_bench.config import RETIRED_SETUP_FIELDS
 from uba_bench.runner import read_results
 
 from uba_hf.zero_config import zero_config_schedule
-
-PROBE_FIELDS = {"auto_with_uba_trainer", "probe_batch_size", "probe_batches", "probe_lanczos_steps", "probe_num_probes"}
 
 
 @pytest.mark.parametrize("regime", [r for r in study.REGIMES if r.anchor in study.ANCHOR_RESULTS], ids=lambda r: r.name)
 def test_a_factor_regime_is_its_anchor_with_the_named_settings_changed(regime):
     """The anchor's runs stand for the reference level, so everything that shapes a run but the changed settings
-    must be the anchor's (the probe's settings only configured a retired arm and never reach a run here)."""
+    must be the anchor's (the retired probe's settings never reached a run of these schedules)."""
     anchor = read_results(study.ANCHOR_RESULTS[regime.anchor][0])
     header = next(r["setup"] for r in anchor if r.get("kind") == "setup")
     mine = regime.config().setup_key()
-    differ = {k for k in set(header) | set(mine) if header.get(k) != mine.get(k)} - PROBE_FIELDS
+    differ = {k for k in set(header) | set(mine) if header.get(k) != mine.get(k)} - set(RETIRED_SETUP_FIELDS)
     assert differ == {k for k, _ in regime.changes}
     assert {k: mine[k] for k in differ} == dict(regime.changes)
     budgets = {r["budget"] for r in anchor if r.get("kind") == "run"}
