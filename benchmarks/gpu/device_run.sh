@@ -44,6 +44,11 @@ print("[device_run] " + ", ".join(f"{n} {md.version(n)}" for n in names))
 print(f"[device_run] cuda: {torch.cuda.is_available()}"
       + (f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""))
 import uba_hf.pretrain.cli  # noqa: E402,F401  (datasets and everything the job imports)
+from uba_hf.pretrain.data import stdlib_source_files  # noqa: E402
+
+files = stdlib_source_files()  # the embedded corpus of the GPU runs: none would stop the first phase
+print(f"[device_run] embedded corpus: {len(files)} stdlib files, {sum(f.stat().st_size for f in files) / 1e6:.1f} MB")
+assert files, "no standard-library sources for the embedded corpus"
 PY
     # Requirements of the carried wheels that the image's versions miss (a warning: most still work).
     "$python" -m pip check 2>/dev/null | grep -iE '^(datasets|dill|multiprocess) ' || true
