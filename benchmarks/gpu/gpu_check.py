@@ -1,14 +1,25 @@
 #!/usr/bin/env python
 """The GPU path, measured in one command (issue 30): throughput, the exact LR under bf16 + compile, a kill and
-resume, a short schedule comparison. Writes ``<output_dir>/<device>.md`` and ``<device>.json``.
+resume, a short schedule comparison. Writes ``<output_dir>/<device>.md`` and ``<device>.json`` after every phase.
 
-    python benchmarks/gpu_check.py                        # one H100/H200-class GPU; planned for < 8 minutes
-    python benchmarks/gpu_check.py --dry-run              # the same steps, tiny preset on CPU (< 2 min; tested)
+    python benchmarks/gpu/gpu_check.py                    # one H100/H200-class GPU (phases and seconds: README.md)
+    python benchmarks/gpu/gpu_check.py --dry-run          # the same steps, tiny preset on CPU (< 2 min; tested)
+    python benchmarks/gpu/gpu_check.py --phases compare,rest   # only these phases (a rerun after a cut-off)
+
+On the GPU machine, which has no package registry, ``benchmarks/gpu/device_run.sh`` installs the carried wheels
+and runs this (issue 40). The phases run in this order, so that a run cut off early still returns the most
+valuable numbers, each written as soon as its phase ends:
+
+* ``headline``: tokens/s and MFU of ``olmo2-150m`` with its recipe's settings (compile on), and the scheduler's
+  share of its update (4. below);
+* ``resume``: the LR under bf16 + compile across a kill and resume (2.);
+* ``compare``: the schedule comparison (3.);
+* ``rest``: the other throughput rows (``olmo2-150m`` eager, ``olmo2-60m`` compiled and eager).
 
 Every run is the pretraining job itself (``uba_hf.pretrain.cli``) on a recipe derived from the shipped ones:
 
 1. **Throughput**: ``olmo2-60m`` and ``olmo2-150m`` with their recipe's settings (bf16, fused AdamW, SDPA,
-   document attention, pinned memory), ``torch_compile`` off and on, on the embedded corpus with its own BPE
+   document attention, pinned memory), ``torch_compile`` on and off, on the embedded corpus with its own BPE
    (8,192 tokens, not OLMo-2's 100,352: the model's FLOPs per token are counted as built). Steady tokens/s
    and MFU are medians of the job's own per-log values after the first (warm-up) interval; the compile
    warm-up is the run's training time beyond its updates at the steady rate; peak GPU memory against
@@ -19,8 +30,8 @@ Every run is the pretraining job itself (``uba_hf.pretrain.cli``) on a recipe de
 3. **Schedules at one budget and one peak LR** on the embedded corpus: UBA at the package's choice
    (no phi given: the zero-config choice, ``uba_hf.zero_config``), linear to zero, WSD with a 1-sqrt
    cooldown (the benchmark harness's definitions); eval loss curves as a PNG.
-4. **The UBA scheduler's share of an update**: ``scheduler.step()`` timed alone (``benchmarks/overhead/overhead.py``'s
-   timer) over the measured time per update.
+4. **The UBA scheduler's share of an update**: ``scheduler.step()`` timed alone (the timer of
+   ``benchmarks/overhead/overhead.py``) over the measured time per update of the headline row.
 
 ``--dry-run`` runs all of it on CPU with the tiny preset and a small corpus of standard-library files, with
 compilation by ``aot_eager`` (Dynamo and AOTAutograd without code generation; ``tests/test_recipes.py``
@@ -49,9 +60,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
+BENCHMARKS = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(BENCHMARKS))  # the harness, benchmarks/uba_bench
+
 import torch  # noqa: E402
 import yaml  # noqa: E402
-from overhead import time_scheduler_steps  # noqa: E402
 from uba_bench.schedules import schedule_spec  # noqa: E402
 
 import uba_hf  # noqa: E402
@@ -61,23 +74,28 @@ from uba_hf.pretrain import cli  # noqa: E402
 from uba_hf.pretrain.models import build_model, preset_config  # noqa: E402
 from uba_hf.zero_config import count_parameters  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = BENCHMARKS.parent
 RECIPES = ROOT / "recipes" / "pretrain"
 BYTES_PER_PARAMETER = 16  # docs/scaling.md: bf16/fp32 mixed-precision AdamW model states
 LR_TOLERANCE = 1e-12
 MFU_TARGET = 0.40  # issue 30's target for olmo2-150m in bf16 on one H100/H200, recipe settings
 
-# What each step runs: (GPU, dry run). Budgets in updates; the comparison at one peak LR.
+# What each step runs: (GPU, dry run). Budgets in updates; the comparison at one peak LR. Throughput rows are
+# (preset, torch_compile): the headline is the recipe's own setting, the rest follow it.
 PLAN = {
     "gpu": dict(
-        throughput=[("olmo2-60m", 40), ("olmo2-150m", 40)],
+        headline=("olmo2-150m", True),
+        rest=[("olmo2-150m", False), ("olmo2-60m", True), ("olmo2-60m", False)],
+        throughput_updates=40,
         throughput_logging=5,
         resume=dict(recipe="olmo2-20m", block_size=512, batch=16, updates=40, save=20),
         compare=dict(recipe="olmo2-20m", block_size=512, batch=16, updates=400, lr=3e-3, eval_every=50),
         compile_backend=None,
     ),
     "dry": dict(
-        throughput=[("tiny", 6)],
+        headline=("tiny", True),
+        rest=[("tiny", False)],
+        throughput_updates=6,
         throughput_logging=2,
         resume=dict(recipe="tiny", block_size=64, batch=4, updates=10, save=2),
         compare=dict(recipe="tiny", block_size=64, batch=4, updates=12, lr=3e-3, eval_every=6),
@@ -85,6 +103,7 @@ PLAN = {
     ),
 }
 SCHEDULES = ("uba-choice", "linear", "wsd-1sqrt")
+PHASES = ("headline", "resume", "compare", "rest")  # the order they run in: the most valuable first
 
 
 def device_name(dry_run: bool) -> str:
@@ -154,23 +173,22 @@ class Check:
 
     # ----------------------------------------------------------------------------------------- 1. throughput
 
-    def throughput(self) -> list[dict]:
-        rows = []
-        for preset, updates in self.plan["throughput"]:
-            for compiled in (False, True):
-                run = f"throughput-{preset}-{'compile' if compiled else 'eager'}"
-                recipe = self.recipe(
-                    preset,
-                    run,
-                    max_steps=updates,
-                    torch_compile=compiled,
-                    logging_steps=self.plan["throughput_logging"],
-                    dataloader_drop_last=True,  # one batch shape: a short last batch would recompile
-                )
-                metrics, logs, peak = self.train(recipe)
-                rows.append(throughput_row(preset, compiled, metrics, logs, peak))
-                print(f"[gpu_check] {run}: {rows[-1]}", flush=True)
-        return rows
+    def throughput(self, rows: list[tuple[str, bool]]) -> list[dict]:
+        results = []
+        for preset, compiled in rows:
+            run = f"throughput-{preset}-{'compile' if compiled else 'eager'}"
+            recipe = self.recipe(
+                preset,
+                run,
+                max_steps=self.plan["throughput_updates"],
+                torch_compile=compiled,
+                logging_steps=self.plan["throughput_logging"],
+                dataloader_drop_last=True,  # one batch shape: a short last batch would recompile
+            )
+            metrics, logs, peak = self.train(recipe)
+            results.append(throughput_row(preset, compiled, metrics, logs, peak))
+            print(f"[gpu_check] {run}: {results[-1]}", flush=True)
+        return results
 
     # ------------------------------------------------------------------------------ 2. LR exact, kill and resume
 
@@ -196,11 +214,13 @@ class Check:
         )
         marker = out / f"checkpoint-{p['save']}" / COMPLETE_MARKER  # written last: the checkpoint is complete
         deadline = time.time() + 600
-        while not marker.exists() and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.02)
-        killed = proc.poll() is None
-        if killed:
-            os.killpg(proc.pid, signal.SIGKILL)
+        try:
+            while not marker.exists() and proc.poll() is None and time.time() < deadline:
+                time.sleep(0.02)
+        finally:  # also when the check itself is stopped (SIGTERM from device_run.sh's time limit)
+            killed = proc.poll() is None
+            if killed:
+                os.killpg(proc.pid, signal.SIGKILL)
         tail = proc.communicate()[0].decode(errors="replace")[-3000:]
         finished_before_kill = (out / "metrics.json").exists()
         resumed = subprocess.run(
@@ -271,8 +291,8 @@ class Check:
 
     # ----------------------------------------------------------------------------------- 4. scheduler share
 
-    def scheduler_share(self, throughput: list[dict]) -> dict:
-        row = throughput[-1]  # the largest model, compiled
+    def scheduler_share(self, row: dict) -> dict:
+        """``scheduler.step()`` over the time per update of ``row`` (the headline: the largest model, compiled)."""
         make = partial(get_uba_schedule_with_warmup, num_warmup_steps=10, num_training_steps=10_000, phi=4.0)
         ns = statistics.median(time_scheduler_steps(make, 20_000) for _ in range(5))
         seconds_per_update = row["tokens_per_update"] / row["steady_tokens_per_second"]
@@ -282,6 +302,29 @@ class Check:
             seconds_per_update=seconds_per_update,
             share=ns * 1e-9 / seconds_per_update,
         )
+
+
+def time_scheduler_steps(make, steps: int) -> float:
+    """ns per ``scheduler.step()`` over ``steps`` steps of a fresh scheduler (the timer of
+    benchmarks/overhead/overhead.py)."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    sched = make(opt)
+    step = sched.step
+    start = time.perf_counter_ns()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter_ns() - start) / steps
+
+
+def imported_distributions() -> dict[str, str]:
+    """The installed distributions this process imported modules from (name -> version): what the check needs
+    from its environment (tests/research/test_gpu_check.py holds it to the GPU image's packages and the carried
+    wheels)."""
+    from importlib.metadata import packages_distributions, version
+
+    by_module = packages_distributions()
+    names = {dist for module in {m.partition(".")[0] for m in list(sys.modules)} for dist in by_module.get(module, ())}
+    return {name: version(name) for name in sorted(names, key=str.lower)}
 
 
 def metrics_dir(recipe: Path) -> str:
@@ -354,25 +397,32 @@ def fmt(value, spec: str = ".3g", none: str = "n/a") -> str:
 
 
 def markdown(result: dict) -> str:
+    """The report of what has run so far (a cut-off run has only its first phases)."""
     r = result
+    done = ", ".join(r["phases_done"]) or "none"
     lines = [
         f"# GPU check: {r['device']}",
         "",
         f"`{r['command']}`: {r['seconds']:.0f} s on {r['device']} (torch {r['torch']}, transformers "
-        f"{r['transformers']}, uba-hf {r['uba_hf']}).",
+        f"{r['transformers']}, uba-hf {r['uba_hf']}). Phases done: {done}"
+        + ("." if r["complete"] else f" (asked for: {', '.join(r['phases'])}; the rest did not run)."),
+        "",
+        "Seconds per phase: " + ", ".join(f"{k} {v:.0f}" for k, v in r["phase_seconds"].items()) + ".",
     ]
     if r["dry_run"]:
         lines += [
             "",
             "**Dry run on CPU**: the tiny preset, compiled by aot_eager; it shows the check works, not GPU speed.",
         ]
-    lines += [
-        "",
-        "## Throughput (recipe settings; steady state after the first log interval)",
-        "",
-        "| Preset | Compile | Tokens/s | MFU | Compile warm-up (s) | Peak memory (GiB) | Model-state estimate (GiB) |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    if r["throughput"]:
+        lines += [
+            "",
+            "## Throughput (recipe settings; steady state after the first log interval)",
+            "",
+            "| Preset | Compile | Tokens/s | MFU | Compile warm-up (s) | Peak memory (GiB) "
+            "| Model-state estimate (GiB) |",
+            "|---|---|---|---|---|---|---|",
+        ]
     for t in r["throughput"]:
         lines.append(
             f"| {t['preset']} | {'on' if t['compile'] else 'off'} | {t['steady_tokens_per_second']:,.0f} | "
@@ -383,90 +433,130 @@ def markdown(result: dict) -> str:
     if target is not None:
         met = "n/a" if target["mfu"] is None else ("met" if target["mfu"] >= MFU_TARGET else "**not met**")
         lines += ["", f"Target: `olmo2-150m` with the recipe's settings at {MFU_TARGET:.0%} MFU or more: {met}."]
-    k, s = r["resume"], r["scheduler"]
-    lines += [
-        "",
-        "## LR under bf16 + compile, killed and resumed",
-        "",
-        f"{k['recipe']}, {k['updates']} updates, SIGKILL after the first checkpoint (killed mid-run: {k['killed']}), "
-        f"resumed from `{Path(k['resumed_from'] or '-').name}`: {k['updates_checked']} updates' LRs checked, "
-        f"max |LR - closed form| = {fmt(k['max_abs_lr_error'], '.1e')}: "
-        f"**{'exact' if k['lr_exact'] else 'NOT exact'}**. "
-        f"Throughput runs' logged LRs exact: {all(t['logged_lrs_exact'] for t in r['throughput'])}.",
-        "",
-        "## Schedules at one budget and one peak LR (embedded corpus)" if not r["dry_run"] else "## Schedules",
-        "",
-        f"{r['compare'][0]['tokens_per_param']:.3g} tokens per non-embedding parameter. "
-        "![loss curves](" + r["plot"] + ")",
-        "",
-        "| Schedule | lr_scheduler_type | kwargs | Final eval loss |",
-        "|---|---|---|---|",
-    ]
-    lines += [
-        f"| {c['schedule']} | {c['lr_scheduler_type']} | `{json.dumps(c['kwargs'])}` | {c['eval_loss']:.4f} |"
-        for c in r["compare"]
-    ]
-    lines += [
-        "",
-        "## UBA scheduler's share of an update",
-        "",
-        f"`scheduler.step()` {s['scheduler_step_ns']:,.0f} ns over {s['seconds_per_update'] * 1e3:.1f} ms per update "
-        f"({s['of']}): **{s['share']:.2e}** ({s['share']:.5%}; target < 0.1%).",
-        "",
-    ]
-    return "\n".join(lines)
+    if "resume" in r:
+        k = r["resume"]
+        lines += [
+            "",
+            "## LR under bf16 + compile, killed and resumed",
+            "",
+            f"{k['recipe']}, {k['updates']} updates, SIGKILL after the first checkpoint (killed mid-run: "
+            f"{k['killed']}), resumed from `{Path(k['resumed_from'] or '-').name}`: {k['updates_checked']} updates' "
+            f"LRs checked, max |LR - closed form| = {fmt(k['max_abs_lr_error'], '.1e')}: "
+            f"**{'exact' if k['lr_exact'] else 'NOT exact'}**. "
+            f"Throughput runs' logged LRs exact: {all(t['logged_lrs_exact'] for t in r['throughput'])}.",
+        ]
+    if "compare" in r:
+        lines += [
+            "",
+            "## Schedules at one budget and one peak LR (embedded corpus)" if not r["dry_run"] else "## Schedules",
+            "",
+            f"{r['compare'][0]['tokens_per_param']:.3g} tokens per non-embedding parameter. "
+            "![loss curves](" + r["plot"] + ")",
+            "",
+            "| Schedule | lr_scheduler_type | kwargs | Final eval loss |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {c['schedule']} | {c['lr_scheduler_type']} | `{json.dumps(c['kwargs'])}` | {c['eval_loss']:.4f} |"
+            for c in r["compare"]
+        ]
+    if "scheduler" in r:
+        s = r["scheduler"]
+        lines += [
+            "",
+            "## UBA scheduler's share of an update",
+            "",
+            f"`scheduler.step()` {s['scheduler_step_ns']:,.0f} ns over {s['seconds_per_update'] * 1e3:.1f} ms per "
+            f"update ({s['of']}): **{s['share']:.2e}** ({s['share']:.5%}; target < 0.1%).",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output_dir", default=str(ROOT / "benchmarks" / "gpu"), help="where the report goes")
+    parser.add_argument("--output_dir", default=str(BENCHMARKS / "gpu"), help="where the report goes")
     parser.add_argument("--dry-run", action="store_true", help="tiny preset on CPU: proves the script works")
     parser.add_argument("--keep", action="store_true", help="keep the runs' folders (printed) instead of deleting")
+    parser.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help=f"comma-separated, run in the order {','.join(PHASES)} whatever the order given (default: all)",
+    )
     args = parser.parse_args(argv)
+    asked = set(args.phases.split(","))
+    if not asked or asked - set(PHASES):
+        parser.error(f"--phases takes some of {','.join(PHASES)}, not {args.phases!r}")
+    phases = [p for p in PHASES if p in asked]
+    # A time limit's SIGTERM unwinds like an exception: child runs are stopped, finished phases stay written.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if not args.dry_run and not torch.cuda.is_available():
         print("gpu_check: no CUDA device; use --dry-run to check the script on CPU", file=sys.stderr)
         return 2
+    import transformers
+
     start = time.time()
-    work = Path(tempfile.mkdtemp(prefix="uba-gpu-check-"))
-    try:
-        check = Check(args.dry_run, work)
-        sections = {}
-        for name, step in (("throughput", check.throughput), ("resume", check.kill_and_resume)):
-            t0 = time.time()
-            sections[name] = step()
-            print(f"[gpu_check] {name} done in {time.time() - t0:.0f} s", flush=True)
-        t0 = time.time()
-        sections["compare"] = check.compare()
-        print(f"[gpu_check] compare done in {time.time() - t0:.0f} s", flush=True)
-        sections["scheduler"] = check.scheduler_share(sections["throughput"])
-    finally:
-        if args.keep:
-            print(f"[gpu_check] runs kept in {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = device_name(args.dry_run)
-    plot(sections["compare"], out / f"{device}-loss.png")
-    import transformers
-
+    command = "python benchmarks/gpu/gpu_check.py" + (" --dry-run" if args.dry_run else "")
+    if phases != list(PHASES):
+        command += " --phases " + ",".join(phases)
     result = dict(
         device=device,
         dry_run=args.dry_run,
-        command="python benchmarks/gpu_check.py" + (" --dry-run" if args.dry_run else ""),
-        seconds=time.time() - start,
+        command=command,
+        phases=phases,
+        phases_done=[],
+        complete=False,
+        seconds=0.0,
+        phase_seconds={},
         torch=torch.__version__,
         transformers=transformers.__version__,
         uba_hf=uba_hf.__version__,
         python=platform.python_version(),
         plot=f"{device}-loss.png",
-        **sections,
+        throughput=[],
     )
-    (out / f"{device}.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
-    (out / f"{device}.md").write_text(markdown(result))
-    ok = sections["resume"]["lr_exact"] and all(t["logged_lrs_exact"] for t in sections["throughput"])
+
+    def write() -> None:
+        """The report so far: rewritten after every phase, so that a cut-off run leaves what it measured."""
+        result.update(seconds=time.time() - start, complete=result["phases_done"] == phases)
+        result["distributions"] = imported_distributions()
+        if "compare" in result:
+            plot(result["compare"], out / result["plot"])
+        (out / f"{device}.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
+        (out / f"{device}.md").write_text(markdown(result))
+
+    work = Path(tempfile.mkdtemp(prefix="uba-gpu-check-"))
+    try:
+        check = Check(args.dry_run, work)
+        for phase in phases:
+            t0 = time.time()
+            if phase == "headline":
+                result["throughput"] += check.throughput([check.plan["headline"]])
+                result["scheduler"] = check.scheduler_share(result["throughput"][-1])
+            elif phase == "resume":
+                result["resume"] = check.kill_and_resume()
+            elif phase == "compare":
+                result["compare"] = check.compare()
+            else:  # each row written as it ends: a cut-off keeps the rows measured
+                for row in check.plan["rest"]:
+                    result["throughput"] += check.throughput([row])
+                    write()
+            result["phase_seconds"][phase] = time.time() - t0
+            result["phases_done"].append(phase)
+            write()
+            print(f"[gpu_check] {phase} done in {time.time() - t0:.0f} s; {out / device}.md written", flush=True)
+    finally:
+        if args.keep:
+            print(f"[gpu_check] runs kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    lrs_exact = all(t["logged_lrs_exact"] for t in result["throughput"])
+    resumed = result.get("resume", dict(lr_exact=True, killed=True))
+    ok = lrs_exact and resumed["lr_exact"] and resumed["killed"]
     print(f"[gpu_check] {out / device}.md written in {result['seconds']:.0f} s; LR exact: {ok}", flush=True)
-    return 0 if ok and sections["resume"]["killed"] else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
