@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import os
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,17 +35,26 @@ from transformers.trainer_utils import IntervalStrategy
 from uba_hf_cli import PRETRAIN_DESCRIPTION, PRETRAIN_NO_ARGUMENTS, PRETRAIN_USAGE
 
 from ..arguments import UBAArguments, validate_uba_args
-from ..callbacks import LRTraceCallback, PreemptionCallback
+from ..callbacks import PreemptionCallback
+from ..checkpoints import latest_complete_checkpoint
 from ..errors import CheckpointWriteError, UBAConfigError
 from ..registry import UBA_SCHEDULER_NAME
 from ..trainer import UBATrainer
 from ..zero_config import count_parameters
-from .budget import BudgetArguments, describe_budget, recipe_without_replaced_budget, resolve_budget, schedule_advice
+from .budget import (
+    BudgetArguments,
+    check_schedule_flags,
+    check_warmup_fits,
+    describe_budget,
+    recipe_without_replaced_budget,
+    resolve_budget,
+    schedule_advice,
+)
 from .collator import block_collator
 from .data import DataArguments, get_tokenizer, load_corpus, tokenize_and_pack
 from .models import PRESETS, build_model, flops_per_token, known_peak_flops, preset_config
 from .outputs import report_preempted, write_run_clm_outputs
-from .plotting import plot_lr_schedule
+from .plotting import ResumableLRTrace, lr_points, plot_lr_schedule
 from .preflight import (
     finished_budget,
     identity_sections,
@@ -195,6 +205,9 @@ def parse_args(argv: list[str]) -> tuple[Any, ...]:
         known = {action.dest for action in parser._actions}
         recipe = recipe_without_replaced_budget(recipe, argv)  # a command-line budget replaces the recipe's
         argv = _recipe_to_argv(recipe, known, path) + argv
+    # The budget and schedule flags, by the names the user typed, before the dataclasses check them in their own
+    # terms (`num_training_steps`, a ValueError from TrainingArguments).
+    check_schedule_flags(vars(parser.parse_known_args(argv)[0]))
     *parsed, remaining = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
     if remaining:
         raise UBAConfigError(f"unrecognized arguments: {' '.join(remaining)} (see `uba-pretrain --help`)")
@@ -273,6 +286,16 @@ def evaluation_at_last_update(trainer: UBATrainer) -> dict[str, float] | None:
     return None
 
 
+def _config_overrides(model_args: ModelArguments, block_size: int) -> dict[str, Any]:
+    try:
+        overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
+    except json.JSONDecodeError as err:
+        raise UBAConfigError(f"--config_overrides is not valid JSON: {err}.") from None
+    preset_positions = PRESETS[model_args.model_preset].max_position_embeddings
+    overrides.setdefault("max_position_embeddings", max(block_size, preset_positions))
+    return overrides
+
+
 def build_model_for(model_args: ModelArguments, tokenizer, block_size: int):
     if model_args.model_name_or_path:
         return AutoModelForCausalLM.from_pretrained(
@@ -280,12 +303,6 @@ def build_model_for(model_args: ModelArguments, tokenizer, block_size: int):
             trust_remote_code=model_args.trust_remote_code,
             attn_implementation=model_args.attn_implementation,
         )
-    try:
-        overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
-    except json.JSONDecodeError as err:
-        raise UBAConfigError(f"--config_overrides is not valid JSON: {err}.") from None
-    preset_positions = PRESETS[model_args.model_preset].max_position_embeddings
-    overrides.setdefault("max_position_embeddings", max(block_size, preset_positions))
     config = preset_config(
         model_args.model_preset,
         vocab_size=len(tokenizer),
@@ -293,34 +310,64 @@ def build_model_for(model_args: ModelArguments, tokenizer, block_size: int):
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
         attn_implementation=model_args.attn_implementation,
-        **overrides,
+        **_config_overrides(model_args, block_size),
     )
     return build_model(config)
 
 
-def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) -> dict[str, Any]:
-    """Train and write every output; returns the final metrics."""
+def planned_non_embedding_parameters(model_args: ModelArguments, data_args: DataArguments) -> int:
+    """The model's non-embedding parameter count before any data work: its config built on the meta device (no
+    memory, no weights). The vocabulary (not known until the tokenizer exists) sizes only the embeddings, which
+    this count leaves out, so it equals the count of the model trained later."""
+    import torch
+
+    if model_args.model_name_or_path:
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(
+            model_args.model_name_or_path, trust_remote_code=model_args.trust_remote_code
+        )
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(config, trust_remote_code=model_args.trust_remote_code)
+    else:
+        # No tokenizer yet: no special token ids (Olmo2Config's defaults lie outside a small vocabulary).
+        special = dict(eos_token_id=None, pad_token_id=None, bos_token_id=None)
+        overrides = {**special, **_config_overrides(model_args, data_args.block_size)}
+        config = preset_config(model_args.model_preset, vocab_size=data_args.vocab_size, **overrides)
+        model = build_model(config, device="meta")
+    return count_parameters(model)["non_embedding"]
+
+
+def run(
+    model_args, data_args, uba_args, run_args, training: TrainingArguments, argv: list[str] | None = None
+) -> dict[str, Any]:
+    """Train and write every output; returns the final metrics. ``argv`` (the command line, as ``main`` got it)
+    makes the resume command printed after a pre-emption one to paste."""
     wall_start = time.time()
     quiet_logs(training)
-    uba_kwargs = schedule_kwargs(training, uba_args)  # a bad --lr_scheduler_kwargs fails here, not after tokenizing
+    try:  # a bad --lr_scheduler_kwargs fails here, not after tokenizing
+        uba_kwargs = schedule_kwargs(training, uba_args)
+    except UBAConfigError as err:
+        raise UBAConfigError(f"--lr_scheduler_kwargs {json.dumps(training.lr_scheduler_kwargs)}: {err}") from None
     resume = resolve_resume(training, pretrain_identity(model_args, data_args, training, uba_kwargs))
-    token_budget = resolve_budget(run_args, training, data_args.block_size)  # --max_tokens -> max_steps
-    # A finished run is a no-op; with --tokens_per_param the budget is known only once the model is built.
-    budget_known = token_budget.given != "tokens_per_param"
-    if budget_known and (done := finished_budget(resume, training)) is not None:
-        return report_already_complete(resume, *done, training)
-    _check_output_dir(training, run_args)
     if model_args.model_name_or_path is None and model_args.model_preset not in PRESETS:
         raise UBAConfigError(
             f"Unknown --model_preset {model_args.model_preset!r}; valid presets: {', '.join(PRESETS)}."
         )
+    token_budget = resolve_budget(run_args, training, data_args.block_size)  # --max_tokens -> max_steps
+    if token_budget.given == "tokens_per_param":  # -> max_steps, from the parameter count of the model's config
+        token_budget = token_budget.with_parameters(training, planned_non_embedding_parameters(model_args, data_args))
+    if (done := finished_budget(resume, training)) is not None:  # a finished run is a no-op
+        return report_already_complete(resume, *done, training)
+    _check_output_dir(training, run_args)
     if data_args.streaming and token_budget.given == "epochs":
         raise UBAConfigError(
             "--streaming needs --max_steps (or --max_tokens / --tokens_per_param): a streamed corpus has no "
             "length to derive the budget from."
         )
     if training.max_steps > 0:
-        # Fail before any data or model work when the budget is known up front.
+        # Fail before any data or model work when the budget is known up front (every budget but epochs).
+        check_warmup_fits(training, token_budget)
         validate_uba_args(
             uba_args.phi, uba_args.min_lr_ratio, training.get_warmup_steps(training.max_steps), training.max_steps
         )
@@ -344,9 +391,6 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     peak = run_args.peak_flops or known_peak_flops(training.device)
     if peak is None:
         logger.info("MFU unknown: no peak FLOP/s is known for %s; pass --peak_flops to log it.", training.device)
-    token_budget = token_budget.with_parameters(training, params["non_embedding"])  # --tokens_per_param
-    if not budget_known and (done := finished_budget(resume, training)) is not None:
-        return report_already_complete(resume, *done, training)
     tokens_per_update = token_budget.tokens_per_update
     logger.info(
         "Model: %s, %.2fM parameters (%.2fM non-embedding), %.3g FLOPs/token; %d tokens per update",
@@ -375,7 +419,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         token_budget=token_budget,
         flops_per_token=fpt,
         peak_flops=peak,
-        callbacks=[lr_trace := LRTraceCallback(), preemption := PreemptionCallback()],
+        callbacks=[lr_trace := ResumableLRTrace(), preemption := PreemptionCallback()],
         run_identity=identity_sections(model_args, data_args),
     )
 
@@ -391,7 +435,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         preemption.restore_signal_handlers()
     train_seconds = time.time() - train_start
     if preemption.preempted:
-        return report_preempted(trainer, preemption.stop_signal)
+        return report_preempted(trainer, preemption.stop_signal, resume_command(argv) if argv is not None else None)
     eval_metrics = (evaluation_at_last_update(trainer) or trainer.evaluate()) if evaluate else {}
     trainer.save_model(training.output_dir)
     trainer.save_state()
@@ -399,6 +443,8 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     budget = trainer.state.max_steps
     schedule = trainer.uba_schedule_record(budget) if trainer.uses_uba else {}
     updates_run = trainer.state.global_step - (int(Path(resume).name.rsplit("-", 1)[-1]) if resume else 0)
+    # --tokens_per_param's record repeats the non-embedding parameter count, given once below.
+    budget_record = {k: v for k, v in token_budget.record(budget).items() if k != "non_embedding_parameters"}
     tokens_this_run = updates_run * tokens_per_update
     metrics.update(
         train_loss=train_out.training_loss,
@@ -412,7 +458,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         world_size=training.world_size,
         global_step=trainer.state.global_step,
         budget=budget,
-        **token_budget.record(budget),
+        **budget_record,
         num_warmup_steps=schedule.get("num_warmup_steps", training.get_warmup_steps(budget)),
         segments=schedule.get("segments"),
         lr_scheduler_type=trainer.args.lr_scheduler_type.value,
@@ -429,14 +475,10 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         with open(os.path.join(training.output_dir, "metrics.json"), "w") as f:
             json.dump(metrics, f, indent=2)
         write_run_clm_outputs(trainer, train_out, eval_metrics, metrics, model_args, data_args)
-        # This run's updates from the trace; earlier ones (before a resume) from the logged history.
-        used = dict((h["step"] - 1, h["learning_rate"]) for h in trainer.state.log_history if "learning_rate" in h)
-        used.update(lr_trace.trace)
-        used = sorted(used.items())
         if trainer.uses_uba:
             plot_lr_schedule(
                 os.path.join(training.output_dir, "lr_schedule.png"),
-                used,
+                lr_points(trainer.state.log_history, lr_trace.trace),
                 training.learning_rate,
                 budget,
                 metrics["num_warmup_steps"],
@@ -460,6 +502,75 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     return metrics
 
 
+RESUME_FLAGS = ("--resume_from_checkpoint", "--resume-from-checkpoint")
+
+
+def _command(argv: list[str]) -> str:
+    """``argv`` as a command to paste into a shell: ``python scripts/pretrain.py ...`` when the job was started as
+    that script, else ``uba-pretrain ...``; under a launcher (more than one process) the launcher's part is the
+    user's to add."""
+    script = sys.argv[0] if sys.argv else ""
+    prefix = f"python {shlex.quote(script)}" if Path(script).name == "pretrain.py" else "uba-pretrain"
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        prefix = f"<your launcher and its options> {shlex.quote(script)}"
+    return f"{prefix} {shlex.join(argv)}".rstrip()
+
+
+def _without_resume(argv: list[str]) -> list[str]:
+    """``argv`` without ``--resume_from_checkpoint`` and its value (``--flag value`` or ``--flag=value``)."""
+    kept: list[str] = []
+    skip_value = False
+    for arg in argv:
+        if skip_value:
+            skip_value = False
+        elif arg.split("=", 1)[0] in RESUME_FLAGS:
+            skip_value = "=" not in arg
+        else:
+            kept.append(arg)
+    return kept
+
+
+def resume_command(argv: list[str]) -> str:
+    """The command that continues this job from its newest complete checkpoint: the same arguments, with
+    ``--resume_from_checkpoint latest`` in place of any other value."""
+    return _command([*_without_resume(argv), "--resume_from_checkpoint", "latest"])
+
+
+def interrupted_message(argv: list[str], args: tuple[Any, ...] | None, held_files_before: bool) -> str:
+    """What Ctrl-C outside training (or a second Ctrl-C during it, which aborts the save) leaves, and the command to
+    paste: with a complete checkpoint of this run in output_dir, the resume command; without one, the command that
+    reruns the job (``--overwrite_output_dir true`` added when this run left files in an output_dir that was empty
+    or absent before it: the same command would be refused for them)."""
+    if args is None:  # interrupted while reading the arguments: nothing written
+        return f"uba-pretrain: interrupted before the run started; nothing written. Rerun it with:\n  {_command(argv)}"
+    model_args, data_args, uba_args, run_args, training = args
+    out = training.output_dir
+    try:
+        identity = pretrain_identity(model_args, data_args, training, schedule_kwargs(training, uba_args))
+    except UBAConfigError:
+        identity = None
+    checkpoint = latest_complete_checkpoint(out, identity, quiet=True)
+    if checkpoint is not None:
+        return (
+            f"uba-pretrain: interrupted; nothing saved since {checkpoint}. Resume from it with:\n"
+            f"  {resume_command(argv)}"
+        )
+    given = training.resume_from_checkpoint
+    if isinstance(given, str) and given.lower() not in ("true", "latest", "false") and os.path.isdir(given):
+        return (
+            f"uba-pretrain: interrupted; nothing saved since {given}. Resume from it with the same command:\n"
+            f"  {_command(argv)}"
+        )
+    rerun = _without_resume(argv)
+    holds_files = os.path.isdir(out) and any(os.scandir(out))
+    if holds_files and not held_files_before and not run_args.overwrite_output_dir:
+        rerun += ["--overwrite_output_dir", "true"]
+    return (
+        f"uba-pretrain: interrupted before the first checkpoint: there is no checkpoint to resume in {out}. "
+        f"Rerun the job with:\n  {_command(rerun)}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.WARNING)
     logger.setLevel(logging.INFO)
@@ -467,10 +578,13 @@ def main(argv: list[str] | None = None) -> int:
     if not argv:  # a run needs at least a recipe or an --output_dir: say how, rather than train a default
         print(PRETRAIN_NO_ARGUMENTS, file=sys.stderr)
         return 2
+    args, held_files_before = None, False
     try:
         args = parse_args(argv)
-        with nothing_left_on_config_error(args[-1].output_dir):
-            metrics = run(*args)
+        out = args[-1].output_dir
+        held_files_before = out is not None and os.path.isdir(out) and any(os.scandir(out))
+        with nothing_left_on_config_error(out):
+            metrics = run(*args, argv=argv)
     except UBAConfigError as err:
         if os.environ.get("UBA_HF_DEBUG"):
             raise
@@ -482,11 +596,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"uba-pretrain: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C outside training, or a second Ctrl-C during it (abort without saving)
-        print(
-            "uba-pretrain: interrupted; nothing saved since the last checkpoint (continue with "
-            "--resume_from_checkpoint latest if one exists)",
-            file=sys.stderr,
-        )
+        if os.environ.get("RANK", "0") == "0":  # one message, from the main process
+            print(interrupted_message(argv, args, held_files_before), file=sys.stderr)
         return 130
     finally:
         _shutdown_distributed()
