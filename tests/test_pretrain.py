@@ -322,3 +322,15 @@ def test_the_model_card_of_a_model_pretrained_from_scratch_says_so(tmp_path):
     assert "fine-tuned" not in card and "https://huggingface.co/)" not in card
     assert "This model was pretrained from scratch on the embedded:stdlib dataset." in card
     assert "Pretrained from scratch by `uba-pretrain` on `embedded:stdlib`: 12/12 optimizer updates" in card
+
+
+def test_the_resume_flags_help_names_latest():
+    """Transformers' text said the Trainer does not use the flag; the job does, and `latest` is its usual value."""
+    from uba_hf.pretrain.cli import build_parser
+
+    help_text = " ".join(build_parser().format_help().split())
+    assert (
+        "--resume_from_checkpoint RESUME_FROM_CHECKPOINT Continue a run: 'latest' resumes the newest complete "
+        "checkpoint of this run in --output_dir (other runs' skipped, docs/reliability.md); or the path of a "
+        "checkpoint-N folder. A run pre-empted or interrupted prints the command to paste. (default: None)"
+    ) in help_text

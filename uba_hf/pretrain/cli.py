@@ -115,6 +115,11 @@ class RunArguments(BudgetArguments):
 
 
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, UBAArguments, RunArguments, TrainingArguments)
+RESUME_HELP = (
+    "Continue a run: 'latest' resumes the newest complete checkpoint of this run in --output_dir (other runs' "
+    "skipped, docs/reliability.md); or the path of a checkpoint-N folder. A run pre-empted or interrupted prints "
+    "the command to paste."
+)
 HELP_WIDTH = 100
 
 
@@ -185,6 +190,9 @@ def build_parser() -> _Parser:
     # The job's schedule is UBA unless the user names another, so an explicit "linear" means linear.
     # One copy of each log line: processes other than the main one report errors only unless asked.
     parser.set_defaults(lr_scheduler_type=UBA_SCHEDULER_NAME, log_level_replica="error")
+    # Transformers' text says the Trainer does not use this flag; this job does, and takes `latest`.
+    resume = next(action for action in parser._actions if action.dest == "resume_from_checkpoint")
+    resume.help = RESUME_HELP
     return parser
 
 
@@ -536,19 +544,28 @@ def resume_command(argv: list[str]) -> str:
     return _command([*_without_resume(argv), "--resume_from_checkpoint", "latest"])
 
 
-def interrupted_message(argv: list[str], args: tuple[Any, ...] | None, held_files_before: bool) -> str:
+def run_identity_of(args: tuple[Any, ...]) -> dict[str, Any] | None:
+    """The identity the run's checkpoints will record, from the arguments as parsed (the trainer later writes the
+    phi it chose into ``lr_scheduler_kwargs``, which would make it another run's); None when the schedule's
+    arguments are wrong (``run`` says how)."""
+    model_args, data_args, uba_args, _, training = args
+    try:
+        return pretrain_identity(model_args, data_args, training, schedule_kwargs(training, uba_args))
+    except UBAConfigError:
+        return None
+
+
+def interrupted_message(
+    argv: list[str], args: tuple[Any, ...] | None, identity: dict[str, Any] | None, held_files_before: bool
+) -> str:
     """What Ctrl-C outside training (or a second Ctrl-C during it, which aborts the save) leaves, and the command to
     paste: with a complete checkpoint of this run in output_dir, the resume command; without one, the command that
     reruns the job (``--overwrite_output_dir true`` added when this run left files in an output_dir that was empty
     or absent before it: the same command would be refused for them)."""
     if args is None:  # interrupted while reading the arguments: nothing written
         return f"uba-pretrain: interrupted before the run started; nothing written. Rerun it with:\n  {_command(argv)}"
-    model_args, data_args, uba_args, run_args, training = args
+    run_args, training = args[3], args[4]
     out = training.output_dir
-    try:
-        identity = pretrain_identity(model_args, data_args, training, schedule_kwargs(training, uba_args))
-    except UBAConfigError:
-        identity = None
     checkpoint = latest_complete_checkpoint(out, identity, quiet=True)
     if checkpoint is not None:
         return (
@@ -578,9 +595,10 @@ def main(argv: list[str] | None = None) -> int:
     if not argv:  # a run needs at least a recipe or an --output_dir: say how, rather than train a default
         print(PRETRAIN_NO_ARGUMENTS, file=sys.stderr)
         return 2
-    args, held_files_before = None, False
+    args, identity, held_files_before = None, None, False
     try:
         args = parse_args(argv)
+        identity = run_identity_of(args)
         out = args[-1].output_dir
         held_files_before = out is not None and os.path.isdir(out) and any(os.scandir(out))
         with nothing_left_on_config_error(out):
@@ -597,7 +615,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:  # Ctrl-C outside training, or a second Ctrl-C during it (abort without saving)
         if os.environ.get("RANK", "0") == "0":  # one message, from the main process
-            print(interrupted_message(argv, args, held_files_before), file=sys.stderr)
+            print(interrupted_message(argv, args, identity, held_files_before), file=sys.stderr)
         return 130
     finally:
         _shutdown_distributed()
