@@ -194,7 +194,8 @@ def test_lr_schedule_png_draws_the_old_plan_dashed_and_the_new_one_solid(tmp_pat
     lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
     old, new = lines["earlier plan: budget 30 (re-budgeted at update 20)"], lines["UBA closed form (phi=1)"]
     assert old.get_linestyle() == "--" and new.get_linestyle() == "-"
-    steps = range(41)
+    assert list(new.get_xdata()) == list(range(1, 41))  # update k at x = k, with the LR after k - 1 updates
+    steps = range(40)
     assert list(old.get_ydata()) == pytest.approx([3e-3 * closed_form(s, 3, 30, 1.0, 0.1) for s in steps], rel=1e-12)
     planned = [
         3e-3 * (closed_form(s, 3, 30, 1.0, 0.1) if s < 20 else segment_closed_form(s, 20, m, 40, 1.0, 0.1))

@@ -15,7 +15,6 @@ import json
 import logging
 import math
 import os
-import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from typing import Any
 
 import yaml
 from transformers import (
-    AutoModelForCausalLM,
     HfArgumentParser,
     TrainerCallback,
     TrainingArguments,
@@ -36,7 +34,6 @@ from uba_hf_cli import PRETRAIN_DESCRIPTION, PRETRAIN_NO_ARGUMENTS, PRETRAIN_USA
 
 from ..arguments import UBAArguments, validate_uba_args
 from ..callbacks import PreemptionCallback
-from ..checkpoints import latest_complete_checkpoint
 from ..errors import CheckpointWriteError, UBAConfigError
 from ..registry import UBA_SCHEDULER_NAME
 from ..trainer import UBATrainer
@@ -51,8 +48,9 @@ from .budget import (
     schedule_advice,
 )
 from .collator import block_collator
+from .commands import interrupted_message, resume_command, run_identity_of
 from .data import DataArguments, get_tokenizer, load_corpus, tokenize_and_pack
-from .models import PRESETS, build_model, flops_per_token, known_peak_flops, preset_config
+from .models import PRESETS, build_model_for, flops_per_token, known_peak_flops, planned_non_embedding_parameters
 from .outputs import report_preempted, write_run_clm_outputs
 from .plotting import ResumableLRTrace, lr_points, plot_lr_schedule
 from .preflight import (
@@ -294,58 +292,6 @@ def evaluation_at_last_update(trainer: UBATrainer) -> dict[str, float] | None:
     return None
 
 
-def _config_overrides(model_args: ModelArguments, block_size: int) -> dict[str, Any]:
-    try:
-        overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
-    except json.JSONDecodeError as err:
-        raise UBAConfigError(f"--config_overrides is not valid JSON: {err}.") from None
-    preset_positions = PRESETS[model_args.model_preset].max_position_embeddings
-    overrides.setdefault("max_position_embeddings", max(block_size, preset_positions))
-    return overrides
-
-
-def build_model_for(model_args: ModelArguments, tokenizer, block_size: int):
-    if model_args.model_name_or_path:
-        return AutoModelForCausalLM.from_pretrained(
-            model_args.model_name_or_path,
-            trust_remote_code=model_args.trust_remote_code,
-            attn_implementation=model_args.attn_implementation,
-        )
-    config = preset_config(
-        model_args.model_preset,
-        vocab_size=len(tokenizer),
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        attn_implementation=model_args.attn_implementation,
-        **_config_overrides(model_args, block_size),
-    )
-    return build_model(config)
-
-
-def planned_non_embedding_parameters(model_args: ModelArguments, data_args: DataArguments) -> int:
-    """The model's non-embedding parameter count before any data work: its config built on the meta device (no
-    memory, no weights). The vocabulary (not known until the tokenizer exists) sizes only the embeddings, which
-    this count leaves out, so it equals the count of the model trained later."""
-    import torch
-
-    if model_args.model_name_or_path:
-        from transformers import AutoConfig
-
-        config = AutoConfig.from_pretrained(
-            model_args.model_name_or_path, trust_remote_code=model_args.trust_remote_code
-        )
-        with torch.device("meta"):
-            model = AutoModelForCausalLM.from_config(config, trust_remote_code=model_args.trust_remote_code)
-    else:
-        # No tokenizer yet: no special token ids (Olmo2Config's defaults lie outside a small vocabulary).
-        special = dict(eos_token_id=None, pad_token_id=None, bos_token_id=None)
-        overrides = {**special, **_config_overrides(model_args, data_args.block_size)}
-        config = preset_config(model_args.model_preset, vocab_size=data_args.vocab_size, **overrides)
-        model = build_model(config, device="meta")
-    return count_parameters(model)["non_embedding"]
-
-
 def run(
     model_args, data_args, uba_args, run_args, training: TrainingArguments, argv: list[str] | None = None
 ) -> dict[str, Any]:
@@ -508,84 +454,6 @@ def run(
             flush=True,
         )
     return metrics
-
-
-RESUME_FLAGS = ("--resume_from_checkpoint", "--resume-from-checkpoint")
-
-
-def _command(argv: list[str]) -> str:
-    """``argv`` as a command to paste into a shell: ``python scripts/pretrain.py ...`` when the job was started as
-    that script, else ``uba-pretrain ...``; under a launcher (more than one process) the launcher's part is the
-    user's to add."""
-    script = sys.argv[0] if sys.argv else ""
-    prefix = f"python {shlex.quote(script)}" if Path(script).name == "pretrain.py" else "uba-pretrain"
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        prefix = f"<your launcher and its options> {shlex.quote(script)}"
-    return f"{prefix} {shlex.join(argv)}".rstrip()
-
-
-def _without_resume(argv: list[str]) -> list[str]:
-    """``argv`` without ``--resume_from_checkpoint`` and its value (``--flag value`` or ``--flag=value``)."""
-    kept: list[str] = []
-    skip_value = False
-    for arg in argv:
-        if skip_value:
-            skip_value = False
-        elif arg.split("=", 1)[0] in RESUME_FLAGS:
-            skip_value = "=" not in arg
-        else:
-            kept.append(arg)
-    return kept
-
-
-def resume_command(argv: list[str]) -> str:
-    """The command that continues this job from its newest complete checkpoint: the same arguments, with
-    ``--resume_from_checkpoint latest`` in place of any other value."""
-    return _command([*_without_resume(argv), "--resume_from_checkpoint", "latest"])
-
-
-def run_identity_of(args: tuple[Any, ...]) -> dict[str, Any] | None:
-    """The identity the run's checkpoints will record, from the arguments as parsed (the trainer later writes the
-    phi it chose into ``lr_scheduler_kwargs``, which would make it another run's); None when the schedule's
-    arguments are wrong (``run`` says how)."""
-    model_args, data_args, uba_args, _, training = args
-    try:
-        return pretrain_identity(model_args, data_args, training, schedule_kwargs(training, uba_args))
-    except UBAConfigError:
-        return None
-
-
-def interrupted_message(
-    argv: list[str], args: tuple[Any, ...] | None, identity: dict[str, Any] | None, held_files_before: bool
-) -> str:
-    """What Ctrl-C outside training (or a second Ctrl-C during it, which aborts the save) leaves, and the command to
-    paste: with a complete checkpoint of this run in output_dir, the resume command; without one, the command that
-    reruns the job (``--overwrite_output_dir true`` added when this run left files in an output_dir that was empty
-    or absent before it: the same command would be refused for them)."""
-    if args is None:  # interrupted while reading the arguments: nothing written
-        return f"uba-pretrain: interrupted before the run started; nothing written. Rerun it with:\n  {_command(argv)}"
-    run_args, training = args[3], args[4]
-    out = training.output_dir
-    checkpoint = latest_complete_checkpoint(out, identity, quiet=True)
-    if checkpoint is not None:
-        return (
-            f"uba-pretrain: interrupted; nothing saved since {checkpoint}. Resume from it with:\n"
-            f"  {resume_command(argv)}"
-        )
-    given = training.resume_from_checkpoint
-    if isinstance(given, str) and given.lower() not in ("true", "latest", "false") and os.path.isdir(given):
-        return (
-            f"uba-pretrain: interrupted; nothing saved since {given}. Resume from it with the same command:\n"
-            f"  {_command(argv)}"
-        )
-    rerun = _without_resume(argv)
-    holds_files = os.path.isdir(out) and any(os.scandir(out))
-    if holds_files and not held_files_before and not run_args.overwrite_output_dir:
-        rerun += ["--overwrite_output_dir", "true"]
-    return (
-        f"uba-pretrain: interrupted before the first checkpoint: there is no checkpoint to resume in {out}. "
-        f"Rerun the job with:\n  {_command(rerun)}"
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
