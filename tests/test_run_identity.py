@@ -224,6 +224,9 @@ def test_resume_picks_only_this_run_ctrl_c_saves_and_finished_runs_are_no_ops(tm
     assert b.returncode == 130, stderr[-3000:]
     assert "removed 2 checkpoint folder(s) of an earlier run" in stderr and "checkpoint-4, checkpoint-8" in stderr
     assert "Traceback" not in stderr and "--resume_from_checkpoint latest" in stdout
+    paste = [line for line in stdout.splitlines() if line.startswith("  python ")]  # the resume command, to paste
+    assert len(paste) == 1 and paste[0].startswith(f"  python {ROOT / 'scripts' / 'pretrain.py'} {TINY} --output_dir")
+    assert paste[0].endswith("--seed 1 --max_steps 8 --save_steps 2 --resume_from_checkpoint latest")
     stopped = int(stdout.split("at update ")[1].split("/")[0])
     assert 2 < stopped < 8 and read_run_identity(out / f"checkpoint-{stopped}")["seed"] == 1
 

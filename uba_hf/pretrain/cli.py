@@ -468,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
         identity = run_identity_of(args)
         out = args[-1].output_dir
-        held_files_before = out is not None and os.path.isdir(out) and any(os.scandir(out))
+        held_files_before = out is not None and os.path.isdir(out) and any(Path(out).iterdir())
         with nothing_left_on_config_error(out):
             metrics = run(*args, argv=argv)
     except UBAConfigError as err:

@@ -85,7 +85,7 @@ def interrupted_message(
             f"  {_command(argv)}"
         )
     rerun = _without_resume(argv)
-    holds_files = os.path.isdir(out) and any(os.scandir(out))
+    holds_files = os.path.isdir(out) and any(Path(out).iterdir())
     if holds_files and not held_files_before and not run_args.overwrite_output_dir:
         rerun += ["--overwrite_output_dir", "true"]
     return (
