@@ -334,3 +334,29 @@ def test_the_resume_flags_help_names_latest():
         "checkpoint of this run in --output_dir (other runs' skipped, docs/reliability.md); or the path of a "
         "checkpoint-N folder. A run pre-empted or interrupted prints the command to paste. (default: None)"
     ) in help_text
+
+
+def test_a_warmup_longer_than_an_epochs_budget_is_named_once_the_corpus_is_read(
+    tmp_path, capsys, monkeypatch, small_text_corpus
+):
+    """A budget in epochs is known once the corpus is tokenized: the check runs then, before the model is built (it
+    used to fail inside the Trainer, on `num_warmup_steps`)."""
+    import uba_hf.pretrain.cli as cli_module
+
+    def too_late(*args, **kwargs):
+        raise AssertionError("the model was built")
+
+    monkeypatch.setattr(cli_module, "build_model_for", too_late)
+    monkeypatch.setenv("UBA_HF_CACHE", str(tmp_path / "cache"))
+    argv = ["--output_dir", str(tmp_path / "out"), "--dataset_name", str(small_text_corpus), "--vocab_size", "512"]
+    argv += ["--block_size", "64", "--per_device_train_batch_size", "4", "--preprocessing_num_workers", "1"]
+    code = main([*argv, "--num_train_epochs", "1", "--warmup_steps", "1000"])  # one epoch: 358 batches of 4 blocks
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (code, err[-1:]) == (
+        2,
+        [
+            "uba-pretrain: error: --warmup_steps 1000 is longer than the budget of 358 updates (from "
+            "--num_train_epochs): the warmup is part of the budget. Shorten the warmup or raise the budget."
+        ],
+    )
+    assert not (tmp_path / "out").exists()

@@ -95,15 +95,26 @@ def check_schedule_flags(values: dict[str, Any]) -> None:
         )
 
 
-def check_warmup_fits(training, budget: TokenBudget) -> None:
-    """``--warmup_steps`` within the budget (the warmup is part of it), once the budget in updates is known."""
-    warmup = training.get_warmup_steps(training.max_steps)
-    if warmup > training.max_steps:
-        updates = f"{training.max_steps:,} update{'' if training.max_steps == 1 else 's'}"
+def check_warmup_fits(training, budget: TokenBudget, num_training_steps: int | None = None) -> None:
+    """``--warmup_steps`` within the budget (the warmup is part of it), once the budget in updates is known:
+    ``training.max_steps``, or ``num_training_steps`` for a budget in epochs."""
+    steps = training.max_steps if num_training_steps is None else num_training_steps
+    warmup = training.get_warmup_steps(steps)
+    if warmup > steps:
+        updates = f"{steps:,} update{'' if steps == 1 else 's'}"
         raise UBAConfigError(
             f"--warmup_steps {warmup} is longer than the budget of {updates} ({budget_source(budget)}): the warmup "
             "is part of the budget. Shorten the warmup or raise the budget."
         )
+
+
+def epoch_budget_at_most(training, num_blocks: int) -> int:
+    """The most optimizer updates ``--num_train_epochs`` can give over ``num_blocks`` training blocks: Transformers'
+    count for one process (more processes, or ``--dataloader_drop_last``, give fewer), so a warmup longer than
+    this is longer than the budget whatever the launch."""
+    batches = math.ceil(num_blocks / training.per_device_train_batch_size)
+    per_epoch = max(math.ceil(batches / training.gradient_accumulation_steps), 1)
+    return math.ceil(training.num_train_epochs * per_epoch)
 
 
 def tokens_per_update(training, block_size: int) -> int:

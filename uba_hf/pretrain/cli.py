@@ -43,6 +43,7 @@ from .budget import (
     check_schedule_flags,
     check_warmup_fits,
     describe_budget,
+    epoch_budget_at_most,
     recipe_without_replaced_budget,
     resolve_budget,
     schedule_advice,
@@ -334,6 +335,8 @@ def run(
     )
     train_blocks = tokenize_and_pack(corpus["train"], tokenizer, data_args)
     eval_blocks = tokenize_and_pack(corpus["validation"], tokenizer, data_args, max_blocks=data_args.max_eval_blocks)
+    if token_budget.given == "epochs":  # the budget is known now, from the corpus: still before the model
+        check_warmup_fits(training, token_budget, epoch_budget_at_most(training, len(train_blocks)))
 
     model = build_model_for(model_args, tokenizer, data_args.block_size)
     params = count_parameters(model)
