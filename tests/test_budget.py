@@ -194,10 +194,34 @@ def test_lr_schedule_png_draws_the_old_plan_dashed_and_the_new_one_solid(tmp_pat
     lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
     old, new = lines["earlier plan: budget 30 (re-budgeted at update 20)"], lines["UBA closed form (phi=1)"]
     assert old.get_linestyle() == "--" and new.get_linestyle() == "-"
-    steps = range(41)
+    assert list(new.get_xdata()) == list(range(1, 41))  # update k at x = k, with the LR after k - 1 updates
+    steps = range(40)
     assert list(old.get_ydata()) == pytest.approx([3e-3 * closed_form(s, 3, 30, 1.0, 0.1) for s in steps], rel=1e-12)
     planned = [
         3e-3 * (closed_form(s, 3, 30, 1.0, 0.1) if s < 20 else segment_closed_form(s, 20, m, 40, 1.0, 0.1))
         for s in steps
     ]
     assert list(new.get_ydata()) == pytest.approx(planned, rel=1e-12)
+
+
+@pytest.mark.slow
+def test_a_tokens_per_param_run_finishes_and_records_its_budget(tmp_path, small_text_corpus):
+    """It used to stop after training with a TypeError (the parameter count given twice to metrics.json)."""
+    out = tmp_path / "out"
+    argv = [TINY, "--output_dir", str(out), "--dataset_name", str(small_text_corpus), "--vocab_size", "512"]
+    argv += ["--block_size", "64", "--per_device_train_batch_size", "4", "--preprocessing_num_workers", "1"]
+    argv += ["--eval_strategy", "no", "--save_strategy", "no", "--tokens_per_param", "0.001", "--warmup_steps", "1"]
+    os.environ["UBA_HF_CACHE"] = str(tmp_path / "cache")
+    try:
+        assert main(argv) == 0
+    finally:
+        del os.environ["UBA_HF_CACHE"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    # 0.001 x 1,050,752 non-embedding parameters = 1,051 tokens at 256 tokens per update: 5 updates.
+    assert (metrics["budget_from"], metrics["max_tokens"], metrics["budget"], metrics["global_step"]) == (
+        "tokens_per_param",
+        1051,
+        5,
+        5,
+    )
+    assert metrics["non_embedding_parameters"] == 1_050_752 and metrics["tokens_per_param"] == 0.001

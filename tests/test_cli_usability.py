@@ -158,6 +158,7 @@ def test_run_clm_result_files_model_card_and_portable_tokenizer(finished):
     assert combined == {**train, **evaluation}
     card = (out / "README.md").read_text()
     assert "## Pretraining with uba-hf" in card and "4/4 optimizer updates" in card
+    assert "fine-tuned" not in card and "This model was pretrained from scratch on the " in card
     assert f"{metrics['eval_loss_init']:.4f} at initialisation -> {metrics['eval_loss']:.4f}" in card
     for folder in (out, out / "tokenizer"):
         config = json.loads((folder / "tokenizer_config.json").read_text())

@@ -221,6 +221,9 @@ def test_trl_sft_trainer_with_uba_lr_exact(tmp_path):
         report_to="none",
         use_cpu=True,
         disable_tqdm=True,
+        # TRL's default (gradient checkpointing on) under the name Transformers 5 reads: TRL's own default is
+        # `gradient_checkpointing=True`, a deprecated alias that makes Transformers warn.
+        activation_checkpointing=True,
     )
     model = tiny_olmo2(vocab_size=len(tokenizer), seq_len=16, pad_token_id=tokenizer.pad_token_id)
     recorder = LRRecorder()

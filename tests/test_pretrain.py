@@ -147,10 +147,6 @@ BAD = [
     (["{recipe_unknown}"], "unknown key(s) ['lr_schedule']"),
     (["--max_steps", "ten"], "invalid int value: 'ten'"),
     (["--no_such_flag", "1"], "unrecognized arguments: --no_such_flag 1"),
-    (["--phi", "-1"], "`phi` must be a finite number > 0"),
-    (["--phi", "nan"], "`phi` must be a finite number > 0"),
-    (["--min_lr_ratio", "1.0"], "`min_lr_ratio` must be in [0, 1)"),
-    (["--max_steps", "10", "--warmup_steps", "20"], "`num_warmup_steps` (20) must be <= `num_training_steps` (10)"),
     (["--model_preset", "olmo2-3b"], "Unknown --model_preset 'olmo2-3b'; valid presets: tiny"),
     (["--resume_from_checkpoint", "{tmp}/nope"], "no such checkpoint folder"),
     (["--dataset_name", "{tmp}/missing.jsonl"], "no such file or folder"),
@@ -195,4 +191,172 @@ def test_cli_error_in_subprocess_has_no_traceback(tmp_path):
     proc = cli("--output_dir", str(tmp_path / "o"), "--phi", "0")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith("uba-pretrain: error: `phi` must be")
+    assert proc.stderr.strip().splitlines()[-1].startswith("uba-pretrain: error: --phi must be")
+
+
+PHI_RULE = "--phi must be a finite number > 0 (2 = cosine; < 2 keeps the LR high longer) or 'auto'"
+TOO_LONG = "the warmup is part of the budget. Shorten the warmup or raise the budget."
+BUDGET_MISTAKES = [
+    # (args after the tiny recipe, the whole error line after "uba-pretrain: error: ")
+    (
+        ["--max_steps", "0"],
+        "--max_steps must be a number of optimizer updates >= 1 (or -1: the budget from --num_train_epochs); got 0.",
+    ),
+    (
+        ["--max_steps", "-2"],
+        "--max_steps must be a number of optimizer updates >= 1 (or -1: the budget from --num_train_epochs); got -2.",
+    ),
+    (
+        ["--max_steps", "-1", "--num_train_epochs", "0"],
+        "--num_train_epochs must be a number > 0 (the budget when no "
+        "--max_steps, --max_tokens or --tokens_per_param is given); got 0.0.",
+    ),
+    (["--max_tokens", "0"], "--max_tokens must be a number of tokens >= 1; got 0."),
+    (["--tokens_per_param", "0"], "--tokens_per_param must be a finite number > 0 (20 = Chinchilla); got 0.0."),
+    (
+        ["--warmup_steps", "-3"],
+        "--warmup_steps must be >= 0: a number of updates, or a fraction < 1 of the budget; got -3.0.",
+    ),
+    (
+        ["--max_steps", "10", "--warmup_steps", "20"],
+        f"--warmup_steps 20 is longer than the budget of 10 updates (from --max_steps): {TOO_LONG}",
+    ),
+    # 4,096 tokens at 16 blocks of 128 tokens per update: 2 updates.
+    (
+        ["--max_tokens", "4096", "--warmup_steps", "5"],
+        f"--warmup_steps 5 is longer than the budget of 2 updates (from --max_tokens 4,096): {TOO_LONG}",
+    ),
+    # The tiny preset's 1,050,752 non-embedding parameters, counted before the model (or the corpus) exists.
+    (
+        ["--tokens_per_param", "0.001", "--warmup_steps", "50"],
+        f"--warmup_steps 50 is longer than the budget of 1 "
+        f"update (from --tokens_per_param 0.001 x 1,050,752 non-embedding parameters = 1,051 tokens): {TOO_LONG}",
+    ),
+    (["--phi", "0"], f"{PHI_RULE}; got '0'."),
+    (["--phi", "-1"], f"{PHI_RULE}; got '-1'."),
+    (["--phi", "nan"], f"{PHI_RULE}; got 'nan'."),
+    (["--phi", "fast"], f"{PHI_RULE}; got 'fast'."),
+    (
+        ["--min_lr_ratio", "1.0"],
+        "--min_lr_ratio must be a number in [0, 1): the final LR as a fraction of the peak LR; got 1.0.",
+    ),
+    (
+        ["--lr_scheduler_kwargs", '{"phi": 0}'],
+        '--lr_scheduler_kwargs {"phi": 0}: `phi` must be a finite number > 0 '
+        "(phi=2 is cosine, phi<2 keeps the LR high longer); got 0.0.",
+    ),
+]
+
+
+@pytest.mark.parametrize("args,line", BUDGET_MISTAKES, ids=[" ".join(b[0]) for b in BUDGET_MISTAKES])
+def test_budget_and_schedule_mistakes_name_the_flag_before_any_data_or_model_work(
+    tmp_path, capsys, monkeypatch, args, line
+):
+    """Each budget or schedule mistake: one line naming the flag the user typed, exit 2, before the corpus is read
+    or the model built (`--max_steps 0` used to build the model and evaluate it, then fail on
+    `num_training_steps`), and no output_dir left behind."""
+    import uba_hf.pretrain.cli as cli_module
+
+    def too_late(*args, **kwargs):
+        raise AssertionError("the check ran after data or model work had started")
+
+    monkeypatch.setattr(cli_module, "load_corpus", too_late)
+    monkeypatch.setattr(cli_module, "build_model_for", too_late)
+    code = main([TINY, "--output_dir", str(tmp_path / "out"), *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (code, err) == (2, [f"uba-pretrain: error: {line}"])
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------ what a finished or resumed run leaves
+
+
+def test_a_resumed_runs_lr_figure_has_every_update_at_its_own_number(tmp_path):
+    """The trace travels with the checkpoint: after a resume the figure has all 6 updates (it had the logged ones
+    only, every `logging_steps`, before the checkpoint), update k drawn at x = k (it was drawn at k - 1)."""
+    from conftest import TokenDataset, tiny_olmo2, tiny_training_args
+    from transformers import TrainerCallback
+
+    from uba_hf import UBATrainer
+    from uba_hf.pretrain.plotting import ResumableLRTrace, lr_points, plot_lr_schedule
+
+    class StopAfter3(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            control.should_training_stop = state.global_step == 3
+
+    args = tiny_training_args(
+        tmp_path / "out", max_steps=6, warmup_steps=1, logging_steps=4, save_strategy="steps", save_steps=3
+    )
+    first = ResumableLRTrace()
+    UBATrainer(model=tiny_olmo2(), args=args, train_dataset=TokenDataset(), callbacks=[first, StopAfter3()]).train()
+    assert [step for step, _ in first.trace] == [0, 1, 2]
+
+    resumed = ResumableLRTrace()
+    trainer = UBATrainer(model=tiny_olmo2(), args=args, train_dataset=TokenDataset(), callbacks=[resumed])
+    trainer.train(resume_from_checkpoint=str(tmp_path / "out" / "checkpoint-3"))
+    assert resumed.trace[:3] == first.trace  # the checkpoint's, bit for bit
+    points = lr_points(trainer.state.log_history, resumed.trace)
+    assert [k for k, _ in points] == [1, 2, 3, 4, 5, 6]
+    phi, floor = trainer.uba_kwargs["phi"], trainer.uba_kwargs["min_lr_ratio"]
+    assert (phi, floor) == (0.01, 0.1)  # the zero-config choice at an LR area of 0.06
+    for k, lr in points:  # update k used the LR of the closed form after k - 1 updates
+        assert lr == pytest.approx(1e-2 * closed_form(k - 1, 1, 6, phi, floor), rel=1e-12, abs=1e-18)
+    drawn = plot_lr_schedule(str(tmp_path / "lr.png"), points, 1e-2, 6, 1, phi, floor)
+    assert drawn == {"xlabel": "optimizer update k (1 to 6), at the LR it used", "used": points}
+    assert (tmp_path / "lr.png").stat().st_size > 10_000
+
+
+def test_the_model_card_of_a_model_pretrained_from_scratch_says_so(tmp_path):
+    """Transformers takes the empty name of a model built from a config for a base model: "a fine-tuned version of
+    [](https://huggingface.co/)"."""
+    from conftest import TokenDataset, tiny_olmo2, tiny_training_args
+
+    from uba_hf import UBATrainer
+    from uba_hf.pretrain.outputs import write_model_card
+
+    trainer = UBATrainer(model=tiny_olmo2(), args=tiny_training_args(tmp_path), train_dataset=TokenDataset())
+    metrics = dict(global_step=12, budget=12, tokens_seen=3072, learning_rate=0.01, lr_scheduler_type="uba", phi=0.01)
+    metrics.update(min_lr_ratio=0.1, num_warmup_steps=3, parameters=100, non_embedding_parameters=90, eval_loss=4.0)
+    write_model_card(trainer, metrics, "embedded:stdlib", "tiny")
+    card = (tmp_path / "README.md").read_text()
+    assert "fine-tuned" not in card and "https://huggingface.co/)" not in card
+    assert "This model was pretrained from scratch on the embedded:stdlib dataset." in card
+    assert "Pretrained from scratch by `uba-pretrain` on `embedded:stdlib`: 12/12 optimizer updates" in card
+
+
+def test_the_resume_flags_help_names_latest():
+    """Transformers' text said the Trainer does not use the flag; the job does, and `latest` is its usual value."""
+    from uba_hf.pretrain.cli import build_parser
+
+    help_text = " ".join(build_parser().format_help().split())
+    assert (
+        "--resume_from_checkpoint RESUME_FROM_CHECKPOINT Continue a run: 'latest' resumes the newest complete "
+        "checkpoint of this run in --output_dir (other runs' skipped, docs/reliability.md); or the path of a "
+        "checkpoint-N folder. A run pre-empted or interrupted prints the command to paste. (default: None)"
+    ) in help_text
+
+
+def test_a_warmup_longer_than_an_epochs_budget_is_named_once_the_corpus_is_read(
+    tmp_path, capsys, monkeypatch, small_text_corpus
+):
+    """A budget in epochs is known once the corpus is tokenized: the check runs then, before the model is built (it
+    used to fail inside the Trainer, on `num_warmup_steps`)."""
+    import uba_hf.pretrain.cli as cli_module
+
+    def too_late(*args, **kwargs):
+        raise AssertionError("the model was built")
+
+    monkeypatch.setattr(cli_module, "build_model_for", too_late)
+    monkeypatch.setenv("UBA_HF_CACHE", str(tmp_path / "cache"))
+    argv = ["--output_dir", str(tmp_path / "out"), "--dataset_name", str(small_text_corpus), "--vocab_size", "512"]
+    argv += ["--block_size", "64", "--per_device_train_batch_size", "4", "--preprocessing_num_workers", "1"]
+    code = main([*argv, "--num_train_epochs", "1", "--warmup_steps", "1000"])  # one epoch: 358 batches of 4 blocks
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (code, err[-1:]) == (
+        2,
+        [
+            "uba-pretrain: error: --warmup_steps 1000 is longer than the budget of 358 updates (from "
+            "--num_train_epochs): the warmup is part of the budget. Shorten the warmup or raise the budget."
+        ],
+    )
+    assert not (tmp_path / "out").exists()

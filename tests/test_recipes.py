@@ -99,6 +99,19 @@ def test_pretrain_recipe_parses_with_the_cli_and_matches_its_header(path):
     assert data.tokenizer_name == "allenai/OLMo-2-1124-7B"
 
 
+def test_the_tiny_recipes_header_gives_the_readmes_measurement_and_todays_pick():
+    """The header gave 2m54s, 5,323 tokens/s and phi 0.025, figures of earlier versions: now the README's
+    measurement of the main job, at the phi the job picks today."""
+    header = "\n".join(line for line in Path(TINY).read_text().splitlines() if line.startswith("#"))
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    flat = " ".join(header.replace("#", " ").split())
+    figures = re.findall(r"\d+ min \d+ s|[\d,]+ tokens/s|\d\.\d\d -> \d\.\d\d", flat)
+    assert figures == ["2 min 43 s", "5,903 tokens/s", "9.03 -> 4.51"]
+    assert all(figure in readme for figure in figures)
+    assert f"the zero-config choice, phi {TINY_PHI:g} and the {TINY_FLOOR:.0%} floor" in flat
+    assert "m54s" not in flat and "5,323" not in flat
+
+
 @pytest.mark.parametrize("path", PRETRAIN, ids=lambda p: p.stem)
 def test_every_olmo_recipe_leaves_phi_to_the_zero_config_choice_and_says_what_it_picks(path):
     """No OLMo recipe sets phi or the floor: the job picks them from the peak LR and the budget. Each recipe's comment

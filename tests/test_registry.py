@@ -64,6 +64,7 @@ def test_get_scheduler_builds_uba():
     )
     for _ in range(12):
         assert sched.get_last_lr() == ref.get_last_lr()
+        opt.step(), ref.optimizer.step()  # the order PyTorch expects (no gradients: the weights stay)
         sched.step()
         ref.step()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -223,6 +224,9 @@ def test_resume_picks_only_this_run_ctrl_c_saves_and_finished_runs_are_no_ops(tm
     assert b.returncode == 130, stderr[-3000:]
     assert "removed 2 checkpoint folder(s) of an earlier run" in stderr and "checkpoint-4, checkpoint-8" in stderr
     assert "Traceback" not in stderr and "--resume_from_checkpoint latest" in stdout
+    paste = [line for line in stdout.splitlines() if line.startswith("  python ")]  # the resume command, to paste
+    assert len(paste) == 1 and paste[0].startswith(f"  python {ROOT / 'scripts' / 'pretrain.py'} {TINY} --output_dir")
+    assert paste[0].endswith("--seed 1 --max_steps 8 --save_steps 2 --resume_from_checkpoint latest")
     stopped = int(stdout.split("at update ")[1].split("/")[0])
     assert 2 < stopped < 8 and read_run_identity(out / f"checkpoint-{stopped}")["seed"] == 1
 
@@ -288,3 +292,79 @@ def test_settings_added_after_0_2_0_keep_its_checkpoints_resumable():
     assert identity_differences(saved_by_0_2_0, sections(document_attention=True)) == [
         "data.document_attention='<unset>' there, True now"
     ]
+
+
+# ----------------------------------------------------------- Ctrl-C outside training: what to paste next
+
+
+def test_ctrl_c_before_the_first_checkpoint_says_none_exists_and_gives_the_rerun_command(tmp_path, capsys, monkeypatch):
+    """It used to say "continue with --resume_from_checkpoint latest if one exists", which then failed (exit 2)."""
+    import uba_hf.pretrain.cli as cli_module
+
+    out = tmp_path / "out"
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_module, "load_corpus", ctrl_c)
+    assert cli_module.main([TINY, "--output_dir", str(out), "--max_steps", "3"]) == 130
+    assert capsys.readouterr().err.splitlines() == [
+        f"uba-pretrain: interrupted before the first checkpoint: there is no checkpoint to resume in {out}. Rerun the "
+        "job with:",
+        f"  uba-pretrain {TINY} --output_dir {out} --max_steps 3",  # the recipe sets overwrite_output_dir
+    ]
+
+    # Without a recipe, once the job has written into the output_dir (the tokenizer): the same command would be
+    # refused ("already holds files"), so the rerun command allows it, and with it the rerun gets past that check.
+    def writes_then_ctrl_c(*args, **kwargs):
+        (out / "tokenizer.json").write_text("{}")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_module, "load_corpus", writes_then_ctrl_c)
+    assert cli_module.main(["--output_dir", str(out), "--max_steps", "3"]) == 130
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == f"  uba-pretrain --output_dir {out} --max_steps 3 --overwrite_output_dir true"
+    assert cli_module.main(["--output_dir", str(out), "--max_steps", "3"]) == 2
+    assert "already holds files" in capsys.readouterr().err
+
+    def reached_the_data(*args, **kwargs):
+        raise RuntimeError("reached the data")
+
+    monkeypatch.setattr(cli_module, "load_corpus", reached_the_data)
+    with pytest.raises(RuntimeError, match="reached the data"):
+        cli_module.main(shlex.split(err[-1])[1:])
+
+
+@pytest.mark.slow
+def test_ctrl_c_after_a_checkpoint_prints_the_resume_command_and_it_resumes(tmp_path, small_text_corpus, capsys):
+    """A second Ctrl-C (abort, no save) during update 3, after checkpoint-2: the command printed resumes it."""
+    import uba_hf.pretrain.cli as cli_module
+
+    out = tmp_path / "out"
+    argv = [TINY, "--output_dir", str(out), "--dataset_name", str(small_text_corpus), "--vocab_size", "512"]
+    argv += ["--block_size", "64", "--per_device_train_batch_size", "4", "--preprocessing_num_workers", "1"]
+    argv += ["--eval_strategy", "no", "--max_steps", "4", "--save_steps", "2", "--warmup_steps", "1"]
+    training_step = cli_module.PretrainTrainer.training_step
+
+    def ctrl_c_at_update_3(self, *args, **kwargs):
+        if self.state.global_step == 2:
+            raise KeyboardInterrupt
+        return training_step(self, *args, **kwargs)
+
+    os.environ["UBA_HF_CACHE"] = str(tmp_path / "cache")
+    try:
+        cli_module.PretrainTrainer.training_step = ctrl_c_at_update_3
+        try:
+            assert cli_module.main(argv) == 130
+        finally:
+            cli_module.PretrainTrainer.training_step = training_step
+        err = capsys.readouterr().err.splitlines()
+        assert err[-2:] == [
+            f"uba-pretrain: interrupted; nothing saved since {out / 'checkpoint-2'}. Resume from it with:",
+            f"  uba-pretrain {shlex.join(argv)} --resume_from_checkpoint latest",
+        ]
+        assert cli_module.main(shlex.split(err[-1])[1:]) == 0  # pasted
+    finally:
+        del os.environ["UBA_HF_CACHE"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["resumed_from"] == str(out / "checkpoint-2") and metrics["global_step"] == 4

@@ -172,6 +172,7 @@ def test_state_records_the_schedule_and_refuses_another_one():
 
 def test_state_without_a_schedule_record_loads_with_a_warning(caplog):
     plain = LambdaLR(make_optimizer(1.0), lambda s: 1.0)
+    plain.optimizer.step()  # the order PyTorch expects (no gradients: the weights stay)
     plain.step()
     state = plain.state_dict()
     sched = get_uba_schedule_with_warmup(make_optimizer(1.0), 2, 20, phi=1.0)
@@ -194,6 +195,7 @@ def test_a_schedule_without_phi_or_floor_takes_the_zero_config_choice_from_its_b
     with caplog.at_level("INFO", logger="uba_hf"):
         sched = get_uba_schedule_with_warmup(make_optimizer(lr / 10, groups=(lr,)), 2, budget)
         assert not caplog.records  # logged at the first step, when a resume would have replaced the choice
+        sched.optimizer.step()  # the order PyTorch expects (no gradients: the weights stay)
         sched.step()
         sched.step()
     assert sched.uba == {"num_training_steps": budget, "num_warmup_steps": 2, "phi": want[0], "min_lr_ratio": want[1]}

@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..arguments import PHI_AUTO
+from ..arguments import PHI_AUTO, parse_phi
 from ..errors import UBAConfigError
 from ..zero_config import zero_config_schedule
 
@@ -54,6 +54,67 @@ def recipe_without_replaced_budget(recipe: dict[str, Any], argv: list[str]) -> d
     if flags & {f"--{key}" for key in BUDGET_KEYS}:
         return {key: value for key, value in recipe.items() if key not in BUDGET_KEYS}
     return recipe
+
+
+def check_schedule_flags(values: dict[str, Any]) -> None:
+    """The budget and schedule flags as parsed from the recipe and the command line (``values``: the parser's
+    namespace as a dict), checked before any dataclass is built; each error names the flag as the user types it.
+    ``max_steps`` -1 (Transformers' default) means "not given": the budget then comes from ``--max_tokens``,
+    ``--tokens_per_param`` or ``--num_train_epochs``."""
+    max_steps = values.get("max_steps", -1)
+    if max_steps != -1 and max_steps < 1:
+        raise UBAConfigError(
+            f"--max_steps must be a number of optimizer updates >= 1 (or -1: the budget from --num_train_epochs); "
+            f"got {max_steps!r}."
+        )
+    epochs = values.get("num_train_epochs", 1.0)
+    no_budget = max_steps == -1 and values.get("max_tokens") is None and values.get("tokens_per_param") is None
+    if no_budget and not (math.isfinite(epochs) and epochs > 0):
+        raise UBAConfigError(
+            f"--num_train_epochs must be a number > 0 (the budget when no --max_steps, --max_tokens or "
+            f"--tokens_per_param is given); got {epochs!r}."
+        )
+    warmup = values.get("warmup_steps", 0)
+    if not (math.isfinite(warmup) and warmup >= 0):
+        raise UBAConfigError(
+            f"--warmup_steps must be >= 0: a number of updates, or a fraction < 1 of the budget; got {warmup!r}."
+        )
+    phi = values.get("phi")
+    if phi is not None:
+        try:
+            parse_phi(phi)
+        except UBAConfigError:
+            raise UBAConfigError(
+                f"--phi must be a finite number > 0 (2 = cosine; < 2 keeps the LR high longer) or '{PHI_AUTO}'; "
+                f"got {phi!r}."
+            ) from None
+    floor = values.get("min_lr_ratio")
+    if floor is not None and not 0.0 <= floor < 1.0:  # also rejects NaN
+        raise UBAConfigError(
+            f"--min_lr_ratio must be a number in [0, 1): the final LR as a fraction of the peak LR; got {floor!r}."
+        )
+
+
+def check_warmup_fits(training, budget: TokenBudget, num_training_steps: int | None = None) -> None:
+    """``--warmup_steps`` within the budget (the warmup is part of it), once the budget in updates is known:
+    ``training.max_steps``, or ``num_training_steps`` for a budget in epochs."""
+    steps = training.max_steps if num_training_steps is None else num_training_steps
+    warmup = training.get_warmup_steps(steps)
+    if warmup > steps:
+        updates = f"{steps:,} update{'' if steps == 1 else 's'}"
+        raise UBAConfigError(
+            f"--warmup_steps {warmup} is longer than the budget of {updates} ({budget_source(budget)}): the warmup "
+            "is part of the budget. Shorten the warmup or raise the budget."
+        )
+
+
+def epoch_budget_at_most(training, num_blocks: int) -> int:
+    """The most optimizer updates ``--num_train_epochs`` can give over ``num_blocks`` training blocks: Transformers'
+    count for one process (more processes, or ``--dataloader_drop_last``, give fewer), so a warmup longer than
+    this is longer than the budget whatever the launch."""
+    batches = math.ceil(num_blocks / training.per_device_train_batch_size)
+    per_epoch = max(math.ceil(batches / training.gradient_accumulation_steps), 1)
+    return math.ceil(training.num_train_epochs * per_epoch)
 
 
 def tokens_per_update(training, block_size: int) -> int:
@@ -99,8 +160,9 @@ class TokenBudget:
 def resolve_budget(budget_args: BudgetArguments, training, block_size: int) -> TokenBudget:
     """Check that at most one budget is given and turn ``--max_tokens`` into ``training.max_steps`` (in place).
 
-    ``--tokens_per_param`` needs the model's non-embedding parameter count: it is converted later, by
-    :meth:`TokenBudget.with_parameters`, once the model exists. Called before any data or model work.
+    ``--tokens_per_param`` needs the model's non-embedding parameter count: it is converted by
+    :meth:`TokenBudget.with_parameters`, which the job calls with the count of the model's config built on the meta
+    device (no weights), still before any data work. Called before any data or model work.
     """
     given = {"max_steps": training.max_steps} if training.max_steps > 0 else {}
     given.update({key: getattr(budget_args, key) for key in BUDGET_KEYS[1:] if getattr(budget_args, key) is not None})
@@ -144,9 +206,8 @@ def schedule_advice(uba_kwargs: dict[str, Any], num_training_steps: int, learnin
     )
 
 
-def describe_budget(budget: TokenBudget, num_training_steps: int) -> str:
-    """One log line: the budget in both units and where it came from."""
-    tokens = num_training_steps * budget.tokens_per_update
+def budget_source(budget: TokenBudget) -> str:
+    """Where the budget came from, by the flag the user gave: ``from --max_tokens 61,440``."""
     if budget.given == "max_tokens":
         source = f"--max_tokens {budget.max_tokens:,}"
     elif budget.given == "tokens_per_param":
@@ -156,7 +217,13 @@ def describe_budget(budget: TokenBudget, num_training_steps: int) -> str:
         )
     else:
         source = f"--{'num_train_epochs' if budget.given == 'epochs' else budget.given}"
+    return f"from {source}"
+
+
+def describe_budget(budget: TokenBudget, num_training_steps: int) -> str:
+    """One log line: the budget in both units and where it came from."""
+    tokens = num_training_steps * budget.tokens_per_update
     return (
         f"Budget: {num_training_steps:,} optimizer updates x {budget.tokens_per_update:,} tokens per update = "
-        f"{tokens:,} tokens (from {source})"
+        f"{tokens:,} tokens ({budget_source(budget)})"
     )

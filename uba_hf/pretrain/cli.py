@@ -23,7 +23,6 @@ from typing import Any
 
 import yaml
 from transformers import (
-    AutoModelForCausalLM,
     HfArgumentParser,
     TrainerCallback,
     TrainingArguments,
@@ -34,17 +33,27 @@ from transformers.trainer_utils import IntervalStrategy
 from uba_hf_cli import PRETRAIN_DESCRIPTION, PRETRAIN_NO_ARGUMENTS, PRETRAIN_USAGE
 
 from ..arguments import UBAArguments, validate_uba_args
-from ..callbacks import LRTraceCallback, PreemptionCallback
+from ..callbacks import PreemptionCallback
 from ..errors import CheckpointWriteError, UBAConfigError
 from ..registry import UBA_SCHEDULER_NAME
 from ..trainer import UBATrainer
 from ..zero_config import count_parameters
-from .budget import BudgetArguments, describe_budget, recipe_without_replaced_budget, resolve_budget, schedule_advice
+from .budget import (
+    BudgetArguments,
+    check_schedule_flags,
+    check_warmup_fits,
+    describe_budget,
+    epoch_budget_at_most,
+    recipe_without_replaced_budget,
+    resolve_budget,
+    schedule_advice,
+)
 from .collator import block_collator
+from .commands import interrupted_message, resume_command, run_identity_of
 from .data import DataArguments, get_tokenizer, load_corpus, tokenize_and_pack
-from .models import PRESETS, build_model, flops_per_token, known_peak_flops, preset_config
+from .models import PRESETS, build_model_for, flops_per_token, known_peak_flops, planned_non_embedding_parameters
 from .outputs import report_preempted, write_run_clm_outputs
-from .plotting import plot_lr_schedule
+from .plotting import ResumableLRTrace, lr_points, plot_lr_schedule
 from .preflight import (
     finished_budget,
     identity_sections,
@@ -105,6 +114,11 @@ class RunArguments(BudgetArguments):
 
 
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, UBAArguments, RunArguments, TrainingArguments)
+RESUME_HELP = (
+    "Continue a run: 'latest' resumes the newest complete checkpoint of this run in --output_dir (other runs' "
+    "skipped, docs/reliability.md); or the path of a checkpoint-N folder. A run pre-empted or interrupted prints "
+    "the command to paste."
+)
 HELP_WIDTH = 100
 
 
@@ -175,6 +189,9 @@ def build_parser() -> _Parser:
     # The job's schedule is UBA unless the user names another, so an explicit "linear" means linear.
     # One copy of each log line: processes other than the main one report errors only unless asked.
     parser.set_defaults(lr_scheduler_type=UBA_SCHEDULER_NAME, log_level_replica="error")
+    # Transformers' text says the Trainer does not use this flag; this job does, and takes `latest`.
+    resume = next(action for action in parser._actions if action.dest == "resume_from_checkpoint")
+    resume.help = RESUME_HELP
     return parser
 
 
@@ -195,6 +212,9 @@ def parse_args(argv: list[str]) -> tuple[Any, ...]:
         known = {action.dest for action in parser._actions}
         recipe = recipe_without_replaced_budget(recipe, argv)  # a command-line budget replaces the recipe's
         argv = _recipe_to_argv(recipe, known, path) + argv
+    # The budget and schedule flags, by the names the user typed, before the dataclasses check them in their own
+    # terms (`num_training_steps`, a ValueError from TrainingArguments).
+    check_schedule_flags(vars(parser.parse_known_args(argv)[0]))
     *parsed, remaining = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
     if remaining:
         raise UBAConfigError(f"unrecognized arguments: {' '.join(remaining)} (see `uba-pretrain --help`)")
@@ -273,54 +293,36 @@ def evaluation_at_last_update(trainer: UBATrainer) -> dict[str, float] | None:
     return None
 
 
-def build_model_for(model_args: ModelArguments, tokenizer, block_size: int):
-    if model_args.model_name_or_path:
-        return AutoModelForCausalLM.from_pretrained(
-            model_args.model_name_or_path,
-            trust_remote_code=model_args.trust_remote_code,
-            attn_implementation=model_args.attn_implementation,
-        )
-    try:
-        overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
-    except json.JSONDecodeError as err:
-        raise UBAConfigError(f"--config_overrides is not valid JSON: {err}.") from None
-    preset_positions = PRESETS[model_args.model_preset].max_position_embeddings
-    overrides.setdefault("max_position_embeddings", max(block_size, preset_positions))
-    config = preset_config(
-        model_args.model_preset,
-        vocab_size=len(tokenizer),
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        attn_implementation=model_args.attn_implementation,
-        **overrides,
-    )
-    return build_model(config)
-
-
-def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) -> dict[str, Any]:
-    """Train and write every output; returns the final metrics."""
+def run(
+    model_args, data_args, uba_args, run_args, training: TrainingArguments, argv: list[str] | None = None
+) -> dict[str, Any]:
+    """Train and write every output; returns the final metrics. ``argv`` (the command line, as ``main`` got it)
+    makes the resume command printed after a pre-emption one to paste."""
     wall_start = time.time()
     quiet_logs(training)
-    uba_kwargs = schedule_kwargs(training, uba_args)  # a bad --lr_scheduler_kwargs fails here, not after tokenizing
+    try:  # a bad --lr_scheduler_kwargs fails here, not after tokenizing
+        uba_kwargs = schedule_kwargs(training, uba_args)
+    except UBAConfigError as err:
+        raise UBAConfigError(f"--lr_scheduler_kwargs {json.dumps(training.lr_scheduler_kwargs)}: {err}") from None
     resume = resolve_resume(training, pretrain_identity(model_args, data_args, training, uba_kwargs))
-    token_budget = resolve_budget(run_args, training, data_args.block_size)  # --max_tokens -> max_steps
-    # A finished run is a no-op; with --tokens_per_param the budget is known only once the model is built.
-    budget_known = token_budget.given != "tokens_per_param"
-    if budget_known and (done := finished_budget(resume, training)) is not None:
-        return report_already_complete(resume, *done, training)
-    _check_output_dir(training, run_args)
     if model_args.model_name_or_path is None and model_args.model_preset not in PRESETS:
         raise UBAConfigError(
             f"Unknown --model_preset {model_args.model_preset!r}; valid presets: {', '.join(PRESETS)}."
         )
+    token_budget = resolve_budget(run_args, training, data_args.block_size)  # --max_tokens -> max_steps
+    if token_budget.given == "tokens_per_param":  # -> max_steps, from the parameter count of the model's config
+        token_budget = token_budget.with_parameters(training, planned_non_embedding_parameters(model_args, data_args))
+    if (done := finished_budget(resume, training)) is not None:  # a finished run is a no-op
+        return report_already_complete(resume, *done, training)
+    _check_output_dir(training, run_args)
     if data_args.streaming and token_budget.given == "epochs":
         raise UBAConfigError(
             "--streaming needs --max_steps (or --max_tokens / --tokens_per_param): a streamed corpus has no "
             "length to derive the budget from."
         )
     if training.max_steps > 0:
-        # Fail before any data or model work when the budget is known up front.
+        # Fail before any data or model work when the budget is known up front (every budget but epochs).
+        check_warmup_fits(training, token_budget)
         validate_uba_args(
             uba_args.phi, uba_args.min_lr_ratio, training.get_warmup_steps(training.max_steps), training.max_steps
         )
@@ -333,6 +335,8 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     )
     train_blocks = tokenize_and_pack(corpus["train"], tokenizer, data_args)
     eval_blocks = tokenize_and_pack(corpus["validation"], tokenizer, data_args, max_blocks=data_args.max_eval_blocks)
+    if token_budget.given == "epochs":  # the budget is known now, from the corpus: still before the model
+        check_warmup_fits(training, token_budget, epoch_budget_at_most(training, len(train_blocks)))
 
     model = build_model_for(model_args, tokenizer, data_args.block_size)
     params = count_parameters(model)
@@ -344,9 +348,6 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     peak = run_args.peak_flops or known_peak_flops(training.device)
     if peak is None:
         logger.info("MFU unknown: no peak FLOP/s is known for %s; pass --peak_flops to log it.", training.device)
-    token_budget = token_budget.with_parameters(training, params["non_embedding"])  # --tokens_per_param
-    if not budget_known and (done := finished_budget(resume, training)) is not None:
-        return report_already_complete(resume, *done, training)
     tokens_per_update = token_budget.tokens_per_update
     logger.info(
         "Model: %s, %.2fM parameters (%.2fM non-embedding), %.3g FLOPs/token; %d tokens per update",
@@ -375,7 +376,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         token_budget=token_budget,
         flops_per_token=fpt,
         peak_flops=peak,
-        callbacks=[lr_trace := LRTraceCallback(), preemption := PreemptionCallback()],
+        callbacks=[lr_trace := ResumableLRTrace(), preemption := PreemptionCallback()],
         run_identity=identity_sections(model_args, data_args),
     )
 
@@ -391,7 +392,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         preemption.restore_signal_handlers()
     train_seconds = time.time() - train_start
     if preemption.preempted:
-        return report_preempted(trainer, preemption.stop_signal)
+        return report_preempted(trainer, preemption.stop_signal, resume_command(argv) if argv is not None else None)
     eval_metrics = (evaluation_at_last_update(trainer) or trainer.evaluate()) if evaluate else {}
     trainer.save_model(training.output_dir)
     trainer.save_state()
@@ -399,6 +400,8 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     budget = trainer.state.max_steps
     schedule = trainer.uba_schedule_record(budget) if trainer.uses_uba else {}
     updates_run = trainer.state.global_step - (int(Path(resume).name.rsplit("-", 1)[-1]) if resume else 0)
+    # --tokens_per_param's record repeats the non-embedding parameter count, given once below.
+    budget_record = {k: v for k, v in token_budget.record(budget).items() if k != "non_embedding_parameters"}
     tokens_this_run = updates_run * tokens_per_update
     metrics.update(
         train_loss=train_out.training_loss,
@@ -412,7 +415,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         world_size=training.world_size,
         global_step=trainer.state.global_step,
         budget=budget,
-        **token_budget.record(budget),
+        **budget_record,
         num_warmup_steps=schedule.get("num_warmup_steps", training.get_warmup_steps(budget)),
         segments=schedule.get("segments"),
         lr_scheduler_type=trainer.args.lr_scheduler_type.value,
@@ -429,14 +432,10 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
         with open(os.path.join(training.output_dir, "metrics.json"), "w") as f:
             json.dump(metrics, f, indent=2)
         write_run_clm_outputs(trainer, train_out, eval_metrics, metrics, model_args, data_args)
-        # This run's updates from the trace; earlier ones (before a resume) from the logged history.
-        used = dict((h["step"] - 1, h["learning_rate"]) for h in trainer.state.log_history if "learning_rate" in h)
-        used.update(lr_trace.trace)
-        used = sorted(used.items())
         if trainer.uses_uba:
             plot_lr_schedule(
                 os.path.join(training.output_dir, "lr_schedule.png"),
-                used,
+                lr_points(trainer.state.log_history, lr_trace.trace),
                 training.learning_rate,
                 budget,
                 metrics["num_warmup_steps"],
@@ -467,10 +466,14 @@ def main(argv: list[str] | None = None) -> int:
     if not argv:  # a run needs at least a recipe or an --output_dir: say how, rather than train a default
         print(PRETRAIN_NO_ARGUMENTS, file=sys.stderr)
         return 2
+    args, identity, held_files_before = None, None, False
     try:
         args = parse_args(argv)
-        with nothing_left_on_config_error(args[-1].output_dir):
-            metrics = run(*args)
+        identity = run_identity_of(args)
+        out = args[-1].output_dir
+        held_files_before = out is not None and os.path.isdir(out) and any(Path(out).iterdir())
+        with nothing_left_on_config_error(out):
+            metrics = run(*args, argv=argv)
     except UBAConfigError as err:
         if os.environ.get("UBA_HF_DEBUG"):
             raise
@@ -482,11 +485,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"uba-pretrain: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C outside training, or a second Ctrl-C during it (abort without saving)
-        print(
-            "uba-pretrain: interrupted; nothing saved since the last checkpoint (continue with "
-            "--resume_from_checkpoint latest if one exists)",
-            file=sys.stderr,
-        )
+        if os.environ.get("RANK", "0") == "0":  # one message, from the main process
+            print(interrupted_message(argv, args, identity, held_files_before), file=sys.stderr)
         return 130
     finally:
         _shutdown_distributed()

@@ -8,13 +8,15 @@ token vocabulary they have 1.48B and 7.30B parameters in all).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from transformers import Olmo2Config, Olmo2ForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM, Olmo2Config, Olmo2ForCausalLM
 
 from ..errors import UBAConfigError
+from ..zero_config import count_parameters
 
 
 @dataclass(frozen=True)
@@ -114,3 +116,51 @@ def known_peak_flops(device: torch.device) -> float | None:
         return None
     name = torch.cuda.get_device_name(device)
     return next((value for key, value in PEAK_FLOPS.items() if key in name), None)
+
+
+def _config_overrides(model_args, block_size: int) -> dict[str, Any]:
+    try:
+        overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
+    except json.JSONDecodeError as err:
+        raise UBAConfigError(f"--config_overrides is not valid JSON: {err}.") from None
+    preset_positions = PRESETS[model_args.model_preset].max_position_embeddings
+    overrides.setdefault("max_position_embeddings", max(block_size, preset_positions))
+    return overrides
+
+
+def build_model_for(model_args, tokenizer, block_size: int):
+    if model_args.model_name_or_path:
+        return AutoModelForCausalLM.from_pretrained(
+            model_args.model_name_or_path,
+            trust_remote_code=model_args.trust_remote_code,
+            attn_implementation=model_args.attn_implementation,
+        )
+    config = preset_config(
+        model_args.model_preset,
+        vocab_size=len(tokenizer),
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        attn_implementation=model_args.attn_implementation,
+        **_config_overrides(model_args, block_size),
+    )
+    return build_model(config)
+
+
+def planned_non_embedding_parameters(model_args, data_args) -> int:
+    """The model's non-embedding parameter count before any data work: its config built on the meta device (no
+    memory, no weights). The vocabulary (not known until the tokenizer exists) sizes only the embeddings, which
+    this count leaves out, so it equals the count of the model trained later."""
+    if model_args.model_name_or_path:
+        config = AutoConfig.from_pretrained(
+            model_args.model_name_or_path, trust_remote_code=model_args.trust_remote_code
+        )
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(config, trust_remote_code=model_args.trust_remote_code)
+    else:
+        # No tokenizer yet: no special token ids (Olmo2Config's defaults lie outside a small vocabulary).
+        special = dict(eos_token_id=None, pad_token_id=None, bos_token_id=None)
+        overrides = {**special, **_config_overrides(model_args, data_args.block_size)}
+        config = preset_config(model_args.model_preset, vocab_size=data_args.vocab_size, **overrides)
+        model = build_model(config, device="meta")
+    return count_parameters(model)["non_embedding"]

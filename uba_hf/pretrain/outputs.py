@@ -22,6 +22,7 @@ from typing import Any
 logger = logging.getLogger("uba_hf")
 
 TOKENIZER_CLASS = "PreTrainedTokenizerFast"
+FINE_TUNED_FROM_NOTHING = "This model is a fine-tuned version of [](https://huggingface.co/) on "
 
 
 def finalize_tokenizer_config(folder: str | os.PathLike, model_max_length: int) -> None:
@@ -52,6 +53,10 @@ def write_model_card(trainer, metrics: dict[str, Any], dataset: str, model_name:
         return
     trainer.create_model_card(model_name=model_name, tasks="text-generation", dataset=dataset)
     card = Path(trainer.args.output_dir) / "README.md"
+    if not getattr(trainer.model.config, "_name_or_path", ""):  # built from a config: pretrained from scratch
+        # Transformers reads the empty name as the base model: "a fine-tuned version of [](https://huggingface.co/)".
+        text = card.read_text(encoding="utf-8")
+        card.write_text(text.replace(FINE_TUNED_FROM_NOTHING, "This model was pretrained from scratch on "), "utf-8")
     init, final = metrics.get("eval_loss_init"), metrics.get("eval_loss")
     loss = (
         f"evaluation loss {init:.4f} at initialisation -> {final:.4f}"
@@ -76,14 +81,20 @@ def write_model_card(trainer, metrics: dict[str, Any], dataset: str, model_name:
         f.write("\n".join(lines))
 
 
-def report_preempted(trainer, signum: int | None) -> dict[str, Any]:
-    """Say where the checkpoint is and how to continue (main process); the caller exits with 128 + signal."""
+def report_preempted(trainer, signum: int | None, command: str | None = None) -> dict[str, Any]:
+    """Say where the checkpoint is and how to continue (main process): ``command``, the resume command to paste,
+    on a line of its own; the caller exits with 128 + signal."""
     step = trainer.state.global_step
     if trainer.is_world_process_zero():
+        how = (
+            f"resume with:\n  {command}"
+            if command
+            else "continue with the same command plus --resume_from_checkpoint latest"
+        )
         print(
             f"[uba-pretrain] pre-empted at update {step}/{trainer.state.max_steps} "
             f"({signal.Signals(signum).name if signum else 'signal on another rank'}): checkpoint-{step} saved in "
-            f"{trainer.args.output_dir}; continue with the same command plus --resume_from_checkpoint latest",
+            f"{trainer.args.output_dir}; {how}",
             flush=True,
         )
     return {"preempted": True, "global_step": step, "signal": signum or signal.SIGTERM}
