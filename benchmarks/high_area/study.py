@@ -43,14 +43,15 @@ from uba_bench.schedules import cell_key, spec_key  # noqa: E402
 SEEDS = (0, 1, 2)
 # In the order they run within a step, the question's first (linear-to-zero, the rule's pick above an area of 60, the
 # phis above it), then the rest: UBA from a late decay (phi 0.01 with the floor: the rule's pick below an area of 20)
-# to past cosine (phi 2), with and without the 10% floor (phi 4 and 8 because the rule never picks above 1), WSD-1sqrt
-# and schedule-free.
+# to past cosine (phi 2), with and without the 10% floor (phi 4 and 8 because the rule never picks above 1; phi 16
+# because phi 8, the grid's edge, led u5200's first seed), WSD-1sqrt and schedule-free.
 SCHEDULES = (
     "linear",
     uba_name(1.0),
     uba_name(4.0),
     "cosine",
     uba_name(8.0),
+    uba_name(16.0),
     uba_name(0.25),
     uba_name(1.0, 0.1),
     "cosine-min10",
@@ -145,11 +146,12 @@ class Step:
     regime: str
     what: str  # "lrs", "extend" or "seeds"
     lrs: tuple[float, ...] = ()
+    names: tuple[str, ...] = ()  # "lrs": these schedules only (a first answer before the rest); empty: all
 
     def cells(self) -> list[tuple[str, int, float, int]]:
         r = REGIME_BY_NAME[self.regime]
         if self.what == "lrs":
-            return [(n, r.budget, lr, SEEDS[0]) for n in r.schedules for lr in self.lrs]
+            return [(n, r.budget, lr, SEEDS[0]) for n in r.schedules if n in (self.names or n) for lr in self.lrs]
         first = first_seed_losses(r)
         if self.what == "extend":
             return [(n, r.budget, lr, SEEDS[0]) for n in r.schedules for lr in extension(r, first.get(n, {}))]
@@ -158,7 +160,11 @@ class Step:
 
 def _ordered() -> list[Step]:
     u5200, u20800 = REGIME_BY_NAME["u5200"], REGIME_BY_NAME["u20800"]
-    steps = [Step("u5200", "lrs", u5200.lrs[1:3]), Step("b8-u325-wd0", "lrs", B8_LRS)]
+    # The question first: linear-to-zero, the rule's pick (phi 1) and the early decays that led seed 0 (phi 4-16), at
+    # the middle LRs and one below; then every other schedule there.
+    first = ("linear", uba_name(1.0), uba_name(4.0), "cosine", uba_name(8.0), uba_name(16.0))
+    steps = [Step("u5200", "lrs", u5200.lrs[1:3], first), Step("u5200", "lrs", u5200.lrs[:1], first)]
+    steps += [Step("u5200", "lrs", u5200.lrs[1:3]), Step("b8-u325-wd0", "lrs", B8_LRS)]
     steps += [Step("u5200", "lrs", (u5200.lrs[0], u5200.lrs[3])), Step("u5200", "extend"), Step("u5200", "seeds")]
     factors = [r for anchor in ("b8-u325", "b2-u1300", "u5200") for r in REGIMES if r.anchor == anchor]
     for r in factors:
