@@ -32,8 +32,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from .arguments import UBA_SCHEDULE_KWARGS
 from .errors import UBAConfigError
-from .registry import UBA_SCHEDULE_KWARGS
 
 logger = logging.getLogger("uba_hf")
 

@@ -29,6 +29,7 @@ from typing import Any
 from torch.optim.lr_scheduler import LambdaLR
 
 from .errors import UBAConfigError
+from .logs import log_info
 from .zero_config import peak_learning_rate, zero_config_line, zero_config_schedule
 
 # phi and the floor have no fixed defaults: a schedule built without them takes them from its own budget and its
@@ -54,6 +55,7 @@ __all__ = [
     "suggest_schedule",
     "uba_factor",
     "uba_lr_lambda",
+    "validate_min_lr_ratio",
     "validate_phi",
     "validate_schedule_args",
 ]
@@ -69,6 +71,16 @@ def validate_phi(phi: float, name: str = "phi") -> float:
             f"`{name}` must be a finite number > 0 (phi=2 is cosine, phi<2 keeps the LR high longer); got {phi!r}."
         )
     return phi
+
+
+def validate_min_lr_ratio(min_lr_ratio: float) -> float:
+    """Return ``min_lr_ratio`` as a float, or raise ``ValueError`` if it is not a number in [0, 1)."""
+    if isinstance(min_lr_ratio, bool) or not isinstance(min_lr_ratio, (int, float)):
+        raise UBAConfigError(f"`min_lr_ratio` must be a number in [0, 1) (eta_min / eta_max); got {min_lr_ratio!r}.")
+    min_lr_ratio = float(min_lr_ratio)
+    if not (0.0 <= min_lr_ratio < 1.0):  # also rejects NaN
+        raise UBAConfigError(f"`min_lr_ratio` must be in [0, 1) (eta_min / eta_max); got {min_lr_ratio!r}.")
+    return min_lr_ratio
 
 
 def suggest_schedule(tokens_per_param: float) -> dict[str, float]:
@@ -143,12 +155,7 @@ def validate_schedule_args(
             "the warmup is part of the budget. Shorten the warmup or raise the budget."
         )
     phi = validate_phi(phi)
-    if isinstance(min_lr_ratio, bool) or not isinstance(min_lr_ratio, (int, float)):
-        raise UBAConfigError(f"`min_lr_ratio` must be a number in [0, 1) (eta_min / eta_max); got {min_lr_ratio!r}.")
-    min_lr_ratio = float(min_lr_ratio)
-    if not (0.0 <= min_lr_ratio < 1.0):  # also rejects NaN
-        raise UBAConfigError(f"`min_lr_ratio` must be in [0, 1) (eta_min / eta_max); got {min_lr_ratio!r}.")
-    return num_warmup_steps, num_training_steps, phi, min_lr_ratio
+    return num_warmup_steps, num_training_steps, phi, validate_min_lr_ratio(min_lr_ratio)
 
 
 def uba_factor(t: float, total: float, phi: float) -> float:
@@ -283,17 +290,17 @@ def adopt_recorded(
     """
     adopted = {key: recorded[key] for key in not_given if key in recorded}
     if adopted:
-        logging.getLogger("uba_hf").info(
-            "UBA: resuming with %s recorded in %s (not given now: the run continues on the curve it started on).",
-            ", ".join(f"{key}={value!r}" for key, value in adopted.items()),
-            where,
+        values = ", ".join(f"{key}={value!r}" for key, value in adopted.items())
+        log_info(
+            f"UBA: resuming with {values} recorded in {where} (not given now: the run continues on the curve it "
+            "started on)."
         )
     return {**current, **adopted}
 
 
 # UBASchedule attributes of this process, not of the run: how it loads a checkpoint's state, and the zero-config
-# line it has yet to log. Never saved in the state itself.
-_HOW_TO_LOAD = ("rebudget", "not_given", "zero_config_note")
+# choice it made and has yet to log. Never saved in the state itself.
+_HOW_TO_LOAD = ("rebudget", "not_given", "zero_config", "zero_config_note")
 
 
 class UBASchedule(LambdaLR):
@@ -342,14 +349,15 @@ class UBASchedule(LambdaLR):
         rebudget: bool = False,
     ) -> None:
         # None: not given, so the zero-config choice now, and the checkpoint's value on a resume.
-        self.not_given = tuple(key for key, value in (("phi", phi), ("min_lr_ratio", min_lr_ratio)) if value is None)
-        note = None
+        given = {key: value for key, value in (("phi", phi), ("min_lr_ratio", min_lr_ratio)) if value is not None}
+        self.not_given = tuple(key for key in ("phi", "min_lr_ratio") if key not in given)
+        choice = None
         if self.not_given:
             budget = _validate_int(num_training_steps, "num_training_steps", 1)
-            choice = zero_config_schedule(budget, peak_learning_rate(optimizer))
+            peak_lr = peak_learning_rate(optimizer)
+            choice = {**zero_config_schedule(budget, peak_lr), "learning_rate": peak_lr, "num_training_steps": budget}
             phi = choice["phi"] if phi is None else phi
             min_lr_ratio = choice["min_lr_ratio"] if min_lr_ratio is None else min_lr_ratio
-            note = zero_config_line(choice, self.not_given)
         num_warmup_steps, num_training_steps, phi, min_lr_ratio = validate_schedule_args(
             num_warmup_steps, num_training_steps, phi, min_lr_ratio
         )
@@ -364,14 +372,25 @@ class UBASchedule(LambdaLR):
         }
         super().__init__(optimizer, partial(uba_lr_lambda, **self.uba), last_epoch)
         self.rebudget = rebudget  # set after LambdaLR's first step; not part of the state (see state_dict)
-        # Logged at the first step, once it is known whether a checkpoint's state replaced the choice.
-        self.zero_config_note = note
+        # What the zero-config rule picked (its dict, with the peak LR and budget it read), or None when both were
+        # given or a checkpoint's state replaced the choice; logged at the first step, once that is known.
+        self.zero_config = choice
+        self.zero_config_note = None
+        if choice is not None:
+            given = {key: self.uba[key] for key in given}
+            self.zero_config_note = zero_config_line(choice, self.not_given, given)
 
     def step(self, *args: Any, **kwargs: Any) -> None:
-        note, self.zero_config_note = getattr(self, "zero_config_note", None), None
+        note = self.pop_zero_config_note()
         if note is not None:
-            logging.getLogger("uba_hf").info(note)
+            log_info(note)
         super().step(*args, **kwargs)
+
+    def pop_zero_config_note(self) -> str | None:
+        """The zero-config pick's log line, not yet logged (None when there is none), handed to the caller, which
+        logs it instead of the first step: ``UBATrainer`` logs it before training, beside the schedule it runs."""
+        note, self.zero_config_note = getattr(self, "zero_config_note", None), None
+        return note
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
@@ -390,7 +409,8 @@ class UBASchedule(LambdaLR):
             )
             state_dict = {**state_dict, SCHEDULE_STATE_KEY: self.uba}
         else:
-            self.zero_config_note = None  # the run continues with the checkpoint's values (adopt_recorded says so)
+            # The run continues with the checkpoint's values (adopt_recorded says so), not this process's choice.
+            self.zero_config = self.zero_config_note = None
             self.uba = adopt_recorded(self.uba, saved, self.not_given, "the scheduler state")
             # A re-budgeted run's warmup is history (the state keeps it); a ratio warmup re-derived from the
             # new budget would differ, so it is compared only while the run is on its first plan.
