@@ -40,9 +40,9 @@ from uba_hf.arguments import check_uba_kwargs, validate_uba_args  # noqa: E402
 from uba_hf.deepspeed import check_no_scheduler_block, load_deepspeed_config  # noqa: E402
 from uba_hf.errors import UBAConfigError  # noqa: E402
 from uba_hf.registry import UBA_SCHEDULER_NAME, register_uba_scheduler  # noqa: E402
-from uba_hf_cli import RUN_PROG, RUN_USAGE  # noqa: E402
+from uba_hf_cli.usage import RUN_PROG, RUN_USAGE  # noqa: E402
 
-PROG, USAGE = RUN_PROG, RUN_USAGE  # in uba_hf_cli, so that `uba-run --help` needs no torch
+PROG, USAGE = RUN_PROG, RUN_USAGE  # in uba_hf_cli.usage, so that `uba-run --help` needs no torch
 
 LOCAL_RANK_FLAGS = ("--local_rank", "--local-rank")
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
