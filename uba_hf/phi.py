@@ -1,9 +1,8 @@
 """phi from curvature: ``suggest_phi`` (the package's kappa -> phi rule) and ``probe_phi`` (probe, then rule).
 
-``probe_phi`` is the one place where a curvature probe becomes a phi. Since 0.4.0 nothing in the library calls it:
-``UBATrainer``'s ``phi="auto"`` is the zero-config choice (``uba_hf.zero_config``), because in benchmark v2 the
-probe's phi lost to the best fixed phi in every regime. It stays as a measurement (the benchmark harness's v1
-``uba-auto`` cells call it). The rule is this package's, not the paper's: see docs/phi.md.
+``probe_phi`` is the one place where a curvature probe becomes a phi. No schedule or trainer calls it (a phi not
+given is the zero-config choice, ``uba_hf.zero_config``): it is a measurement, which the benchmark harness's v1
+``uba-auto`` cells call. The rule is this package's, not the paper's: see docs/phi.md.
 """
 
 from __future__ import annotations
@@ -41,12 +40,10 @@ PHI_RULE_MAX = 4.0  # phi at kappa = 1
 PHI_RULE_MIN = 0.5  # phi at kappa >= PHI_RULE_KAPPA_MAX
 PHI_RULE_KAPPA_MAX = 1e6  # largest condition number a float32 probe resolves (rel_threshold ~ 1e-6)
 
-# phi="auto" pays for itself only if the probe is cheap next to the run: ``UBATrainer`` probes on sub-batches of
-# this many rows cut from the first training batches (the ones warmup trains on first). A probe's cost is
-# ``lanczos_steps x batches`` HVPs, each about the cost of a few training steps on that many rows, so the default
-# probe (1 batch of 4 rows, 10 Lanczos steps: 10 HVPs) costs a few percent of the main job's 400-update run
-# (benchmarks/probe_cost.md). Splitting the same rows into more batches gives the same kappa (the HVPs are
-# averaged) at the same cost; more rows or steps cost proportionally more.
+# The probe runs on sub-batches of this many rows cut from the first training batches (the ones warmup trains on
+# first). Its cost is ``lanczos_steps x batches`` HVPs, each about the cost of a few training steps on that many
+# rows. Splitting the same rows into more batches gives the same kappa (the HVPs are averaged) at the same cost;
+# more rows or steps cost proportionally more.
 PROBE_ROWS = 4
 
 

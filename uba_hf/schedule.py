@@ -34,14 +34,10 @@ from .zero_config import peak_learning_rate, zero_config_line, zero_config_sched
 
 # phi and the floor have no fixed defaults: a schedule built without them takes them from its own budget and its
 # optimizer's peak LR (``uba_hf.zero_config``), and a resume takes the checkpoint's (``adopt_recorded``), so that a
-# run started under an earlier release's default resumes on its own curve.
+# run resumes on the curve its checkpoint records, whatever picked it.
 
-# The schedule to use when the budget is known in tokens per non-embedding parameter (``suggest_schedule``),
-# from this package's benchmark v2 (docs/phi.md, "The budget rule"): at 1.3 tokens/param
-# phi 1 with a 10% floor was first or tied-first; at 5 phi 4 decaying to zero was best of all schedules; at
-# 20 decaying to zero beat the floor on every seed, phi 0.5-8 tied, and all trailed linear-to-zero; phi 4 had
-# the lowest loss averaged over 5 and 20. The switch lies between 1.3 and 5; 2.5 is their geometric middle,
-# not a measured optimum.
+# The deprecated budget rule of ``suggest_schedule``, by tokens per non-embedding parameter: below the switch phi 1
+# with a 10% floor, from it on phi 4 to zero. The measurements behind it: docs/phi.md, "The budget rule".
 SHORT_BUDGET_TOKENS_PER_PARAM = 2.5
 SHORT_BUDGET_SCHEDULE = MappingProxyType({"phi": 1.0, "min_lr_ratio": 0.1})  # read-only: the rule is global
 LONG_BUDGET_SCHEDULE = MappingProxyType({"phi": 4.0, "min_lr_ratio": 0.0})
@@ -86,15 +82,10 @@ def validate_min_lr_ratio(min_lr_ratio: float) -> float:
 def suggest_schedule(tokens_per_param: float) -> dict[str, float]:
     """``{"phi", "min_lr_ratio"}`` for a budget of ``tokens_per_param`` tokens per non-embedding parameter.
 
-    The package's measured rule (``SHORT_BUDGET_TOKENS_PER_PARAM`` and the two schedules in
-    ``uba_hf.schedule``): short budgets keep the LR up (phi 1, 10% floor), longer
-    ones decay early and to zero (phi 4), as linear-to-zero beats a floor more the longer the run (Bergsma et
-    al. 2025). Returns a new dict, usable as ``lr_scheduler_kwargs`` for ``"uba"``.
-
-    Fitted on one small model: on another (the main job's 3M model) much smaller phis beat this pick (phi
-    0.025 with the 10% floor was the best there), so the best phi is not a function of the budget alone
-    (``docs/phi.md``, "The budget rule"). Use it as the starting point, not as a tuned
-    value for every model.
+    The budget-only rule (``SHORT_BUDGET_TOKENS_PER_PARAM`` and the two schedules in ``uba_hf.schedule``): short
+    budgets keep the LR up (phi 1, 10% floor), longer ones decay early and to zero (phi 4). Returns a new dict,
+    usable as ``lr_scheduler_kwargs`` for ``"uba"``. It reads the budget alone, and the best phi depends on the
+    peak LR too (``docs/phi.md``, "The budget rule"): prefer leaving phi out.
 
     Args:
         tokens_per_param: training tokens over non-embedding parameters (20 is Chinchilla's ratio).
@@ -102,7 +93,7 @@ def suggest_schedule(tokens_per_param: float) -> dict[str, float]:
     Example:
 
     >>> import warnings
-    >>> with warnings.catch_warnings():  # deprecated since 0.4.0 (a FutureWarning)
+    >>> with warnings.catch_warnings():  # deprecated (a FutureWarning)
     ...     warnings.simplefilter("ignore", FutureWarning)
     ...     short, long = suggest_schedule(1.0), suggest_schedule(20.0)
     >>> short  # a short budget: keep the LR up, stop at a 10% floor
@@ -112,8 +103,8 @@ def suggest_schedule(tokens_per_param: float) -> dict[str, float]:
 
     Pass it on as ``TrainingArguments(lr_scheduler_type="uba", lr_scheduler_kwargs=suggest_schedule(20.0))``.
 
-    Deprecated since 0.4.0 (a ``FutureWarning``; removed in 0.5.0): ``UBATrainer`` / ``uba-pretrain`` without a phi
-    choose from the budget *and* the peak LR (:func:`uba_hf.zero_config_schedule`), which this rule could not.
+    Deprecated (a ``FutureWarning``; to be removed in 0.5.0): every UBA schedule built without a phi picks it from
+    the budget *and* the peak LR (:func:`uba_hf.zero_config_schedule`), which this rule cannot.
     """
     import warnings
 
@@ -285,7 +276,7 @@ def adopt_recorded(
     """``current`` with the values of ``not_given`` keys taken from a checkpoint's ``recorded`` schedule.
 
     A value the user did not give cannot conflict with a checkpoint: the run continues with what it started
-    with (an earlier release's default, or the package's choice when it started), and says so in one line.
+    with (whatever picked it when it started), and says so in one line.
     The keys the user gave are left as they are, for the caller to check against the checkpoint.
     """
     adopted = {key: recorded[key] for key in not_given if key in recorded}
@@ -321,7 +312,7 @@ class UBASchedule(LambdaLR):
 
     ``phi`` / ``min_lr_ratio`` ``None`` (not given): the zero-config choice for a new run, from the budget and the
     optimizer's peak LR (:func:`uba_hf.zero_config_schedule`; one log line), and the state's own values on a
-    resume (:func:`adopt_recorded`), so a run started under an earlier default resumes exactly. Only values given
+    resume (:func:`adopt_recorded`), so a run resumes exactly on the curve it started on. Only values given
     explicitly are checked against the state.
 
     Build it with :func:`get_uba_schedule_with_warmup` (or ``transformers.get_scheduler("uba", ...)``).
