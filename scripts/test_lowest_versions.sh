@@ -6,7 +6,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 VENV="${1:-/work/venvs/lowest}"
 TRANSFORMERS=5.2.0
-ACCELERATE=1.0.0
+ACCELERATE=1.3.0
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q torch==2.13.0
 "$VENV/bin/pip" install -q "transformers==$TRANSFORMERS" "accelerate==$ACCELERATE" safetensors pytest hypothesis pyyaml
