@@ -87,9 +87,10 @@ def zero_config_schedule(num_training_steps: int, learning_rate: float) -> dict[
     """The phi and floor a UBA schedule picks when none is given, from the run's LR area (peak LR x updates).
 
     Returns ``{"phi", "min_lr_ratio", "lr_area", "reason"}`` for a budget of ``num_training_steps`` optimizer
-    updates at a peak LR of ``learning_rate`` (AdamW's); ``reason`` is the line that is logged, and ``UBATrainer``
-    records the whole dict (``UBASchedule.zero_config``) in every checkpoint. A UBA schedule built without phi (or without the floor) takes
-    the missing values from here, with ``learning_rate = peak_learning_rate(optimizer)``.
+    updates at a peak LR of ``learning_rate`` (AdamW's); ``reason`` is the line that is logged. A UBA schedule built
+    without phi (or without the floor) takes the missing values from here, with ``learning_rate =
+    peak_learning_rate(optimizer)``, and exposes the dict as ``UBASchedule.zero_config``; ``UBATrainer`` records it
+    in every checkpoint.
 
     >>> s = zero_config_schedule(400, 3e-3)      # the LR cannot move the weights far: decay late
     >>> s["phi"], s["min_lr_ratio"]
