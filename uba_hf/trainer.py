@@ -92,8 +92,9 @@ class UBATrainer(Trainer):
       pretraining CLI does: its default is ``"uba"``), and an explicit ``"linear"`` then means linear.
     * any other type: that schedule, with a warning that UBA is off.
 
-    The resolved choice is written back to ``args.lr_scheduler_type`` / ``args.lr_scheduler_kwargs``
-    so that saved arguments say what ran.
+    The schedule type and the UBA values given (parsed) are written to ``args.lr_scheduler_type`` /
+    ``args.lr_scheduler_kwargs``, and after ``train()`` the phi and floor that ran, so that saved arguments say what
+    ran.
 
     Args:
         uba_args: ``phi``, ``min_lr_ratio`` and ``rebudget``. They can also come from
