@@ -9,7 +9,7 @@ TRANSFORMERS=5.2.0
 ACCELERATE=1.3.0
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q torch==2.13.0
-"$VENV/bin/pip" install -q "transformers==$TRANSFORMERS" "accelerate==$ACCELERATE" safetensors pytest hypothesis pyyaml
+"$VENV/bin/pip" install -q "transformers==$TRANSFORMERS" "accelerate==$ACCELERATE" safetensors pytest hypothesis pyyaml tensorboard
 "$VENV/bin/python" -c "import torch, transformers, accelerate; print('torch', torch.__version__, \
 'transformers', transformers.__version__, 'accelerate', accelerate.__version__)"
 cd "$ROOT"
