@@ -313,7 +313,10 @@ class UBASchedule(LambdaLR):
     ``phi`` / ``min_lr_ratio`` ``None`` (not given): the zero-config choice for a new run, from the budget and the
     optimizer's peak LR (:func:`uba_hf.zero_config_schedule`; one log line), and the state's own values on a
     resume (:func:`adopt_recorded`), so a run resumes exactly on the curve it started on. Only values given
-    explicitly are checked against the state.
+    explicitly are checked against the state. This is the one place that fills a value not given: the pick is
+    ``self.zero_config`` (``zero_config_schedule``'s dict with the ``learning_rate`` and ``num_training_steps`` it
+    read; None when both were given or a checkpoint's state replaced it), logged at the first step where
+    Transformers' messages show (``uba_hf.logs``) unless an owner takes the line first (``pop_zero_config_note``).
 
     Build it with :func:`get_uba_schedule_with_warmup` (or ``transformers.get_scheduler("uba", ...)``).
 
