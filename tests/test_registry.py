@@ -130,3 +130,47 @@ def test_unmodified_script_fails_without_and_runs_with_uba_hf_run(tmp_path):
 def test_uba_hf_run_without_script_prints_usage():
     out = subprocess.run([sys.executable, "-m", "uba_hf.run"], capture_output=True, text=True, env=ENV)
     assert out.returncode == 2 and "usage: python -m uba_hf.run" in out.stderr
+
+
+STOCK_TRAINER_SCRIPT = """
+import sys
+
+import torch
+from transformers import Trainer, TrainingArguments
+
+import uba_hf  # registers "uba"
+
+
+class Tiny(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 1)
+
+    def forward(self, x, labels):
+        return {"loss": torch.nn.functional.mse_loss(self.linear(x).squeeze(-1), labels)}
+
+
+data = [{"x": torch.full((4,), float(i)), "labels": torch.tensor(float(i % 3))} for i in range(16)]
+args = TrainingArguments(
+    output_dir=sys.argv[1], max_steps=4, learning_rate=1e-3, lr_scheduler_type="uba", log_level=sys.argv[2],
+    per_device_train_batch_size=4, use_cpu=True, report_to="none", save_strategy="no", disable_tqdm=True,
+)
+Trainer(model=Tiny(), args=args, train_dataset=data).train()
+"""
+
+
+@pytest.mark.parametrize("log_level", ["info", "warning"])
+def test_the_stock_trainer_shows_the_zero_config_pick_beside_its_own_messages_at_its_log_level(tmp_path, log_level):
+    """README way 1 as a user runs it (a script, no logging set up): with ``log_level="info"`` the pick and its reason
+    appear once on stderr, where the Trainer's own INFO lines appear; at ``"warning"`` neither does."""
+    script = tmp_path / "train.py"
+    script.write_text(STOCK_TRAINER_SCRIPT)
+    out = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "out"), log_level], capture_output=True, text=True, env=ENV
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    pick = uba_hf.zero_config_schedule(4, 1e-3)
+    line = f"UBA zero-config: phi={pick['phi']:g}, min_lr_ratio={pick['min_lr_ratio']:g}, from {pick['reason']}"
+    shown = log_level == "info"
+    assert out.stderr.count(line) == int(shown), out.stderr[-3000:]
+    assert ("***** Running training *****" in out.stderr) == shown  # the Trainer's own INFO line, same stream

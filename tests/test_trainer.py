@@ -133,6 +133,25 @@ def test_uba_arguments_bad_input(kwargs, match):
         UBAArguments(**kwargs)
 
 
+def test_phi_and_the_floor_are_parsed_once_where_they_enter_into_a_float_or_none():
+    """Text and numbers become floats at the entry (``UBAArguments``, ``lr_scheduler_kwargs``); ``"auto"`` is not
+    given, so it neither conflicts with a phi given elsewhere nor enters the run identity."""
+    from uba_hf.arguments import check_uba_kwargs, resolve_uba_kwargs
+    from uba_hf.checkpoints import identity_differences, run_identity
+
+    assert (UBAArguments(phi="auto").phi, UBAArguments(phi=" 2 ", min_lr_ratio=0).min_lr_ratio) == (None, 0.0)
+    assert UBAArguments(phi="2").phi == 2.0 and UBAArguments(phi="AUTO").to_scheduler_kwargs() == {}
+    parsed = check_uba_kwargs({"phi": "0.5", "min_lr_ratio": "0.1", "rebudget": False})
+    assert parsed == {"phi": 0.5, "min_lr_ratio": 0.1} and all(type(v) is float for v in parsed.values())
+    assert check_uba_kwargs({"phi": "auto", "min_lr_ratio": None}) == {}
+    assert resolve_uba_kwargs({"phi": "auto"}, UBAArguments(phi="0.5")) == {"phi": 0.5}
+    with pytest.raises(ValueError, match="`min_lr_ratio` must be a number in \\[0, 1\\).*'ten'"):
+        check_uba_kwargs({"min_lr_ratio": "ten"})
+    # A checkpoint of a run given phi="auto" (recorded as the string by 0.4.0) is part of a run that gives none.
+    recorded = run_identity("uba", 1e-3, 0, {"phi": "auto"})
+    assert identity_differences(recorded, run_identity("uba", 1e-3, 0, resolve_uba_kwargs({"phi": "auto"}, None))) == []
+
+
 def test_streaming_dataset_without_max_steps_is_a_clear_error(tmp_path):
     import torch
 

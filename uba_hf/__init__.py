@@ -9,9 +9,8 @@ Public names:
   Transformers' ``get_*_schedule_with_warmup``; ``uba_factor`` and ``uba_lr_lambda`` are its pure math.
 * ``zero_config_schedule(num_training_steps, learning_rate)``: the phi and floor a UBA schedule takes when none
   is given, on every path (from the run's peak LR times its updates; docs/phi.md). A resume that does not give
-  them takes the checkpoint's, so a run outlives a change of the rule. (``DEFAULT_PHI`` and
-  ``DEFAULT_MIN_LR_RATIO``, the fixed defaults until 0.3.0, are gone: there is no fixed default.)
-* ``suggest_schedule(tokens_per_param)``: deprecated (0.4.0), the earlier budget-only rule.
+  them takes the checkpoint's, so a run outlives a change of the rule. There is no fixed default.
+* ``suggest_schedule(tokens_per_param)``: deprecated, the budget-only rule.
 * ``UBA_SCHEDULER_NAME`` (``"uba"``) and ``register_uba_scheduler``: the registration with Transformers.
 * ``UBATrainer`` and ``UBAArguments``: a ``Trainer`` that runs UBA by default and guards its budget.
 * ``UBAConfigError``: every user mistake (a ``ValueError``); ``CheckpointWriteError``: a checkpoint write that
@@ -67,8 +66,8 @@ _REMOVED = {"DEFAULT_PHI": "phi", "DEFAULT_MIN_LR_RATIO": "min_lr_ratio"}
 
 
 def __getattr__(name: str):
-    """The fixed defaults removed in 0.4.0 fail with the way forward. An ``ImportError``: ``from uba_hf import
-    DEFAULT_PHI`` would replace an ``AttributeError``'s message with its own."""
+    """Removed names fail with the way forward. An ``ImportError``: ``from uba_hf import DEFAULT_PHI`` would
+    replace an ``AttributeError``'s message with its own."""
     if name in _REMOVED:
         raise ImportError(
             f"uba_hf.{name} was removed in 0.4.0: a UBA schedule built without {_REMOVED[name]} takes it from the "

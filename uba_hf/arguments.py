@@ -11,20 +11,35 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UBAConfigError
-from .registry import check_uba_kwargs
-from .schedule import validate_phi, validate_schedule_args
+from .schedule import validate_min_lr_ratio, validate_phi, validate_schedule_args
 
-__all__ = ["PHI_AUTO", "UBAArguments", "parse_phi", "resolve_uba_kwargs", "validate_uba_args"]
+__all__ = [
+    "PHI_AUTO",
+    "UBAArguments",
+    "UBA_KWARGS",
+    "UBA_SCHEDULE_KWARGS",
+    "check_uba_kwargs",
+    "parse_min_lr_ratio",
+    "parse_phi",
+    "resolve_uba_kwargs",
+    "validate_uba_args",
+]
 
 PHI_AUTO = "auto"
+UBA_SCHEDULE_KWARGS = ("phi", "min_lr_ratio")  # the curve's own parameters (recorded in checkpoints)
+UBA_KWARGS = (*UBA_SCHEDULE_KWARGS, "rebudget")  # everything lr_scheduler_kwargs may hold for "uba"
 
 
-def parse_phi(value: Any) -> float | str:
-    """``phi`` as given on a command line, in a recipe or in Python: a number > 0, or ``"auto"``."""
+def parse_phi(value: Any) -> float | None:
+    """``phi`` as given on a command line, in a recipe, in ``lr_scheduler_kwargs`` or in Python: a number > 0
+    (or its text), or ``"auto"`` / ``None``, which mean the same: not given, so the schedule picks it
+    (``UBASchedule``). Every entry point parses with this, so everything after it sees a float or None."""
+    if value is None:
+        return None
     if isinstance(value, str):
         text = value.strip().lower()
         if text == PHI_AUTO:
-            return PHI_AUTO
+            return None
         try:
             value = float(text)
         except ValueError:
@@ -32,13 +47,50 @@ def parse_phi(value: Any) -> float | str:
     return validate_phi(value)
 
 
+def parse_min_lr_ratio(value: Any) -> float | None:
+    """``min_lr_ratio`` as given: a number in [0, 1) (or its text), or ``None`` (not given: the schedule picks it)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise UBAConfigError(
+                f"`min_lr_ratio` must be a number in [0, 1) (eta_min / eta_max); got {value!r}."
+            ) from None
+    return validate_min_lr_ratio(value)
+
+
+def check_uba_kwargs(kwargs: dict | None, where: str = "lr_scheduler_kwargs") -> dict[str, Any]:
+    """``lr_scheduler_kwargs`` for ``"uba"`` parsed: ``phi`` and ``min_lr_ratio`` as floats, ``rebudget`` as
+    ``True``; a key not given (``None``, ``phi="auto"``, ``rebudget=False``) is absent. Unknown keys and bad
+    values raise :class:`UBAConfigError` naming ``where``."""
+    kwargs = dict(kwargs or {})
+    unknown = sorted(set(kwargs) - set(UBA_KWARGS))
+    if unknown:
+        hint = ""
+        if "min_lr" in unknown or "min_lr_rate" in unknown:
+            hint = " Express the floor as `min_lr_ratio` (eta_min / eta_max), applied to each param group's own LR."
+        raise UBAConfigError(
+            f"`{where}` for lr_scheduler_type 'uba' accepts only {list(UBA_KWARGS)}; got unknown {unknown}.{hint}"
+        )
+    if not isinstance(kwargs.get("rebudget", False), bool):
+        raise UBAConfigError(f"`{where}` 'rebudget' must be true or false; got {kwargs['rebudget']!r}.")
+    parsed = {
+        "phi": parse_phi(kwargs.get("phi")),
+        "min_lr_ratio": parse_min_lr_ratio(kwargs.get("min_lr_ratio")),
+        "rebudget": kwargs.get("rebudget") or None,
+    }
+    return {key: value for key, value in parsed.items() if value is not None}
+
+
 def validate_uba_args(
-    phi: float | str | None, min_lr_ratio: float | None, num_warmup_steps: int = 0, num_training_steps: int = 1
+    phi: float | None, min_lr_ratio: float | None, num_warmup_steps: int = 0, num_training_steps: int = 1
 ) -> None:
-    """The schedule's own checks (the budget part only when given); ``"auto"`` and ``None`` (not given) are
-    resolved later (the zero-config choice, or the checkpoint's value on a resume), so they are checked as any
-    valid value would be."""
-    phi = 1.0 if phi in (None, PHI_AUTO) else phi
+    """The schedule's own checks of a budget and warmup known before the schedule exists (a job's early check);
+    ``phi`` / ``min_lr_ratio`` ``None`` (not given: the schedule picks them) are checked as any valid value
+    would be."""
+    phi = 1.0 if phi is None else phi
     min_lr_ratio = 0.0 if min_lr_ratio is None else min_lr_ratio
     validate_schedule_args(num_warmup_steps, num_training_steps, phi, min_lr_ratio)
 
@@ -90,34 +142,28 @@ class UBAArguments:
     )
 
     def __post_init__(self) -> None:
-        self.phi = None if self.phi is None else parse_phi(self.phi)
-        validate_uba_args(self.phi, self.min_lr_ratio)
+        # Parsed here, where the command line and Python enter: a float, or None for a value not given.
+        self.phi = parse_phi(self.phi)
+        self.min_lr_ratio = parse_min_lr_ratio(self.min_lr_ratio)
         if not isinstance(self.rebudget, bool):
             raise UBAConfigError(f"`rebudget` must be true or false; got {self.rebudget!r}.")
 
-    def to_scheduler_kwargs(self) -> dict[str, float | str | bool]:
+    def to_scheduler_kwargs(self) -> dict[str, float | bool]:
         """``lr_scheduler_kwargs`` for ``"uba"``: the values given (``rebudget`` only when set)."""
         given = {"phi": self.phi, "min_lr_ratio": self.min_lr_ratio, "rebudget": self.rebudget or None}
         return {key: value for key, value in given.items() if value is not None}
 
 
 def resolve_uba_kwargs(lr_scheduler_kwargs: dict | None, uba_args: UBAArguments | None) -> dict[str, Any]:
-    """The UBA kwargs the user gave, from ``uba_args`` and ``TrainingArguments.lr_scheduler_kwargs``; the same
-    key given in both with different values is an error. Keys not given are absent (the package decides them).
-
-    Validated now (the budget-independent parts) rather than at the first training step.
-    """
-    from_training_args = check_uba_kwargs(lr_scheduler_kwargs)
+    """The UBA kwargs the user gave, from ``uba_args`` and ``TrainingArguments.lr_scheduler_kwargs``, parsed
+    (:func:`check_uba_kwargs`); the same key given in both with different values is an error. Keys not given are
+    absent: the schedule picks them, or takes the checkpoint's on a resume."""
     resolved = uba_args.to_scheduler_kwargs() if uba_args is not None else {}
-    for key, value in from_training_args.items():
-        value = parse_phi(value) if key == "phi" else value if key == "rebudget" else float(value)
+    for key, value in check_uba_kwargs(lr_scheduler_kwargs).items():
         if key in resolved and value != resolved[key]:
             raise UBAConfigError(
                 f"UBA `{key}` is given twice with different values: lr_scheduler_kwargs has {value!r}, "
                 f"UBAArguments has {resolved[key]!r}. Give it in one place."
             )
         resolved[key] = value
-    if not resolved.get("rebudget", True):
-        del resolved["rebudget"]
-    validate_uba_args(resolved.get("phi"), resolved.get("min_lr_ratio"))
     return resolved

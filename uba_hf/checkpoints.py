@@ -32,8 +32,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from .arguments import UBA_SCHEDULE_KWARGS
 from .errors import UBAConfigError
-from .registry import UBA_SCHEDULE_KWARGS
 
 logger = logging.getLogger("uba_hf")
 
@@ -41,8 +41,8 @@ COMPLETE_MARKER = "uba_checkpoint.json"
 PENDING_MARKER = "uba_checkpoint.pending"
 SCHEDULE_RECORD_NAME = "uba_schedule.json"
 CHECKPOINT_NAME_RE = re.compile(r"^checkpoint-(\d+)$")
-# Schedule arguments that say how to resume, not what was trained: left out of the identity, and ignored in
-# the markers of uba-hf 0.2.0, which recorded them (a re-budgeted run's checkpoints would refuse a plain resume).
+# Schedule arguments that say how to resume, not what was trained: left out of the identity, and ignored in a
+# marker that records them (else a re-budgeted run's checkpoints would refuse a plain resume).
 RESUME_OPTIONS = ("rebudget",)
 _IGNORED_IN_MARKERS = {f"schedule.{name}" for name in RESUME_OPTIONS}
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from transformers import optimization
 from transformers.trainer_utils import SchedulerType
 
-from .errors import UBAConfigError
+from .arguments import UBA_KWARGS, UBA_SCHEDULE_KWARGS, check_uba_kwargs
 from .schedule import get_uba_schedule_with_warmup
 
 UBA_SCHEDULER_NAME = "uba"
@@ -28,8 +28,13 @@ UBA_SCHEDULER_NAME = "uba"
 
 Use it as ``lr_scheduler_type="uba"``, ``--lr_scheduler_type uba`` or ``get_scheduler("uba", ...)``."""
 _MEMBER_NAME = "UBA"
-UBA_SCHEDULE_KWARGS = ("phi", "min_lr_ratio")  # the curve's own parameters (recorded in checkpoints)
-UBA_KWARGS = (*UBA_SCHEDULE_KWARGS, "rebudget")  # everything lr_scheduler_kwargs may hold for "uba"
+__all__ = [
+    "UBA_KWARGS",
+    "UBA_SCHEDULER_NAME",
+    "UBA_SCHEDULE_KWARGS",
+    "check_uba_kwargs",
+    "register_uba_scheduler",
+]
 
 
 def _uba_scheduler_type() -> SchedulerType:
@@ -43,36 +48,13 @@ def _reduce_uba_member(protocol: int = 2):
     return (_uba_scheduler_type, ())
 
 
-def check_uba_kwargs(kwargs: dict | None, where: str = "lr_scheduler_kwargs") -> dict:
-    """Validate the scheduler-specific kwargs accepted by ``"uba"`` and return a clean copy."""
-    kwargs = dict(kwargs or {})
-    unknown = sorted(set(kwargs) - set(UBA_KWARGS))
-    if unknown:
-        hint = ""
-        if "min_lr" in unknown or "min_lr_rate" in unknown:
-            hint = " Express the floor as `min_lr_ratio` (eta_min / eta_max), applied to each param group's own LR."
-        raise UBAConfigError(
-            f"`{where}` for lr_scheduler_type 'uba' accepts only {list(UBA_KWARGS)}; got unknown {unknown}.{hint}"
-        )
-    if not isinstance(kwargs.get("rebudget", False), bool):
-        raise UBAConfigError(f"`{where}` 'rebudget' must be true or false; got {kwargs['rebudget']!r}.")
-    return kwargs
-
-
 def _uba_from_get_scheduler(optimizer, num_warmup_steps: int, num_training_steps: int, **kwargs):
-    """The ``TYPE_TO_SCHEDULER_FUNCTION`` entry: ``get_scheduler`` passes the user's
-    ``scheduler_specific_kwargs`` straight through, so unknown keys get a clear error here."""
+    """The ``TYPE_TO_SCHEDULER_FUNCTION`` entry: ``get_scheduler`` passes the user's ``scheduler_specific_kwargs``
+    (the stock Trainer's ``lr_scheduler_kwargs``) straight through, so they are parsed here, where they enter;
+    a value not given (``None``, ``"auto"``) is left to the schedule, which picks it."""
     kwargs = check_uba_kwargs(kwargs, "scheduler_specific_kwargs / lr_scheduler_kwargs")
-    phi = kwargs.get("phi")
-    if isinstance(phi, str) and phi.strip().lower() == "auto":
-        phi = None  # "auto" is the zero-config choice, the same as not giving phi
     return get_uba_schedule_with_warmup(
-        optimizer,
-        num_warmup_steps=num_warmup_steps,
-        num_training_steps=num_training_steps,
-        phi=phi,  # not given: the zero-config choice, or the checkpoint's on a resume
-        min_lr_ratio=kwargs.get("min_lr_ratio"),
-        rebudget=kwargs.get("rebudget", False),
+        optimizer, num_warmup_steps=num_warmup_steps, num_training_steps=num_training_steps, **kwargs
     )
 
 

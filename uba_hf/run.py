@@ -36,13 +36,13 @@ if __name__ == "__main__" and not __package__:
     # shadow the real `deepspeed` for the target script. Put the directory holding the package there.
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from uba_hf.arguments import parse_phi, validate_uba_args  # noqa: E402
+from uba_hf.arguments import check_uba_kwargs, validate_uba_args  # noqa: E402
 from uba_hf.deepspeed import check_no_scheduler_block, load_deepspeed_config  # noqa: E402
 from uba_hf.errors import UBAConfigError  # noqa: E402
-from uba_hf.registry import UBA_SCHEDULER_NAME, check_uba_kwargs, register_uba_scheduler  # noqa: E402
-from uba_hf_cli import RUN_PROG, RUN_USAGE  # noqa: E402
+from uba_hf.registry import UBA_SCHEDULER_NAME, register_uba_scheduler  # noqa: E402
+from uba_hf_cli.usage import RUN_PROG, RUN_USAGE  # noqa: E402
 
-PROG, USAGE = RUN_PROG, RUN_USAGE  # in uba_hf_cli, so that `uba-run --help` needs no torch
+PROG, USAGE = RUN_PROG, RUN_USAGE  # in uba_hf_cli.usage, so that `uba-run --help` needs no torch
 
 LOCAL_RANK_FLAGS = ("--local_rank", "--local-rank")
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
@@ -148,10 +148,8 @@ def check_uba_arguments(args: list[str]) -> None:
             ) from None
     if not isinstance(kwargs, dict):
         raise UBAConfigError(f'--lr_scheduler_kwargs must be a JSON object (e.g. {{"phi": 1.0}}); got {kwargs!r}.')
-    kwargs = check_uba_kwargs(kwargs)
-    phi = parse_phi(kwargs["phi"]) if "phi" in kwargs else None  # None: the zero-config choice
-    min_lr_ratio = kwargs.get("min_lr_ratio")
-    validate_uba_args(phi, min_lr_ratio)
+    kwargs = check_uba_kwargs(kwargs)  # parsed: a phi / floor not given is absent (the schedule picks it)
+    phi, min_lr_ratio = kwargs.get("phi"), kwargs.get("min_lr_ratio")
     max_steps = _as_number(values.get("max_steps", -1), "max_steps")
     warmup = _as_number(values.get("warmup_steps", 0), "warmup_steps")
     if max_steps > 0 and warmup >= 1:  # a ratio (< 1) of the budget always fits

@@ -29,18 +29,15 @@ from typing import Any
 from torch.optim.lr_scheduler import LambdaLR
 
 from .errors import UBAConfigError
+from .logs import log_info
 from .zero_config import peak_learning_rate, zero_config_line, zero_config_schedule
 
 # phi and the floor have no fixed defaults: a schedule built without them takes them from its own budget and its
 # optimizer's peak LR (``uba_hf.zero_config``), and a resume takes the checkpoint's (``adopt_recorded``), so that a
-# run started under an earlier release's default resumes on its own curve.
+# run resumes on the curve its checkpoint records, whatever picked it.
 
-# The schedule to use when the budget is known in tokens per non-embedding parameter (``suggest_schedule``),
-# from this package's benchmark v2 (docs/phi.md, "The budget rule"): at 1.3 tokens/param
-# phi 1 with a 10% floor was first or tied-first; at 5 phi 4 decaying to zero was best of all schedules; at
-# 20 decaying to zero beat the floor on every seed, phi 0.5-8 tied, and all trailed linear-to-zero; phi 4 had
-# the lowest loss averaged over 5 and 20. The switch lies between 1.3 and 5; 2.5 is their geometric middle,
-# not a measured optimum.
+# The deprecated budget rule of ``suggest_schedule``, by tokens per non-embedding parameter: below the switch phi 1
+# with a 10% floor, from it on phi 4 to zero. The measurements behind it: docs/phi.md, "The budget rule".
 SHORT_BUDGET_TOKENS_PER_PARAM = 2.5
 SHORT_BUDGET_SCHEDULE = MappingProxyType({"phi": 1.0, "min_lr_ratio": 0.1})  # read-only: the rule is global
 LONG_BUDGET_SCHEDULE = MappingProxyType({"phi": 4.0, "min_lr_ratio": 0.0})
@@ -54,6 +51,7 @@ __all__ = [
     "suggest_schedule",
     "uba_factor",
     "uba_lr_lambda",
+    "validate_min_lr_ratio",
     "validate_phi",
     "validate_schedule_args",
 ]
@@ -71,18 +69,23 @@ def validate_phi(phi: float, name: str = "phi") -> float:
     return phi
 
 
+def validate_min_lr_ratio(min_lr_ratio: float) -> float:
+    """Return ``min_lr_ratio`` as a float, or raise ``ValueError`` if it is not a number in [0, 1)."""
+    if isinstance(min_lr_ratio, bool) or not isinstance(min_lr_ratio, (int, float)):
+        raise UBAConfigError(f"`min_lr_ratio` must be a number in [0, 1) (eta_min / eta_max); got {min_lr_ratio!r}.")
+    min_lr_ratio = float(min_lr_ratio)
+    if not (0.0 <= min_lr_ratio < 1.0):  # also rejects NaN
+        raise UBAConfigError(f"`min_lr_ratio` must be in [0, 1) (eta_min / eta_max); got {min_lr_ratio!r}.")
+    return min_lr_ratio
+
+
 def suggest_schedule(tokens_per_param: float) -> dict[str, float]:
     """``{"phi", "min_lr_ratio"}`` for a budget of ``tokens_per_param`` tokens per non-embedding parameter.
 
-    The package's measured rule (``SHORT_BUDGET_TOKENS_PER_PARAM`` and the two schedules in
-    ``uba_hf.schedule``): short budgets keep the LR up (phi 1, 10% floor), longer
-    ones decay early and to zero (phi 4), as linear-to-zero beats a floor more the longer the run (Bergsma et
-    al. 2025). Returns a new dict, usable as ``lr_scheduler_kwargs`` for ``"uba"``.
-
-    Fitted on one small model: on another (the main job's 3M model) much smaller phis beat this pick (phi
-    0.025 with the 10% floor was the best there), so the best phi is not a function of the budget alone
-    (``docs/phi.md``, "The budget rule"). Use it as the starting point, not as a tuned
-    value for every model.
+    The budget-only rule (``SHORT_BUDGET_TOKENS_PER_PARAM`` and the two schedules in ``uba_hf.schedule``): short
+    budgets keep the LR up (phi 1, 10% floor), longer ones decay early and to zero (phi 4). Returns a new dict,
+    usable as ``lr_scheduler_kwargs`` for ``"uba"``. It reads the budget alone, and the best phi depends on the
+    peak LR too (``docs/phi.md``, "The budget rule"): prefer leaving phi out.
 
     Args:
         tokens_per_param: training tokens over non-embedding parameters (20 is Chinchilla's ratio).
@@ -90,7 +93,7 @@ def suggest_schedule(tokens_per_param: float) -> dict[str, float]:
     Example:
 
     >>> import warnings
-    >>> with warnings.catch_warnings():  # deprecated since 0.4.0 (a FutureWarning)
+    >>> with warnings.catch_warnings():  # deprecated (a FutureWarning)
     ...     warnings.simplefilter("ignore", FutureWarning)
     ...     short, long = suggest_schedule(1.0), suggest_schedule(20.0)
     >>> short  # a short budget: keep the LR up, stop at a 10% floor
@@ -100,8 +103,8 @@ def suggest_schedule(tokens_per_param: float) -> dict[str, float]:
 
     Pass it on as ``TrainingArguments(lr_scheduler_type="uba", lr_scheduler_kwargs=suggest_schedule(20.0))``.
 
-    Deprecated since 0.4.0 (a ``FutureWarning``; removed in 0.5.0): ``UBATrainer`` / ``uba-pretrain`` without a phi
-    choose from the budget *and* the peak LR (:func:`uba_hf.zero_config_schedule`), which this rule could not.
+    Deprecated (a ``FutureWarning``; to be removed in 0.5.0): every UBA schedule built without a phi picks it from
+    the budget *and* the peak LR (:func:`uba_hf.zero_config_schedule`), which this rule cannot.
     """
     import warnings
 
@@ -143,12 +146,7 @@ def validate_schedule_args(
             "the warmup is part of the budget. Shorten the warmup or raise the budget."
         )
     phi = validate_phi(phi)
-    if isinstance(min_lr_ratio, bool) or not isinstance(min_lr_ratio, (int, float)):
-        raise UBAConfigError(f"`min_lr_ratio` must be a number in [0, 1) (eta_min / eta_max); got {min_lr_ratio!r}.")
-    min_lr_ratio = float(min_lr_ratio)
-    if not (0.0 <= min_lr_ratio < 1.0):  # also rejects NaN
-        raise UBAConfigError(f"`min_lr_ratio` must be in [0, 1) (eta_min / eta_max); got {min_lr_ratio!r}.")
-    return num_warmup_steps, num_training_steps, phi, min_lr_ratio
+    return num_warmup_steps, num_training_steps, phi, validate_min_lr_ratio(min_lr_ratio)
 
 
 def uba_factor(t: float, total: float, phi: float) -> float:
@@ -278,22 +276,22 @@ def adopt_recorded(
     """``current`` with the values of ``not_given`` keys taken from a checkpoint's ``recorded`` schedule.
 
     A value the user did not give cannot conflict with a checkpoint: the run continues with what it started
-    with (an earlier release's default, or the package's choice when it started), and says so in one line.
+    with (whatever picked it when it started), and says so in one line.
     The keys the user gave are left as they are, for the caller to check against the checkpoint.
     """
     adopted = {key: recorded[key] for key in not_given if key in recorded}
     if adopted:
-        logging.getLogger("uba_hf").info(
-            "UBA: resuming with %s recorded in %s (not given now: the run continues on the curve it started on).",
-            ", ".join(f"{key}={value!r}" for key, value in adopted.items()),
-            where,
+        values = ", ".join(f"{key}={value!r}" for key, value in adopted.items())
+        log_info(
+            f"UBA: resuming with {values} recorded in {where} (not given now: the run continues on the curve it "
+            "started on)."
         )
     return {**current, **adopted}
 
 
 # UBASchedule attributes of this process, not of the run: how it loads a checkpoint's state, and the zero-config
-# line it has yet to log. Never saved in the state itself.
-_HOW_TO_LOAD = ("rebudget", "not_given", "zero_config_note")
+# choice it made and has yet to log. Never saved in the state itself.
+_HOW_TO_LOAD = ("rebudget", "not_given", "zero_config", "zero_config_note")
 
 
 class UBASchedule(LambdaLR):
@@ -314,8 +312,11 @@ class UBASchedule(LambdaLR):
 
     ``phi`` / ``min_lr_ratio`` ``None`` (not given): the zero-config choice for a new run, from the budget and the
     optimizer's peak LR (:func:`uba_hf.zero_config_schedule`; one log line), and the state's own values on a
-    resume (:func:`adopt_recorded`), so a run started under an earlier default resumes exactly. Only values given
-    explicitly are checked against the state.
+    resume (:func:`adopt_recorded`), so a run resumes exactly on the curve it started on. Only values given
+    explicitly are checked against the state. This is the one place that fills a value not given: the pick is
+    ``self.zero_config`` (``zero_config_schedule``'s dict with the ``learning_rate`` and ``num_training_steps`` it
+    read; None when both were given or a checkpoint's state replaced it), logged at the first step where
+    Transformers' messages show (``uba_hf.logs``) unless an owner takes the line first (``pop_zero_config_note``).
 
     Build it with :func:`get_uba_schedule_with_warmup` (or ``transformers.get_scheduler("uba", ...)``).
 
@@ -342,14 +343,15 @@ class UBASchedule(LambdaLR):
         rebudget: bool = False,
     ) -> None:
         # None: not given, so the zero-config choice now, and the checkpoint's value on a resume.
-        self.not_given = tuple(key for key, value in (("phi", phi), ("min_lr_ratio", min_lr_ratio)) if value is None)
-        note = None
+        given = {key: value for key, value in (("phi", phi), ("min_lr_ratio", min_lr_ratio)) if value is not None}
+        self.not_given = tuple(key for key in ("phi", "min_lr_ratio") if key not in given)
+        choice = None
         if self.not_given:
             budget = _validate_int(num_training_steps, "num_training_steps", 1)
-            choice = zero_config_schedule(budget, peak_learning_rate(optimizer))
+            peak_lr = peak_learning_rate(optimizer)
+            choice = {**zero_config_schedule(budget, peak_lr), "learning_rate": peak_lr, "num_training_steps": budget}
             phi = choice["phi"] if phi is None else phi
             min_lr_ratio = choice["min_lr_ratio"] if min_lr_ratio is None else min_lr_ratio
-            note = zero_config_line(choice, self.not_given)
         num_warmup_steps, num_training_steps, phi, min_lr_ratio = validate_schedule_args(
             num_warmup_steps, num_training_steps, phi, min_lr_ratio
         )
@@ -364,14 +366,25 @@ class UBASchedule(LambdaLR):
         }
         super().__init__(optimizer, partial(uba_lr_lambda, **self.uba), last_epoch)
         self.rebudget = rebudget  # set after LambdaLR's first step; not part of the state (see state_dict)
-        # Logged at the first step, once it is known whether a checkpoint's state replaced the choice.
-        self.zero_config_note = note
+        # What the zero-config rule picked (its dict, with the peak LR and budget it read), or None when both were
+        # given or a checkpoint's state replaced the choice; logged at the first step, once that is known.
+        self.zero_config = choice
+        self.zero_config_note = None
+        if choice is not None:
+            given = {key: self.uba[key] for key in given}
+            self.zero_config_note = zero_config_line(choice, self.not_given, given)
 
     def step(self, *args: Any, **kwargs: Any) -> None:
-        note, self.zero_config_note = getattr(self, "zero_config_note", None), None
+        note = self.pop_zero_config_note()
         if note is not None:
-            logging.getLogger("uba_hf").info(note)
+            log_info(note)
         super().step(*args, **kwargs)
+
+    def pop_zero_config_note(self) -> str | None:
+        """The zero-config pick's log line, not yet logged (None when there is none), handed to the caller, which
+        logs it instead of the first step: ``UBATrainer`` logs it before training, beside the schedule it runs."""
+        note, self.zero_config_note = getattr(self, "zero_config_note", None), None
+        return note
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
@@ -390,7 +403,8 @@ class UBASchedule(LambdaLR):
             )
             state_dict = {**state_dict, SCHEDULE_STATE_KEY: self.uba}
         else:
-            self.zero_config_note = None  # the run continues with the checkpoint's values (adopt_recorded says so)
+            # The run continues with the checkpoint's values (adopt_recorded says so), not this process's choice.
+            self.zero_config = self.zero_config_note = None
             self.uba = adopt_recorded(self.uba, saved, self.not_given, "the scheduler state")
             # A re-budgeted run's warmup is history (the state keeps it); a ratio warmup re-derived from the
             # new budget would differ, so it is compared only while the run is on its first plan.

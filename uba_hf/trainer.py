@@ -4,12 +4,11 @@ The Trainer already derives the number of optimizer updates (``max_steps``, or e
 per epoch) and passes it to ``create_scheduler``; that number *is* the UBA budget. This subclass
 extends the Trainer only through public points:
 
-* ``__init__``: resolves which schedule to run and its ``phi`` / ``min_lr_ratio``, then hands them to
-  the stock machinery via ``lr_scheduler_kwargs`` (so ``get_scheduler`` and DeepSpeed's path build
-  the same :class:`uba_hf.schedule.UBASchedule`);
-* ``create_scheduler``: with no phi given (or ``phi="auto"``), picks phi and the floor from the run's LR area,
-  its peak LR times its updates (``uba_hf.zero_config``, as the schedule itself would), records the choice and
-  logs the schedule once;
+* ``__init__``: resolves which schedule to run and parses the ``phi`` / ``min_lr_ratio`` given (``UBAArguments``
+  or ``lr_scheduler_kwargs``), then hands them to the stock machinery via ``lr_scheduler_kwargs`` (so
+  ``get_scheduler`` and DeepSpeed's path build the same :class:`uba_hf.schedule.UBASchedule`);
+* ``create_scheduler``: the schedule picks what is not given (``uba_hf.zero_config``, from the run's peak LR times
+  its updates) and logs its pick; the trainer records that pick in every checkpoint and logs the schedule once;
 * ``train``: resumes only from a *complete* checkpoint, and ``True`` / ``"latest"`` only from one of
   this run (its identity, recorded in every checkpoint's marker, must match); a checkpoint write that
   fails half way (disk full, read-only storage) ends it with one ``CheckpointWriteError`` line;
@@ -36,7 +35,7 @@ from typing import Any
 from transformers import Trainer, TrainingArguments
 from transformers.trainer_utils import SchedulerType, rotate_checkpoints
 
-from .arguments import PHI_AUTO, UBAArguments, resolve_uba_kwargs, validate_uba_args
+from .arguments import UBA_SCHEDULE_KWARGS, UBAArguments, resolve_uba_kwargs
 from .callbacks import CheckpointCompletionCallback, ResumeLogCallback
 from .checkpoints import (
     CHECKPOINT_NAME_RE,
@@ -48,9 +47,9 @@ from .checkpoints import (
 )
 from .deepspeed import check_no_scheduler_block
 from .errors import CheckpointWriteError
-from .registry import UBA_SCHEDULE_KWARGS, register_uba_scheduler
+from .logs import log_info
+from .registry import register_uba_scheduler
 from .schedule import UBASchedule
-from .zero_config import peak_learning_rate, zero_config_line, zero_config_schedule
 
 logger = logging.getLogger("uba_hf")
 
@@ -93,8 +92,9 @@ class UBATrainer(Trainer):
       pretraining CLI does: its default is ``"uba"``), and an explicit ``"linear"`` then means linear.
     * any other type: that schedule, with a warning that UBA is off.
 
-    The resolved choice is written back to ``args.lr_scheduler_type`` / ``args.lr_scheduler_kwargs``
-    so that saved arguments say what ran.
+    The schedule type and the UBA values given (parsed) are written to ``args.lr_scheduler_type`` /
+    ``args.lr_scheduler_kwargs``, and after ``train()`` the phi and floor that ran, so that saved arguments say what
+    ran.
 
     Args:
         uba_args: ``phi``, ``min_lr_ratio`` and ``rebudget``. They can also come from
@@ -192,48 +192,40 @@ class UBATrainer(Trainer):
     def _schedule_record_at_save(self, state) -> dict[str, Any] | None:
         return self.uba_schedule_record(state.max_steps) if self.uses_uba else None
 
-    def _choose_zero_config(self, num_training_steps: int, optimizer) -> None:
-        """No phi or floor given (``phi="auto"`` is not given): a new run takes what is missing from the zero-config
-        choice, from its LR area, the optimizer's peak LR times the updates (``uba_hf.zero_config``), logs it with
-        its reason and records it in every checkpoint; a resume leaves the missing values to the scheduler, which
-        takes the checkpoint's (``UBASchedule.load_state_dict``), and keeps the recorded choice."""
-        if self.uba_kwargs.get("phi") == PHI_AUTO:
-            self.uba_kwargs.pop("phi")
-        missing = [key for key in UBA_SCHEDULE_KWARGS if key not in self.uba_kwargs]
-        if not missing:
-            return
-        if self._resume_checkpoint is not None:
-            saved = read_schedule_record(self._resume_checkpoint) or {}
-            self.zero_config = saved.get("zero_config")
-        else:
-            peak_lr = peak_learning_rate(optimizer or self.optimizer)
-            choice = zero_config_schedule(int(num_training_steps), peak_lr)
-            if "phi" in missing:  # a zero-config run (a phi given with the floor left out is the user's schedule)
-                self.zero_config = {**choice, "learning_rate": peak_lr, "num_training_steps": int(num_training_steps)}
-            self.uba_kwargs = {**{key: choice[key] for key in missing}, **self.uba_kwargs}
-            if self.is_world_process_zero():
-                given = {key: self.uba_kwargs[key] for key in UBA_SCHEDULE_KWARGS if key not in missing}
-                logger.info(zero_config_line(choice, missing, given))
-        self.args.lr_scheduler_kwargs = dict(self.uba_kwargs)
-
     def create_scheduler(self, num_training_steps: int, optimizer=None):
-        if self.uses_uba and self.lr_scheduler is None:
-            self._choose_zero_config(num_training_steps, optimizer)
-            record = self.uba_schedule_record(num_training_steps)
-            validate_uba_args(
-                record["phi"], record["min_lr_ratio"], record["num_warmup_steps"], record["num_training_steps"]
+        """The stock ``create_scheduler`` builds the :class:`UBASchedule` from the values given; it picks what is
+        missing. A new run logs that pick here, before training (once, on the main process), and records it in every
+        checkpoint (``uba_schedule.json``); a resume keeps the checkpoint's. Then the schedule in one line."""
+        building = self.uses_uba and self.lr_scheduler is None
+        scheduler = super().create_scheduler(num_training_steps=num_training_steps, optimizer=optimizer)
+        live = getattr(scheduler, "scheduler", scheduler)  # Accelerate wraps it
+        if not (building and isinstance(live, UBASchedule)):
+            return scheduler
+        if self._resume_checkpoint is not None:
+            # A value not given is the checkpoint's (UBASchedule.load_state_dict), and so is the choice behind it.
+            self.zero_config = (read_schedule_record(self._resume_checkpoint) or {}).get("zero_config")
+        else:
+            if "phi" in live.not_given:  # a phi given with the floor left out is the user's schedule
+                self.zero_config = live.zero_config
+            note = live.pop_zero_config_note()
+            if note is not None and self.is_world_process_zero():
+                log_info(note)
+        if self.is_world_process_zero():
+            from_checkpoint = self._resume_checkpoint is not None
+            shown = {
+                key: "the checkpoint's" if from_checkpoint and key in live.not_given else live.uba[key]
+                for key in UBA_SCHEDULE_KWARGS
+            }
+            budget, warmup = live.uba["num_training_steps"], live.uba["num_warmup_steps"]
+            logger.info(
+                "UBA schedule: phi=%s, budget=%d optimizer updates (warmup %d, decay %d), min_lr_ratio=%s",
+                shown["phi"],
+                budget,
+                warmup,
+                budget - warmup,
+                shown["min_lr_ratio"],
             )
-            if self.is_world_process_zero():
-                from_checkpoint = "the checkpoint's"
-                logger.info(
-                    "UBA schedule: phi=%s, budget=%d optimizer updates (warmup %d, decay %d), min_lr_ratio=%s",
-                    from_checkpoint if record["phi"] is None else record["phi"],
-                    record["num_training_steps"],
-                    record["num_warmup_steps"],
-                    record["num_training_steps"] - record["num_warmup_steps"],
-                    from_checkpoint if record["min_lr_ratio"] is None else record["min_lr_ratio"],
-                )
-        return super().create_scheduler(num_training_steps=num_training_steps, optimizer=optimizer)
+        return scheduler
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         """``Trainer.save_model``. It writes the first files of a ``checkpoint-N`` save (the Trainer then adds the
@@ -294,7 +286,7 @@ class UBATrainer(Trainer):
             raise CheckpointWriteError(message, folder) from err
         finally:
             self._release_save_total_limit()
-        # What ran, including the values a resume took from the checkpoint (``_fill_not_given``).
+        # What ran: the schedule's pick, or the values a resume took from the checkpoint (UBASchedule).
         live = self.uba_schedule_state()
         if live is not None:
             self.uba_kwargs.update({key: live[key] for key in UBA_SCHEDULE_KWARGS})

@@ -3,15 +3,10 @@
 the run's **LR area**, its peak LR times its optimizer updates. Both are known wherever a schedule is built: the
 budget is an argument and the peak LR is the optimizer's.
 
-Why that number: in this package's phi-factor study (``benchmarks/phi_factors/``, docs/phi.md) the best phi went
-with the best peak LR. Where a regime's best LR times its updates was at most ~20, a late decay won (the batch at
-equal tokens, 4x larger: the same LR over 4x fewer updates; the main job's model, whose best LR is 0.003); where
-it was ~30-40, phi 1 with a floor won; from ~80 on, decaying to zero won. Within one regime too: on a model with
-two LR basins the low-LR basin wanted a late decay and the high one phi 1. With AdamW each update moves a weight
-by about the LR, so the area is how far the run can move the weights: a run that cannot move them far wants the
-LR high for as long as it can (the "annealing scaling law" view: the loss falls with the LR area, and the
-decay's gain comes second). The model's size, the corpus, the tokens per parameter and the gradient noise scale
-did not order the regimes; the updates per parameter (the 0.4.0 development rule) failed on a wider model.
+Why that number: with AdamW each update moves a weight by about the LR, so the area is how far the run can move
+the weights, and a run that cannot move them far wants the LR high for as long as it can. In this package's
+phi-factor study it ordered the regimes where the model's size, the corpus, the tokens per parameter and the
+gradient noise scale did not (docs/phi.md, "The zero-config choice").
 
 * up to ``LATE_DECAY_LR_AREA`` (20): the late decay, phi 0.01 (like WSD with a ~13% cooldown);
 * from ``EARLY_DECAY_LR_AREA`` (30): phi 1 (the LR above cosine's, decayed over the run);
@@ -89,12 +84,13 @@ def peak_learning_rate(optimizer: torch.optim.Optimizer) -> float:
 
 
 def zero_config_schedule(num_training_steps: int, learning_rate: float) -> dict[str, Any]:
-    """The phi and floor UBATrainer picks when none is given, from the run's LR area (peak LR x updates).
+    """The phi and floor a UBA schedule picks when none is given, from the run's LR area (peak LR x updates).
 
     Returns ``{"phi", "min_lr_ratio", "lr_area", "reason"}`` for a budget of ``num_training_steps`` optimizer
-    updates at a peak LR of ``learning_rate`` (AdamW's); ``reason`` is the line that is logged, and ``UBATrainer``
-    records the whole dict in every checkpoint. A UBA schedule built without phi (or without the floor) takes
-    the missing values from here, with ``learning_rate = peak_learning_rate(optimizer)``.
+    updates at a peak LR of ``learning_rate`` (AdamW's); ``reason`` is the line that is logged. A UBA schedule built
+    without phi (or without the floor) takes the missing values from here, with ``learning_rate =
+    peak_learning_rate(optimizer)``, and exposes the dict as ``UBASchedule.zero_config``; ``UBATrainer`` records it
+    in every checkpoint.
 
     >>> s = zero_config_schedule(400, 3e-3)      # the LR cannot move the weights far: decay late
     >>> s["phi"], s["min_lr_ratio"]

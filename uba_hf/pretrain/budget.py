@@ -191,8 +191,8 @@ def schedule_advice(uba_kwargs: dict[str, Any], num_training_steps: int, learnin
     """A note when the run gives ``phi`` / ``min_lr_ratio`` that differ from the zero-config choice at its budget and
     peak LR (:func:`uba_hf.zero_config_schedule`); None when they match, when no phi is given (the choice itself is
     logged then) or without UBA."""
-    phi = uba_kwargs.get("phi")
-    if phi is None or phi == PHI_AUTO:
+    phi = parse_phi(uba_kwargs.get("phi"))  # None: not given ("auto" the same)
+    if phi is None:
         return None
     chosen = zero_config_schedule(num_training_steps, learning_rate)
     floor = uba_kwargs.get("min_lr_ratio")

@@ -30,7 +30,14 @@ from transformers import (
 )
 from transformers.trainer_utils import IntervalStrategy
 
-from uba_hf_cli import PRETRAIN_DESCRIPTION, PRETRAIN_NO_ARGUMENTS, PRETRAIN_USAGE
+from uba_hf_cli.usage import (
+    HELP_ALL_FLAG,
+    HELP_FLAGS,
+    PRETRAIN_DESCRIPTION,
+    PRETRAIN_HELP,
+    PRETRAIN_NO_ARGUMENTS,
+    PRETRAIN_USAGE,
+)
 
 from ..arguments import UBAArguments, validate_uba_args
 from ..callbacks import PreemptionCallback
@@ -144,7 +151,7 @@ def _recipe_to_argv(recipe: dict[str, Any], known: set[str], path: str) -> list[
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """Each flag once, at a fixed width. ``HfArgumentParser`` adds a dashed alias to every underscored flag
     (``--max-steps`` for ``--max_steps``): both work, the help shows the underscored one. The width does not
-    follow the terminal, so the text rendered ahead of time (``uba_hf_cli``) is the one argparse prints."""
+    follow the terminal, so ``--help-all`` reads the same in a log file and in any terminal."""
 
     def __init__(self, prog: str) -> None:
         super().__init__(prog, width=HELP_WIDTH)
@@ -466,6 +473,12 @@ def main(argv: list[str] | None = None) -> int:
     if not argv:  # a run needs at least a recipe or an --output_dir: say how, rather than train a default
         print(PRETRAIN_NO_ARGUMENTS, file=sys.stderr)
         return 2
+    if HELP_ALL_FLAG in argv:  # every option, with the installed Transformers' TrainingArguments
+        print(build_parser().format_help(), end="")
+        return 0
+    if any(arg in HELP_FLAGS for arg in argv):  # the same short help as the console script's
+        print(PRETRAIN_HELP, end="")
+        return 0
     args, identity, held_files_before = None, None, False
     try:
         args = parse_args(argv)
