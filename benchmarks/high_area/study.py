@@ -146,25 +146,27 @@ class Step:
     regime: str
     what: str  # "lrs", "extend" or "seeds"
     lrs: tuple[float, ...] = ()
-    names: tuple[str, ...] = ()  # "lrs": these schedules only (a first answer before the rest); empty: all
+    names: tuple[str, ...] = ()  # these schedules only (a first answer before the rest); empty: all
 
     def cells(self) -> list[tuple[str, int, float, int]]:
         r = REGIME_BY_NAME[self.regime]
+        names = [n for n in r.schedules if n in (self.names or r.schedules)]
         if self.what == "lrs":
-            return [(n, r.budget, lr, SEEDS[0]) for n in r.schedules if n in (self.names or n) for lr in self.lrs]
+            return [(n, r.budget, lr, SEEDS[0]) for n in names for lr in self.lrs]
         first = first_seed_losses(r)
         if self.what == "extend":
-            return [(n, r.budget, lr, SEEDS[0]) for n in r.schedules for lr in extension(r, first.get(n, {}))]
-        return [(n, r.budget, best_lr(first[n]), s) for s in SEEDS[1:] for n in r.schedules if first.get(n)]
+            return [(n, r.budget, lr, SEEDS[0]) for n in names for lr in extension(r, first.get(n, {}))]
+        return [(n, r.budget, best_lr(first[n]), s) for s in SEEDS[1:] for n in names if first.get(n)]
 
 
 def _ordered() -> list[Step]:
     u5200, u20800 = REGIME_BY_NAME["u5200"], REGIME_BY_NAME["u20800"]
     # The question first: linear-to-zero, the rule's pick (phi 1) and the early decays that led seed 0 (phi 4-16), at
-    # the middle LRs and one below; then every other schedule there.
+    # the middle LRs and one below, extended and on every seed; then every other schedule.
     first = ("linear", uba_name(1.0), uba_name(4.0), "cosine", uba_name(8.0), uba_name(16.0))
     steps = [Step("u5200", "lrs", u5200.lrs[1:3], first), Step("u5200", "lrs", u5200.lrs[:1], first)]
-    steps += [Step("u5200", "lrs", u5200.lrs[1:3]), Step("b8-u325-wd0", "lrs", B8_LRS)]
+    steps += [Step("u5200", "extend", names=first), Step("u5200", "seeds", names=first)]
+    steps += [Step("b8-u325-wd0", "lrs", B8_LRS), Step("u5200", "lrs", u5200.lrs[1:3])]
     steps += [Step("u5200", "lrs", (u5200.lrs[0], u5200.lrs[3])), Step("u5200", "extend"), Step("u5200", "seeds")]
     factors = [r for anchor in ("b8-u325", "b2-u1300", "u5200") for r in REGIMES if r.anchor == anchor]
     for r in factors:
