@@ -16,5 +16,5 @@ cd "$ROOT"
 # The library layer: the schedule, the registration, the zero-config rule, UBATrainer and the stock Trainer, the
 # console scripts' help and the architecture checks.
 PYTHONPATH="$ROOT" "$VENV/bin/python" -m pytest -q -p no:cacheprovider -m "not slow" \
-    tests/test_schedule.py tests/test_zero_config.py tests/test_registry.py tests/test_trainer.py \
-    tests/test_default_change.py tests/test_docstrings.py tests/test_architecture.py
+    tests/library/test_schedule.py tests/library/test_zero_config.py tests/library/test_registry.py tests/library/test_trainer.py \
+    tests/library/test_default_change.py tests/library/test_docstrings.py tests/test_architecture.py

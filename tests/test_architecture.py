@@ -116,7 +116,8 @@ def test_the_console_scripts_and_the_library_import_each_other_one_way():
         assert {n.split(".")[0] for n in _imports(path)} <= allowed, path
 
 
-# Backticked repo paths in docs and docstrings, e.g. docs/schedule.md or tests/test_schedule.py::test_pinned_values.
+# Backticked repo paths in docs and docstrings, e.g. docs/schedule.md or
+# tests/library/test_schedule.py::test_pinned_values.
 _REF = re.compile(r"`((?:docs|tests|scripts|recipes|benchmarks|uba_hf)/[\w./-]+)(?:::(\w+))?`")
 
 

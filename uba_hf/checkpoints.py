@@ -201,14 +201,14 @@ def checkpoint_problems(checkpoint_dir: str | os.PathLike) -> list[str]:
     Folders without a marker (written by the stock Trainer) are judged by ``trainer_state.json``, which
     Transformers writes last: it must be there and read as JSON. A save that fails while writing it (a full disk)
     leaves it truncated, with every other file in place; ``transformers.trainer_utils.get_last_checkpoint`` takes
-    such a folder, and resuming it fails on the JSON (tests/test_checkpoint_faults.py, the stock Trainer).
+    such a folder, and resuming it fails on the JSON (tests/library/test_checkpoint_faults.py, the stock Trainer).
 
     "Last" holds for the main process only. With several processes each writes its own ``rng_state_R.pth`` after
     the optimizer state, and nothing waits for them before the main process writes ``trainer_state.json``: a rank
     whose disk fills there leaves that file empty or truncated under a ``trainer_state.json`` that reads fine, and
-    resuming fails on that rank (``EOFError``; measured on DeepSpeed ZeRO-2, tests/test_checkpoint_faults.py). So
-    every ``rng_state*.pth`` must also be whole: ``torch.save`` writes a zip archive whose directory comes last,
-    which an empty or truncated file lacks.
+    resuming fails on that rank (``EOFError``; measured on DeepSpeed ZeRO-2,
+    tests/library/test_checkpoint_faults.py). So every ``rng_state*.pth`` must also be whole: ``torch.save`` writes a
+    zip archive whose directory comes last, which an empty or truncated file lacks.
     """
     root = Path(checkpoint_dir)
     if not root.is_dir():

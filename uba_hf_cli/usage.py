@@ -5,7 +5,7 @@ the console scripts' entry points.
 ``PRETRAIN_HELP`` is ``uba-pretrain --help``: the job's own options, one line each, and the Transformers
 options most runs set. It depends on no Transformers version. ``uba-pretrain --help-all`` renders the full parser
 live (every option with its default, and every ``TrainingArguments`` field of the installed Transformers).
-``tests/test_cli_usability.py`` checks that this text names every option of the job and only real ones.
+``tests/pretrain/test_cli_usability.py`` checks that this text names every option of the job and only real ones.
 """
 
 RUN_PROG = "uba-run"

@@ -34,7 +34,7 @@ Every run is the pretraining job itself (``uba_hf.pretrain.cli``) on a recipe de
    ``benchmarks/overhead/overhead.py``) over the measured time per update of the headline row.
 
 ``--dry-run`` runs all of it on CPU with the tiny preset and a small corpus of standard-library files, with
-compilation by ``aot_eager`` (Dynamo and AOTAutograd without code generation; ``tests/test_recipes.py``
+compilation by ``aot_eager`` (Dynamo and AOTAutograd without code generation; ``tests/pretrain/test_recipes.py``
 compiles the tiny preset with inductor). Its numbers say the script works, nothing about a GPU.
 """
 

@@ -1,4 +1,4 @@
-"""A tiny UBATrainer run launched by tests/test_distributed.py under a real launcher.
+"""A tiny UBATrainer run launched by tests/library/test_distributed.py under a real launcher.
 
     accelerate launch --config_file recipes/accelerate/multi_cpu.yaml tests/dist_scripts/train_tiny.py OUT [--k v]
     torchrun --nproc_per_node 2 tests/dist_scripts/train_tiny.py OUT --deepspeed recipes/deepspeed/zero2.json
@@ -160,7 +160,7 @@ def train(argv: list[str]) -> None:
         max_grad_norm=1.0,
     )
     parser = HfArgumentParser((TrainingArguments, UBAArguments, ScriptArguments))
-    # A fixed schedule (phi 1, no floor: what tests/test_distributed.py checks), not the zero-config choice;
+    # A fixed schedule (phi 1, no floor: what tests/library/test_distributed.py checks), not the zero-config choice;
     # a --phi / --min_lr_ratio given later on the command line wins.
     base = [f"--{k}={v}" for k, v in defaults.items()] + ["--phi=1.0", "--min_lr_ratio=0.0"]
     training, uba, script = parser.parse_args_into_dataclasses(args=base + rest)

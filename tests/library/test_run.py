@@ -19,7 +19,7 @@ from uba_hf.deepspeed import check_no_scheduler_block
 from uba_hf.errors import UBAConfigError
 from uba_hf.registry import check_uba_kwargs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLIENT = str(ROOT / "tests" / "clients" / "train_stock.py")
 ZERO2 = ROOT / "recipes" / "deepspeed" / "zero2.json"
 LR, W, N, PHI, RATIO, SAVE = 1e-3, 2, 8, 1.0, 0.1, 4

@@ -27,7 +27,7 @@ from conftest import run_launcher as run
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = str(ROOT / "tests" / "dist_scripts" / "train_tiny.py")
 RECIPES = ROOT / "recipes" / "accelerate"
 LR, WARMUP, BUDGET, PHI = 1e-3, 2, 10, 1.0  # train_tiny.py's defaults

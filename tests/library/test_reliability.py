@@ -24,7 +24,7 @@ from uba_hf import UBATrainer, uba_lr_lambda
 from uba_hf.checkpoints import COMPLETE_MARKER, checkpoint_problems, resolve_resume_checkpoint
 from uba_hf.zero_config import zero_config_schedule
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 N, W, SAVE = 30, 3, 10
 RUN_ARGS = [
     TINY,

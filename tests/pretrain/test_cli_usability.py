@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import TINY, TINY_PHI
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PRETRAIN = str(ROOT / "scripts" / "pretrain.py")
 
 

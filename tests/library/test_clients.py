@@ -3,7 +3,7 @@ HfArgumentParser script (tests/clients/train_stock.py, the stock Trainer), TRL's
 real launchers (torchrun, ``accelerate launch`` with the shipped recipe, ``deepspeed --module``).
 
 The training runs compare the LR of every update with the closed form of docs/schedule.md. The
-wrapper's own behaviour is tested in tests/test_run.py.
+wrapper's own behaviour is tested in tests/library/test_run.py.
 """
 
 import json
@@ -28,7 +28,7 @@ from conftest import (
     tiny_olmo2,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLIENT = str(ROOT / "tests" / "clients" / "train_stock.py")
 ZERO2 = ROOT / "recipes" / "deepspeed" / "zero2.json"
 LR, W, N, PHI, RATIO, SAVE = 1e-3, 2, 8, 1.0, 0.1, 4

@@ -41,7 +41,7 @@ from uba_hf.checkpoints import COMPLETE_MARKER, checkpoint_problems
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLIENT = str(ROOT / "tests" / "clients" / "train_stock.py")
 LR, W, N, SAVE, PHI, RATIO = 1e-3, 2, 12, 4, 1.0, 0.1
 CPU_ENV = {"ACCELERATE_USE_CPU": "1"}  # Accelerate does not pass multi_cpu.yaml's use_cpu on (see the recipe)

@@ -23,7 +23,7 @@ from uba_hf import UBAArguments, UBATrainer
 from uba_hf.callbacks import PreemptionCallback
 from uba_hf.checkpoints import COMPLETE_MARKER, identity_differences, read_run_identity
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def trainer_args(tmp_path, **kw) -> TrainingArguments:

@@ -26,7 +26,7 @@ from uba_hf import zero_config_schedule
 from uba_hf.pretrain.cli import parse_args
 from uba_hf.pretrain.models import PRESETS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PRETRAIN = sorted((ROOT / "recipes" / "pretrain").glob("olmo2-*.yaml"))
 DS_JSON = sorted((ROOT / "recipes" / "deepspeed").glob("*.json"))
 ACCELERATE = sorted((ROOT / "recipes" / "accelerate").glob("*.yaml"))

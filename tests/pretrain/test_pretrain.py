@@ -14,7 +14,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from uba_hf.pretrain.cli import main, parse_args
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PEAK_FLOPS = 1e12  # given explicitly: a CPU has no known peak, so without it no MFU is logged
 
 

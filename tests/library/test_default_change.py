@@ -22,7 +22,7 @@ from transformers import Trainer
 from uba_hf import UBAArguments, UBATrainer, zero_config_schedule
 from uba_hf.checkpoints import SCHEDULE_RECORD_NAME
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "release-0.2.0"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "release-0.2.0"
 RELEASE_DEFAULT = {"phi": 1.0, "min_lr_ratio": 0.0}
 N, W, LR = 12, 3, 1e-2
 

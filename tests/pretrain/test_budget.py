@@ -18,7 +18,7 @@ from uba_hf import zero_config_schedule
 from uba_hf.pretrain.budget import TokenBudget, resolve_budget, schedule_advice
 from uba_hf.pretrain.cli import main, parse_args
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RECIPES = sorted((ROOT / "recipes" / "pretrain").glob("*.yaml"))
 
 
