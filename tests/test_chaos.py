@@ -48,7 +48,7 @@ def test_random_checkpoint_write_faults_fixed_seed(tmp_path):
     faults: list[str] = []
     kinds = {"ENOSPC": 0, "EROFS": 0, "truncated": 0}
     recorder = LRRecorder()
-    for attempt in range(30):
+    for _attempt in range(30):
         latest = latest_complete_checkpoint(out, quiet=True)
         assert latest is None or checkpoint_problems(latest) == []
         done = int(latest.name.split("-")[1]) if latest else 0

@@ -101,6 +101,17 @@ class UBAArguments:
         return {key: value for key, value in given.items() if value is not None}
 
 
+def _ratio(value: Any) -> float:
+    """``min_lr_ratio`` from ``lr_scheduler_kwargs`` (JSON: a number, or a string of one), as a float; anything else
+    (null, a list, a mapping, true / false, text) is the one-line error, not a TypeError / ValueError traceback."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return float(value)
+    except (TypeError, ValueError):
+        raise UBAConfigError(f"`min_lr_ratio` must be a number in [0, 1) (eta_min / eta_max); got {value!r}.") from None
+
+
 def resolve_uba_kwargs(lr_scheduler_kwargs: dict | None, uba_args: UBAArguments | None) -> dict[str, Any]:
     """The UBA kwargs the user gave, from ``uba_args`` and ``TrainingArguments.lr_scheduler_kwargs``; the same
     key given in both with different values is an error. Keys not given are absent (the package decides them).
@@ -110,7 +121,7 @@ def resolve_uba_kwargs(lr_scheduler_kwargs: dict | None, uba_args: UBAArguments 
     from_training_args = check_uba_kwargs(lr_scheduler_kwargs)
     resolved = uba_args.to_scheduler_kwargs() if uba_args is not None else {}
     for key, value in from_training_args.items():
-        value = parse_phi(value) if key == "phi" else value if key == "rebudget" else float(value)
+        value = parse_phi(value) if key == "phi" else value if key == "rebudget" else _ratio(value)
         if key in resolved and value != resolved[key]:
             raise UBAConfigError(
                 f"UBA `{key}` is given twice with different values: lr_scheduler_kwargs has {value!r}, "
