@@ -43,6 +43,7 @@ from .budget import BudgetArguments, describe_budget, recipe_without_replaced_bu
 from .collator import block_collator
 from .data import DataArguments, get_tokenizer, load_corpus, tokenize_and_pack
 from .models import PRESETS, build_model, flops_per_token, known_peak_flops, preset_config
+from .numbers import check_training_numbers
 from .outputs import report_preempted, write_run_clm_outputs
 from .plotting import plot_lr_schedule
 from .preflight import (
@@ -302,6 +303,7 @@ def run(model_args, data_args, uba_args, run_args, training: TrainingArguments) 
     """Train and write every output; returns the final metrics."""
     wall_start = time.time()
     quiet_logs(training)
+    check_training_numbers(training)  # what the optimizer / data loader / logger would refuse later with a traceback
     uba_kwargs = schedule_kwargs(training, uba_args)  # a bad --lr_scheduler_kwargs fails here, not after tokenizing
     resume = resolve_resume(training, pretrain_identity(model_args, data_args, training, uba_kwargs))
     token_budget = resolve_budget(run_args, training, data_args.block_size)  # --max_tokens -> max_steps
