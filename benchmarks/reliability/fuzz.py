@@ -364,7 +364,11 @@ def main() -> int:
     print(json.dumps({k: v for k, v in summary.items() if k != "accepted_odd"}, indent=1, default=str))
     if opts.results:
         opts.results.parent.mkdir(parents=True, exist_ok=True)
-        opts.results.write_text(json.dumps({**summary, "records": records}, indent=1, default=str) + "\n")
+        # Every CLI input with its outcome; of the (many, cheap) kwargs inputs, only the problems.
+        kept = [r for r in records if r["kind"] != "kwargs" or r["outcome"] not in ("ran", "refused")]
+        lines = ",\n".join(json.dumps(r, default=str) for r in kept)
+        head = json.dumps(summary, indent=1, default=str)[:-2]
+        opts.results.write_text(f'{head},\n "records": [\n{lines}\n ]\n}}\n')
     return 0 if not problems else 1
 
 
