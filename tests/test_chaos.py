@@ -28,7 +28,7 @@ from uba_hf import CheckpointWriteError, UBATrainer
 from uba_hf.checkpoints import checkpoint_problems, latest_complete_checkpoint, sorted_checkpoints
 from uba_hf.zero_config import zero_config_schedule
 
-N, W, SAVE, LR = 12, 2, 2, 1e-2
+N, W, SAVE, LR = 8, 2, 2, 1e-2
 CHAOS = ROOT / "benchmarks" / "reliability" / "chaos.py"
 
 
