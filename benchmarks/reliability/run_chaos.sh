@@ -11,3 +11,4 @@ run --path accelerate --mode kill --seed 2 --events 12 --max_steps 120 --save_st
 run --path stock --mode kill --seed 3 --events 15 --max_steps 120 --save_steps 5 --results $R/kill_stock.json
 run --path pretrain --mode fault --seed 4 --events 15 --max_steps 120 --save_steps 5 --results $R/fault_pretrain.json
 run --path stock --mode kill --seed 5 --events 20 --max_steps 240 --save_steps 5 --write_window 0.05 --results $R/kill_stock_seed5.json
+run --path accelerate --mode kill --seed 6 --events 20 --max_steps 240 --save_steps 5 --results $R/kill_accelerate_seed6.json
