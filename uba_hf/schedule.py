@@ -166,6 +166,8 @@ def uba_factor(t: float, total: float, phi: float) -> float:
     progress = float(t) / float(max(1, total))
     # Same float operations as Transformers' cosine, so that phi=2 reproduces it bit for bit.
     c = 1.0 + math.cos(math.pi * progress)
+    if phi > 2.0:  # 2 phi + (2 - phi) c cancels (0 at c = 2 from phi ~1e17 on): the same sum, of two terms >= 0
+        return 2.0 * c / (2.0 * c + phi * (2.0 - c))
     return 2.0 * c / (2.0 * phi + (2.0 - phi) * c)
 
 

@@ -59,6 +59,7 @@ from .collator import block_collator
 from .commands import interrupted_message, resume_command, run_identity_of
 from .data import DataArguments, get_tokenizer, load_corpus, tokenize_and_pack
 from .models import PRESETS, build_model_for, flops_per_token, known_peak_flops, planned_non_embedding_parameters
+from .numbers import check_training_numbers
 from .outputs import report_preempted, write_run_clm_outputs
 from .plotting import ResumableLRTrace, lr_points, plot_lr_schedule
 from .preflight import (
@@ -307,6 +308,7 @@ def run(
     makes the resume command printed after a pre-emption one to paste."""
     wall_start = time.time()
     quiet_logs(training)
+    check_training_numbers(training)  # what the optimizer / data loader / logger would refuse later with a traceback
     try:  # a bad --lr_scheduler_kwargs fails here, not after tokenizing
         uba_kwargs = schedule_kwargs(training, uba_args)
     except UBAConfigError as err:
