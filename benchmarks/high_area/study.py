@@ -161,9 +161,9 @@ class Step:
 
 def _ordered() -> list[Step]:
     u5200, u20800 = REGIME_BY_NAME["u5200"], REGIME_BY_NAME["u20800"]
-    # The question first: linear-to-zero, the rule's pick (phi 1) and the early decays that led seed 0 (phi 4-16), at
-    # the middle LRs and one below, extended and on every seed; then every other schedule.
-    first = ("linear", uba_name(1.0), uba_name(4.0), "cosine", uba_name(8.0), uba_name(16.0))
+    # The question first: linear-to-zero, the rule's picks (phi 1, with the floor below an area of 60) and the early
+    # decays that led seed 0 (phi 4-16), at the middle LRs and one below, extended and on every seed; then the rest.
+    first = ("linear", uba_name(1.0), uba_name(1.0, 0.1), uba_name(4.0), "cosine", uba_name(8.0), uba_name(16.0))
     steps = [Step("u5200", "lrs", u5200.lrs[1:3], first), Step("u5200", "lrs", u5200.lrs[:1], first)]
     steps += [Step("u5200", "extend", names=first), Step("u5200", "seeds", names=first)]
     steps += [Step("b8-u325-wd0", "lrs", B8_LRS), Step("u5200", "lrs", u5200.lrs[1:3])]
