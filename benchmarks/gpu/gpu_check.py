@@ -61,10 +61,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 BENCHMARKS = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(BENCHMARKS))  # the harness, benchmarks/uba_bench
+sys.path.insert(0, str(BENCHMARKS))  # the harness (benchmarks/uba_bench) and the overhead study's timer
 
 import torch  # noqa: E402
 import yaml  # noqa: E402
+from overhead.overhead import time_scheduler_steps  # noqa: E402
+from uba_bench.corpus import small_text_corpus  # noqa: E402
 from uba_bench.schedules import schedule_spec  # noqa: E402
 
 import uba_hf  # noqa: E402
@@ -112,15 +114,6 @@ def device_name(dry_run: bool) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", torch.cuda.get_device_name(0)).strip("-")
 
 
-def small_corpus(folder: Path) -> Path:
-    """24 standard-library sources as ``.txt`` documents: the dry run's corpus (tokenized in seconds)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    sources = sorted(Path(json.__file__).parent.glob("*.py")) + sorted(Path(subprocess.__file__).parent.glob("a*.py"))
-    for i, src in enumerate(sources[:24]):
-        (folder / f"doc{i:02d}.txt").write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
-    return folder
-
-
 class Check:
     """Derives recipes, runs the job in this process (or as a killable child) and collects results."""
 
@@ -128,7 +121,7 @@ class Check:
         self.dry_run = dry_run
         self.plan = PLAN["dry" if dry_run else "gpu"]
         self.work = work
-        self.corpus = str(small_corpus(work / "corpus")) if dry_run else "embedded:stdlib"
+        self.corpus = str(small_text_corpus(work / "corpus")) if dry_run else "embedded:stdlib"
 
     def recipe(self, name: str, run: str, **changes) -> Path:
         """The shipped recipe ``name`` on this check's corpus, with ``changes``; written to the run's folder."""
@@ -302,18 +295,6 @@ class Check:
             seconds_per_update=seconds_per_update,
             share=ns * 1e-9 / seconds_per_update,
         )
-
-
-def time_scheduler_steps(make, steps: int) -> float:
-    """ns per ``scheduler.step()`` over ``steps`` steps of a fresh scheduler (the timer of
-    benchmarks/overhead/overhead.py)."""
-    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
-    sched = make(opt)
-    step = sched.step
-    start = time.perf_counter_ns()
-    for _ in range(steps):
-        step()
-    return (time.perf_counter_ns() - start) / steps
 
 
 def imported_distributions() -> dict[str, str]:

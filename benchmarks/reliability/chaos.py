@@ -57,6 +57,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # the engine's small corpus
+
+from uba_bench.corpus import small_text_corpus  # noqa: E402
 
 from uba_hf.checkpoints import (  # noqa: E402
     PENDING_MARKER,
@@ -84,21 +87,12 @@ def closed_form(s: int, W: int, N: int, phi: float, r: float) -> float:
     return r + (1 - r) * 2 * c / (2 * phi + (2 - phi) * c)
 
 
-def make_corpus(folder: Path) -> Path:
-    """24 standard-library sources as ``.txt`` documents (tests/conftest.py's ``small_text_corpus``)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    sources = sorted(Path(json.__file__).parent.glob("*.py")) + sorted(Path(subprocess.__file__).parent.glob("a*.py"))
-    for i, src in enumerate(sources[:24]):
-        (folder / f"doc{i:02d}.txt").write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
-    return folder
-
-
 class Job:
     """One training job (``path``) into ``out``: its command line, its schedule, its environment."""
 
     def __init__(self, path: str, out: Path, work: Path, n: int, w: int, save: int, limit: int | None) -> None:
         self.path, self.out, self.n, self.w, self.save, self.limit = path, out, n, w, save, limit
-        self.corpus = make_corpus(work / "corpus")
+        self.corpus = small_text_corpus(work / "corpus")
         self.cache = work / "cache"
         if path == "stock":
             self.peak, self.phi, self.floor = STOCK_LR, STOCK_PHI, STOCK_FLOOR

@@ -47,10 +47,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import yaml  # noqa: E402
-from chaos import SHRINK, TINY, make_corpus  # noqa: E402
+from chaos import SHRINK, TINY  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import seed as hypothesis_seed  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from uba_bench.corpus import small_text_corpus  # noqa: E402
 
 NUMBERS = st.one_of(
     st.sampled_from([0, 1, -1, 2, 3, 10**12, -(10**12), 2**63, 0.5, 1e-9, -0.5, 1.0, 0.999, 1e308]),
@@ -170,7 +171,7 @@ class CliFuzz:
 
     def __init__(self, work: Path) -> None:
         self.work = work
-        self.corpus = make_corpus(work / "corpus")
+        self.corpus = small_text_corpus(work / "corpus")
         os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", UBA_HF_CACHE=str(work / "cache"))
         os.environ["TOKENIZERS_PARALLELISM"] = "false"
         logging.basicConfig(handlers=[logging.FileHandler(work / "runs.log")], level=logging.WARNING, force=True)
