@@ -113,10 +113,10 @@ def test_the_carried_wheels_are_pinned_and_not_already_in_the_image():
     assert "/benchmarks/gpu/wheels/" in (ROOT / ".gitignore").read_text().splitlines()  # never committed
 
 
-@pytest.mark.slow
-def test_gpu_check_dry_run_writes_its_report_with_exact_lrs(tmp_path):
+def dry_run(out, *flags: str) -> dict:
+    """``gpu_check.py --dry-run`` into ``out`` as a user runs it; its JSON result."""
     proc = subprocess.run(
-        [sys.executable, str(GPU / "gpu_check.py"), "--dry-run", "--output_dir", str(tmp_path)],
+        [sys.executable, str(GPU / "gpu_check.py"), "--dry-run", *flags, "--output_dir", str(out)],
         cwd=ROOT,
         env={**launcher_env(), "PYTHONPATH": str(ROOT)},
         capture_output=True,
@@ -124,7 +124,12 @@ def test_gpu_check_dry_run_writes_its_report_with_exact_lrs(tmp_path):
         timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    result = json.loads((tmp_path / "cpu-dry-run.json").read_text())
+    return json.loads((out / "cpu-dry-run.json").read_text())
+
+
+@pytest.mark.slow
+def test_gpu_check_dry_run_writes_its_report_with_exact_lrs(tmp_path):
+    result = dry_run(tmp_path)
     assert result["dry_run"] and result["device"] == "cpu-dry-run"
     # The phases in their order of value, each written when it ended.
     assert result["phases_done"] == ["headline", "resume", "compare", "rest"] and result["complete"]
@@ -171,17 +176,7 @@ def test_gpu_check_dry_run_writes_its_report_with_exact_lrs(tmp_path):
 @pytest.mark.slow
 def test_gpu_check_runs_the_phases_asked_for_and_reports_those(tmp_path):
     """A rerun of some phases (after a cut-off): only those run, and the report says which did."""
-    command = [sys.executable, str(GPU / "gpu_check.py"), "--dry-run", "--phases", "headline"]
-    proc = subprocess.run(
-        [*command, "--output_dir", str(tmp_path)],
-        cwd=ROOT,
-        env={**launcher_env(), "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    result = json.loads((tmp_path / "cpu-dry-run.json").read_text())
+    result = dry_run(tmp_path, "--phases", "headline")
     assert result["phases_done"] == result["phases"] == ["headline"] and result["complete"]
     assert "resume" not in result and "compare" not in result and len(result["throughput"]) == 1
     assert result["scheduler"]["share"] > 0
