@@ -172,14 +172,37 @@ class CliFuzz:
     def __init__(self, work: Path) -> None:
         self.work = work
         self.corpus = small_text_corpus(work / "corpus")
-        os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", UBA_HF_CACHE=str(work / "cache"))
-        os.environ["TOKENIZERS_PARALLELISM"] = "false"
-        logging.basicConfig(handlers=[logging.FileHandler(work / "runs.log")], level=logging.WARNING, force=True)
-        import transformers.trainer
-
-        transformers.trainer.DEFAULT_CALLBACKS.append(StopAfterFirstUpdate())
         self.count = 0
         self.records: list[dict] = []
+
+    @contextlib.contextmanager
+    def one_update_runs(self):
+        """For one ``main()`` call: offline, a cache of its own, logs to a file, every Trainer ending after its first
+        update; all put back afterwards, so that the process (a test session) goes on as it was."""
+        import transformers.trainer
+
+        env = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        env["UBA_HF_CACHE"] = str(self.work / "cache")
+        saved_env = {key: os.environ.get(key) for key in env}
+        root = logging.getLogger()
+        saved_logging = (root.handlers[:], root.level)
+        stop = StopAfterFirstUpdate()
+        os.environ.update(env)
+        logging.basicConfig(handlers=[logging.FileHandler(self.work / "runs.log")], level=logging.WARNING, force=True)
+        transformers.trainer.DEFAULT_CALLBACKS.append(stop)
+        try:
+            yield
+        finally:
+            transformers.trainer.DEFAULT_CALLBACKS.remove(stop)
+            for handler in root.handlers:
+                if handler not in saved_logging[0]:
+                    handler.close()
+            root.handlers[:], root.level = saved_logging
+            for key, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     def fixed(self, out: Path, with_recipe_values: bool) -> list[str]:
         argv = ["--output_dir", str(out), "--dataset_name", str(self.corpus), "--vocab_size", "512"]
@@ -198,7 +221,7 @@ class CliFuzz:
         stderr, stdout = io.StringIO(), io.StringIO()
         t0 = time.time()
         escaped = None
-        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(stdout):
+        with self.one_update_runs(), contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(stdout):
             try:
                 code = main(argv)
             except SystemExit as exit_:  # argparse's --help and friends

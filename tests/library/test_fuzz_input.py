@@ -4,6 +4,7 @@ refused with one line that names the argument (``UBAConfigError``; ``uba-pretrai
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter
 
@@ -79,9 +80,14 @@ def test_a_huge_phi_decays_from_1_without_dividing_by_zero(phi, budget):
 
 @pytest.mark.slow
 def test_fuzzed_uba_pretrain_flags_and_recipes_run_or_exit_2_in_one_line(tmp_path):
+    import transformers.trainer
+
+    callbacks, handlers = list(transformers.trainer.DEFAULT_CALLBACKS), list(logging.getLogger().handlers)
     fuzzer = CliFuzz(tmp_path)
     fuzz_cli("flags", 6, 38, fuzzer)
     fuzz_cli("recipe", 6, 38, fuzzer)
+    # Its one-update runs leave the process as they found it: a Trainer built afterwards trains to its budget.
+    assert transformers.trainer.DEFAULT_CALLBACKS == callbacks and logging.getLogger().handlers == handlers
     assert len(fuzzer.records) == 12
     assert problems(fuzzer.records) == [], problems(fuzzer.records)
     counts = Counter(r["outcome"] for r in fuzzer.records)
