@@ -10,6 +10,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from phi_factors.plan import REGIMES as PHI_FACTOR_REGIMES
 from uba_bench.config import RETIRED_SETUP_FIELDS, uba_name
 from uba_bench.runner import read_results
 from uba_bench.schedules import spec_key
@@ -147,7 +148,32 @@ def _regime_section(r: Regime, records: list[dict]) -> list[str]:
         cells = losses_by_lr(records, name, r.budget, 0)
         row = [f"{cells[lr][0]:.4f}" if lr in cells else "-" for lr in lrs]
         lines.append(f"| `{name}` | " + " | ".join(row) + " |")
-    return [*lines, ""]
+    return [*lines, "", *_at_each_lr(r, records, lrs), ""]
+
+
+def _at_each_lr(r: Regime, records: list[dict], lrs: list[float]) -> list[str]:
+    """Seed 0 at each peak LR, as a user who brings that LR meets it: the rule's pick there beside the best UBA
+    there. Above the best LR's area this is what a too-high LR gets, not what a tuned run gets."""
+    lines = [
+        "Seed 0 at each peak LR (a user who brings that LR): the rule's pick beside the best UBA at the same LR:",
+        "",
+        "| peak LR | LR area | rule's pick | its loss | best UBA at this LR | its loss | pick minus best UBA | "
+        "linear |",
+        "|---:|---:|---|---:|---|---:|---:|---:|",
+    ]
+    for lr in lrs:
+        at = {n: losses_by_lr(records, n, r.budget, 0).get(lr, {}).get(0) for n in r.schedules}
+        uba = {n: v for n, v in at.items() if v is not None and phi_of(n)}
+        pick = rule_pick(r.budget, lr)
+        if not uba or at.get(pick) is None:
+            continue
+        best = min(uba, key=uba.get)
+        lin = f"{at['linear']:.4f}" if at.get("linear") is not None else "-"
+        lines.append(
+            f"| {lr:g} | {lr * r.budget:.0f} | `{pick}` | {at[pick]:.4f} | `{best}` | {uba[best]:.4f} | "
+            f"{at[pick] - uba[best]:+.3f} | {lin} |"
+        )
+    return lines
 
 
 def write_report(path: Path = HERE / "report.md") -> str:
@@ -182,7 +208,9 @@ def write_report(path: Path = HERE / "report.md") -> str:
         sections += _regime_section(r, records)
     rows = every_regime_rows()
     plot_gap_vs_area(rows)
-    text = "\n".join([*lines, "", *every_regime_section(rows), "![gaps by LR area](gap_vs_area.png)", "", *sections])
+    text = "\n".join(
+        [*lines, "", *keys_section(), *every_regime_section(rows), "![gaps by LR area](gap_vs_area.png)", "", *sections]
+    )
     path.write_text(text)
     return text
 
@@ -247,17 +275,75 @@ def as_fixed_runs(records: list[dict]) -> list[dict]:
     return runs + extra
 
 
-def zero_config_of(records: list[dict], budget: int) -> Best | None:
-    """The current rule's result: at each LR, the fixed-phi runs of the schedule it picks there; the best LR as for
-    any schedule."""
+def zero_config_of(records: list[dict], budget: int, pick=rule_pick) -> Best | None:
+    """The current rule's result (or, with ``pick(budget, lr)``, another rule's): at each LR, the fixed-phi runs of
+    the schedule it picks there; the best LR as for any schedule."""
     records = as_fixed_runs(records)
     cells = {}
     for lr in sorted({float(r["lr"]) for r in records if r["budget"] == budget}):
-        cells[lr] = losses_by_lr(records, rule_pick(budget, lr), budget).get(lr, {})
+        cells[lr] = losses_by_lr(records, pick(budget, lr), budget).get(lr, {})
     best = best_of({lr: v for lr, v in cells.items() if v}, "zero-config")
     if best is not None:
-        best.name = f"zero-config ({rule_pick(budget, best.lr)})"
+        best.name = f"zero-config ({pick(budget, best.lr)})"
     return best
+
+
+REFERENCE_WEIGHT_DECAY = 0.1  # the rule's fit: its thresholds in areas are thresholds in area x 0.1
+
+
+def timescale_pick(weight_decay: float):
+    """The rule re-keyed on peak LR x weight decay x updates (AdamW's averaging timescales in the run), its
+    thresholds scaled so that it is the area rule at weight decay 0.1: what the re-key would pick."""
+    scale = max(weight_decay, 1e-12) / REFERENCE_WEIGHT_DECAY
+    return lambda budget, lr: rule_pick(budget, lr * scale)
+
+
+def keys_section() -> list[str]:
+    """The issue's re-key test: does peak LR x weight decay x updates order the regimes better than the area?
+    Each weight-decay regime and its anchor: each rule's pick at its best LR, minus the best UBA there."""
+    lines = [
+        "## The LR area or LR area x weight decay?",
+        "",
+        "If the best phi followed AdamW's averaging timescales (peak LR x weight decay x updates), not the area, the",
+        "rule re-keyed on that product (its thresholds scaled to agree at weight decay 0.1) would pick closer to the",
+        "best UBA where the weight decay differs. Each rule's pick at its own best LR, minus the best UBA of any phi",
+        "and floor, paired over seeds (`-`: the product rule picks a phi no grid ran).",
+        "",
+        "| regime | weight decay | best UBA | area rule's pick | minus best UBA | product rule's pick | "
+        "minus best UBA |",
+        "|---|---:|---|---|---|---|---|",
+    ]
+    for anchor in ANCHOR_RESULTS:
+        regimes = [(f"{anchor} (anchor)", REFERENCE_WEIGHT_DECAY, anchor_records(anchor), None)]
+        regimes += [
+            (r.name, dict(r.changes)["weight_decay"], r.records(), r)
+            for r in REGIMES
+            if r.anchor == anchor and "weight_decay" in dict(r.changes)
+        ]
+        budget = next(r.budget for r in REGIMES if r.anchor == anchor)
+        for label, wd, records, _ in regimes:
+            table = regime_table(as_fixed_runs(records), budget, SCHEDULES)
+            uba = [b for n, b in table.items() if phi_of(n)]
+            if not uba:
+                continue
+            best_uba = min(uba, key=lambda b: (-len(b.losses), b.mean))
+            cols = []
+            for pick in (rule_pick, timescale_pick(wd)):
+                zc = zero_config_of(records, budget, pick)
+                cols += [f"`{zc.name[13:-1]}` at {zc.lr:g}", str(gap(zc, best_uba))] if zc else ["-", "-"]
+            lines.append(f"| {label} | {wd:g} | `{best_uba.name}` at {best_uba.lr:g} | " + " | ".join(cols) + " |")
+    return [*lines, ""]
+
+
+def seen_by_rule(label: str) -> str:
+    """Whether the current zero-config rule was fitted on a regime ("fitted"), judged on it after it was fixed
+    ("held out"), or never met it: this study's regimes, all measured after the rule was fixed ("new")."""
+    if label.startswith("high_area/"):
+        return "new"
+    if label.startswith("v2 "):
+        return "fitted"
+    match = [r for r in PHI_FACTOR_REGIMES if r.name == label]
+    return "fitted" if not match or match[0].fitted else "held out"
 
 
 def every_regime_rows() -> list[dict]:
@@ -275,6 +361,8 @@ def every_regime_rows() -> list[dict]:
         zc = zero_config_of(records, budget)
         rows.append(
             dict(
+                table=table,
+                seen=seen_by_rule(label),
                 label=label,
                 budget=budget,
                 area=everything.lr * budget,
@@ -297,16 +385,69 @@ def every_regime_section(rows: list[dict]) -> list[str]:
         "Every results file under `benchmarks/` (v1 aside) grouped by setup and budget, this study's included, sorted",
         "by linear-to-zero's LR area (its best LR x updates). Gaps paired per seed, mean ± standard error (n seeds).",
         "",
-        "| regime | updates | linear's LR area | best of all (area) | best UBA | best UBA minus linear | "
+        "| regime | rule | updates | linear's LR area | best of all (area) | best UBA | best UBA minus linear | "
         "zero-config minus best UBA | zero-config minus best of all |",
-        "|---|---:|---:|---|---|---|---|---|",
+        "|---|---|---:|---:|---|---|---|---|---|",
     ]
     for r in rows:
         b, u = r["best"], r["best_uba"]
         lines.append(
-            f"| {r['label']} | {r['budget']} | {r['linear_area']:.0f} | `{b.name}` ({r['area']:.0f}) | `{u.name}` at "
-            f"{u.lr:g} | {r['uba_minus_linear']} | {r['zc_minus_uba'] or '-'} | {r['zc_minus_best'] or '-'} |"
+            f"| {r['label']} | {r['seen']} | {r['budget']} | {r['linear_area']:.0f} | `{b.name}` ({r['area']:.0f}) | "
+            f"`{u.name}` at {u.lr:g} | {r['uba_minus_linear']} | {r['zc_minus_uba'] or '-'} | "
+            f"{r['zc_minus_best'] or '-'} |"
         )
+    return [*lines, "", *across_regimes_section(rows)]
+
+
+def schedule_gaps(rows: list[dict]) -> dict[str, dict[str, float]]:
+    """Each schedule's paired mean gap to each regime's best of all (the zero-config choice as one schedule):
+    ``{name: {regime label: gap}}``, over the regimes where it ran."""
+    out: dict[str, dict[str, float]] = {}
+    for r in rows:
+        entries = dict(r["table"])
+        if r["zero_config"] is not None:
+            entries["zero-config"] = r["zero_config"]
+        for name, b in entries.items():
+            if name != "uba-zero-area":  # UBATrainer's own zero-config runs: already in "zero-config" above
+                out.setdefault(name, {})[r["label"]] = gap(b, r["best"]).mean
+    return out
+
+
+def across_regimes_section(rows: list[dict]) -> list[str]:
+    """The targets' second line: across every regime, which schedule has the smallest mean and worst gap to each
+    regime's best of all; regimes the rule was fitted on apart from those it never saw (held out and new)."""
+    gaps = schedule_gaps(rows)
+    seen = {r["label"]: r["seen"] for r in rows}
+    lines = [
+        "## Across every regime: each schedule's gap to the regime's best of all",
+        "",
+        "The paired mean gap of each schedule at its own best LR to the best of everything measured in that regime,",
+        "averaged and at its worst over the regimes where it ran (n). Fitted: the regimes the current rule was fitted",
+        "on; unseen: those held out from its fit and this study's (all measured after it was fixed). A schedule run in",
+        "fewer than half of a group's regimes is left out of that group (a mean over a few regimes does not compare).",
+        "",
+        "| schedule | fitted: n | mean | worst | unseen: n | mean | worst |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    groups = {"fitted": {"fitted"}, "unseen": {"held out", "new"}}
+    sizes = {g: sum(seen[label] in kinds for label in seen) for g, kinds in groups.items()}
+    table = []
+    for name, by_regime in gaps.items():
+        cols, keep = [], False
+        for g, kinds in groups.items():
+            vals = [v for label, v in by_regime.items() if seen[label] in kinds]
+            if len(vals) * 2 >= sizes[g] and vals:
+                cols.append((len(vals), statistics.fmean(vals), max(vals)))
+                keep = True
+            else:
+                cols.append(None)
+        if keep:
+            table.append((name, cols))
+    table.sort(key=lambda t: (t[1][1] is None, t[1][1][1] if t[1][1] else 0.0))
+    for name, cols in table:
+        cells = [f"{n} | {m:+.3f} | {w:+.3f}" if c else "- | - | -" for c in cols for n, m, w in [c or (0, 0, 0)]]
+        shown = f"**{name}**" if name == "zero-config" else f"`{name}`"
+        lines.append(f"| {shown} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
 

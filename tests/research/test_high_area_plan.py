@@ -39,7 +39,22 @@ def test_the_high_area_question_runs_first_and_each_regime_tunes_before_its_seed
         assert order[-2:] == ["extend", "seeds"] and set(order[:-2]) == {"lrs"}, r.name
         ran = sorted({lr for s in steps if s.regime == r.name and s.what == "lrs" for lr in s.lrs})
         assert ran == sorted(r.lrs), r.name
-    assert steps[-1].regime == "u20800"
+    # Whether more updates reach higher areas at the best LR comes before the factors; the factor regimes follow
+    # their anchors, the low-area one first.
+    u20800 = [i for i, s in enumerate(steps) if s.regime == "u20800"]
+    factor = [i for i, s in enumerate(steps) if study.REGIME_BY_NAME[s.regime].anchor and s.regime != "b8-u325-wd0"]
+    assert max(u20800) < min(factor)
+    anchors = [study.REGIME_BY_NAME[steps[i].regime].anchor for i in factor]
+    assert anchors == sorted(anchors, key=("b8-u325", "b2-u1300", "u5200").index)
+
+
+def test_the_low_area_factor_regimes_run_five_seeds_and_u20800_asks_only_where_the_best_lr_sits():
+    for r in study.REGIMES:
+        assert r.seeds == (study.FIVE_SEEDS if r.anchor == "b8-u325" else (0,) if r.name == "u20800" else study.SEEDS)
+        assert r.config().seeds == list(r.seeds)
+    u20800 = study.REGIME_BY_NAME["u20800"]
+    assert set(u20800.schedules) == set(study.U20800_ONLY) and "linear" in u20800.schedules
+    assert [s.cells() for s in study.STEPS if s.regime == "u20800" and s.what == "seeds"] == [[]]
 
 
 def test_the_grid_extends_outward_at_an_edge_and_stops_after_two_points():
@@ -76,3 +91,31 @@ def test_the_best_lr_prefers_the_lr_with_the_most_seeds():
     cells = {0.03: {0: 5.0}, 0.06: {0: 5.2, 1: 5.3, 2: 5.1}}
     best = report.best_of(cells, "x")
     assert (best.lr, best.mean) == (0.06, pytest.approx(5.2))
+
+
+def test_the_re_keyed_rule_is_the_area_rule_at_weight_decay_01_and_scales_the_area_by_the_weight_decay():
+    for budget, lr in [(325, 0.03), (325, 0.12), (1300, 0.03), (5200, 0.0075)]:
+        assert report.timescale_pick(0.1)(budget, lr) == report.rule_pick(budget, lr)
+    assert report.rule_pick(325, 0.12) == "uba-phi1-min10"  # area 39
+    assert report.timescale_pick(0.0)(325, 0.12) == "uba-phi0.01-min10"  # no weight decay: no timescales at all
+    assert report.timescale_pick(0.01)(325, 0.12) == "uba-phi0.01-min10"  # 3.9 "areas"
+    assert report.timescale_pick(0.3)(325, 0.12) == "uba-phi1"  # 117: past the floor's end
+
+
+def test_each_regime_is_labelled_by_whether_the_rule_saw_it():
+    assert report.seen_by_rule("high_area/b8-u325-wd0") == "new"
+    assert report.seen_by_rule("v2 sweep 325") == "fitted"
+    assert report.seen_by_rule("sweep-b2") == "fitted"
+    assert report.seen_by_rule("shape-b2-width128") == "held out"
+
+
+def test_each_schedule_is_judged_against_the_best_of_everything_in_each_regime_where_it_ran():
+    a, b = report.Best("linear", 0.1, {0: 5.0, 1: 5.2}), report.Best("uba-phi1", 0.1, {0: 5.1, 1: 5.1})
+    rows = [
+        dict(label="r1", table={"linear": a, "uba-phi1": b}, best=a, zero_config=None),
+        dict(label="r2", table={"uba-phi1": b}, best=b, zero_config=report.Best("zero-config (x)", 0.1, b.losses)),
+    ]
+    gaps = report.schedule_gaps(rows)
+    assert gaps["linear"] == {"r1": 0.0}
+    assert gaps["uba-phi1"] == {"r1": pytest.approx(0.0), "r2": 0.0}  # +0.1 and -0.1 on the two seeds
+    assert gaps["zero-config"] == {"r2": 0.0}
