@@ -33,11 +33,11 @@ def test_the_high_area_question_runs_first_and_each_regime_tunes_before_its_seed
     assert [s.what for s in steps if s.regime == "u5200"] == ["lrs"] * 2 + ["extend", "seeds"] + ["lrs"] * 2 + [
         "extend",
         "seeds",
-    ]
+    ] + ["lrs", "seeds"]
     for r in study.REGIMES:
         order = [s.what for s in steps if s.regime == r.name and not s.names]
         assert order[-2:] == ["extend", "seeds"] and set(order[:-2]) == {"lrs"}, r.name
-        ran = sorted({lr for s in steps if s.regime == r.name and s.what == "lrs" for lr in s.lrs})
+        ran = sorted({lr for s in steps if s.regime == r.name and s.what == "lrs" and not s.names for lr in s.lrs})
         assert ran == sorted(r.lrs), r.name
     # Whether more updates reach higher areas at the best LR comes before the factors; the factor regimes follow
     # their anchors, the low-area one first.
@@ -119,3 +119,13 @@ def test_each_schedule_is_judged_against_the_best_of_everything_in_each_regime_w
     assert gaps["linear"] == {"r1": 0.0}
     assert gaps["uba-phi1"] == {"r1": pytest.approx(0.0), "r2": 0.0}  # +0.1 and -0.1 on the two seeds
     assert gaps["zero-config"] == {"r2": 0.0}
+
+
+def test_the_late_decay_runs_only_below_an_area_of_78_and_below_u5200s_grid():
+    for step in study.STEPS:
+        for name, budget, lr, _ in step.cells() if step.what == "lrs" else []:
+            assert name != study.LATE_DECAY or lr * budget < study.LATE_DECAY_UNTIL_AREA
+    late = [s for s in study.STEPS if s.regime == "u5200" and s.names == (study.LATE_DECAY,)]
+    assert [s.what for s in late] == ["lrs", "seeds"] and late[0].lrs == (0.00375, 0.0075)
+    assert [c[2] for c in late[0].cells()] == [0.00375, 0.0075]  # areas 19.5 and 39: where the rule picks it
+    assert report.rule_pick(5200, 0.00375) == study.LATE_DECAY
