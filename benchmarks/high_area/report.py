@@ -155,7 +155,8 @@ def _at_each_lr(r: Regime, records: list[dict], lrs: list[float]) -> list[str]:
     """Seed 0 at each peak LR, as a user who brings that LR meets it: the rule's pick there beside the best UBA
     there. Above the best LR's area this is what a too-high LR gets, not what a tuned run gets."""
     lines = [
-        "Seed 0 at each peak LR (a user who brings that LR): the rule's pick beside the best UBA at the same LR:",
+        "Seed 0 at each peak LR (a user who brings that LR): the rule's pick beside the best UBA at the same LR (the",
+        "gap paired over every seed run at that LR where more than seed 0 ran):",
         "",
         "| peak LR | LR area | rule's pick | its loss | best UBA at this LR | its loss | pick minus best UBA | "
         "linear |",
@@ -169,9 +170,12 @@ def _at_each_lr(r: Regime, records: list[dict], lrs: list[float]) -> list[str]:
             continue
         best = min(uba, key=uba.get)
         lin = f"{at['linear']:.4f}" if at.get("linear") is not None else "-"
+        every = {n: losses_by_lr(records, n, r.budget).get(lr, {}) for n in (pick, best)}
+        g = gap(Best(pick, lr, every[pick]), Best(best, lr, every[best]))
+        shown = str(g) if len(g.per_seed) > 1 else f"{g.mean:+.3f}"  # paired over every seed run at this LR
         lines.append(
             f"| {lr:g} | {lr * r.budget:.0f} | `{pick}` | {at[pick]:.4f} | `{best}` | {uba[best]:.4f} | "
-            f"{at[pick] - uba[best]:+.3f} | {lin} |"
+            f"{shown} | {lin} |"
         )
     return lines
 

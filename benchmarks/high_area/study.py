@@ -158,7 +158,7 @@ class Step:
     """Part of a regime: seed 0 at some of its LRs, seed 0's edge extensions, or the other seeds at seed 0's best."""
 
     regime: str
-    what: str  # "lrs", "extend" or "seeds"
+    what: str  # "lrs", "extend", "seeds", or "fixed": the other seeds at the step's LRs
     lrs: tuple[float, ...] = ()
     names: tuple[str, ...] = ()  # these schedules only (a first answer before the rest); empty: all
 
@@ -168,6 +168,8 @@ class Step:
         if self.what == "lrs":
             cells = [(n, r.budget, lr, SEEDS[0]) for n in names for lr in self.lrs]
             return [c for c in cells if not (c[0] == LATE_DECAY and c[2] * r.budget >= LATE_DECAY_UNTIL_AREA)]
+        if self.what == "fixed":
+            return [(n, r.budget, lr, s) for s in r.seeds[1:] for n in names for lr in self.lrs]
         first = first_seed_losses(r)
         if self.what == "extend":
             return [(n, r.budget, lr, SEEDS[0]) for n in names for lr in extension(r, first.get(n, {}))]
@@ -186,6 +188,9 @@ def _ordered() -> list[Step]:
     # The floored schedules' best LRs fell below the grid (areas 20-39): the rule's pick there, the late decay, too.
     late = (u5200.lrs[0] / 4, u5200.lrs[0] / 2)
     steps += [Step("u5200", "lrs", late, (LATE_DECAY,)), Step("u5200", "seeds", names=(LATE_DECAY,))]
+    # A user whose area is high because the LR is 8x the best: the rule's pick (phi 1), the early decay that led there
+    # on seed 0 (phi 8) and linear-to-zero, on every seed at that one LR.
+    steps += [Step("u5200", "fixed", (u5200.lrs[2],), ("linear", uba_name(1.0), uba_name(8.0)))]
     # Whether more updates reach higher areas at the best LR at all, before the factors.
     steps += [Step("u20800", "lrs", u20800.lrs), Step("u20800", "extend"), Step("u20800", "seeds")]
     factors = [r for anchor in ("b8-u325", "b2-u1300", "u5200") for r in REGIMES if r.anchor == anchor]

@@ -33,7 +33,7 @@ def test_the_high_area_question_runs_first_and_each_regime_tunes_before_its_seed
     assert [s.what for s in steps if s.regime == "u5200"] == ["lrs"] * 2 + ["extend", "seeds"] + ["lrs"] * 2 + [
         "extend",
         "seeds",
-    ] + ["lrs", "seeds"]
+    ] + ["lrs", "seeds", "fixed"]
     for r in study.REGIMES:
         order = [s.what for s in steps if s.regime == r.name and not s.names]
         assert order[-2:] == ["extend", "seeds"] and set(order[:-2]) == {"lrs"}, r.name
@@ -129,3 +129,11 @@ def test_the_late_decay_runs_only_below_an_area_of_78_and_below_u5200s_grid():
     assert [s.what for s in late] == ["lrs", "seeds"] and late[0].lrs == (0.00375, 0.0075)
     assert [c[2] for c in late[0].cells()] == [0.00375, 0.0075]  # areas 19.5 and 39: where the rule picks it
     assert report.rule_pick(5200, 0.00375) == study.LATE_DECAY
+
+
+def test_the_overshoot_check_runs_the_other_seeds_at_one_lr_above_the_best():
+    (fixed,) = [s for s in study.STEPS if s.what == "fixed"]
+    assert sorted(fixed.cells()) == sorted(
+        (n, 5200, 0.06, seed) for n in ("linear", "uba-phi1", "uba-phi8") for seed in (1, 2)
+    )
+    assert report.rule_pick(5200, 0.06) == "uba-phi1"  # area 312
