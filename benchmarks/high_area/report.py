@@ -55,6 +55,11 @@ class Gap:
         return f"{self.mean:+.3f}{se} (n={len(self.per_seed)})"
 
 
+def ranking(b: Best) -> tuple[int, float]:
+    """Schedules rank by seeds run, then mean loss: one run on seed 0 alone never outranks a schedule on all seeds."""
+    return -len(b.losses), b.mean
+
+
 def gap(a: Best, b: Best) -> Gap:
     seeds = sorted(set(a.losses) & set(b.losses))
     return Gap([a.losses[s] - b.losses[s] for s in seeds])
@@ -101,9 +106,9 @@ def _summary_row(label: str, factor: str, budget: int, tokens: int, records: lis
     table = regime_table(records, budget, SCHEDULES)
     if not table:
         return f"| {label} | {factor} | {budget} x {tokens} | no runs yet | | | | | | |", {}
-    everything = min(table.values(), key=lambda b: (-len(b.losses), b.mean))
+    everything = min(table.values(), key=ranking)
     uba = [b for n, b in table.items() if phi_of(n)]
-    best_uba = min(uba, key=lambda b: (-len(b.losses), b.mean)) if uba else None
+    best_uba = min(uba, key=ranking) if uba else None
     zc = zero_config_of(records, budget)
     lin = table.get("linear")
     cols = [
@@ -122,7 +127,7 @@ def _regime_section(r: Regime, records: list[dict]) -> list[str]:
     table = regime_table(records, r.budget, r.schedules)
     if not table:
         return []
-    ranked = sorted(table.values(), key=lambda b: (-len(b.losses), b.mean))
+    ranked = sorted(table.values(), key=ranking)
     top, lin = ranked[0], table.get("linear")
     lines = [
         f"## {r.name}: {r.factor} ({r.budget} updates of {r.batch_size} x 64 tokens)",
@@ -330,7 +335,7 @@ def keys_section() -> list[str]:
             uba = [b for n, b in table.items() if phi_of(n)]
             if not uba:
                 continue
-            best_uba = min(uba, key=lambda b: (-len(b.losses), b.mean))
+            best_uba = min(uba, key=ranking)
             cols = []
             for pick in (rule_pick, timescale_pick(wd)):
                 zc = zero_config_of(records, budget, pick)
@@ -360,8 +365,8 @@ def every_regime_rows() -> list[dict]:
         uba = [b for n, b in table.items() if phi_of(n)]
         if lin is None or not uba:
             continue
-        best_uba = min(uba, key=lambda b: (-len(b.losses), b.mean))
-        everything = min(table.values(), key=lambda b: (-len(b.losses), b.mean))
+        best_uba = min(uba, key=ranking)
+        everything = min(table.values(), key=ranking)
         zc = zero_config_of(records, budget)
         rows.append(
             dict(
