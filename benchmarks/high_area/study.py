@@ -14,7 +14,7 @@ resumable) on regimes that answer, in this order:
    updates of 128 tokens: ``phi_factors/sweep-b2``); the anchors' runs at the reference settings are read from their
    results files, not rerun.
 
-Each schedule's LR grid runs on seed 0, extended outward (factor 2, up to 2 points) while its best sits at an edge;
+Each schedule's LR grid runs on seed 0, extended outward (factor 2, up to 3 points) while its best sits at an edge;
 seeds 1 and 2 then run at seed 0's best LR. Every step is a list of cells, run in the order of ``STEPS`` (cheapest
 answers first), so an interrupted run leaves whole comparisons for the steps before it.
 
@@ -63,7 +63,7 @@ SCHEDULES = (
     "wsd-1sqrt",
     SCHEDULE_FREE,
 )
-MAX_EXTENSIONS = 2
+MAX_EXTENSIONS = 3
 # Seconds per update (one torch thread) until a regime has its own runs, and per run (model build, evaluation).
 SECONDS_PER_UPDATE = {2: 0.03, 8: 0.045}
 RUN_OVERHEAD_S = 3.0

@@ -57,12 +57,13 @@ def test_the_low_area_factor_regimes_run_five_seeds_and_u20800_asks_only_where_t
     assert [s.cells() for s in study.STEPS if s.regime == "u20800" and s.what == "seeds"] == [[]]
 
 
-def test_the_grid_extends_outward_at_an_edge_and_stops_after_two_points():
+def test_the_grid_extends_outward_at_an_edge_and_stops_after_three_points():
     r = study.REGIME_BY_NAME["u5200"]
     assert study.extension(r, {0.015: 5.0, 0.03: 5.1, 0.06: 5.2, 0.12: 5.3}) == [0.0075]
     assert study.extension(r, {0.015: 5.3, 0.03: 5.2, 0.06: 5.1, 0.12: 5.0}) == [0.24]
     assert study.extension(r, {0.015: 5.3, 0.03: 5.0, 0.06: 5.1, 0.12: 5.2}) == []
-    assert study.extension(r, {0.0075: 5.0, 0.00375: 4.9, 0.015: 5.1, 0.03: 5.2}) == []  # two added already
+    assert study.extension(r, {0.0075: 5.0, 0.00375: 4.9, 0.015: 5.1, 0.03: 5.2}) == [0.001875]
+    assert study.extension(r, {0.0075: 5.0, 0.00375: 4.9, 0.001875: 4.8, 0.015: 5.1}) == []  # three added already
     assert study.extension(r, {}) == []
 
 
