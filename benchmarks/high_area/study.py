@@ -8,15 +8,17 @@ runs the engine of ``benchmarks/uba_bench`` (the stock ``Trainer``, one cell per
 resumable) on regimes that answer, in this order:
 
 1. the high-area regime: the sweep model (2 x 64, 131,648 non-embedding parameters) at 128 tokens per update over
-   5,200 updates (areas 78-624 over the LR grid), then 20,800 (the same at 4x the updates);
+   5,200 updates (areas 78-624 over the LR grid, extended down as the best LRs fell), then where the best LR sits at
+   20,800 (4x the updates);
 2. the optimizer's settings one factor at a time (weight decay 0, 0.01, 0.3; beta2 0.999; no warmup), from a
    low-area anchor (sweep model, 325 updates of 512 tokens: v2's ``sweep`` 325) and a mid-area anchor (1,300
    updates of 128 tokens: ``phi_factors/sweep-b2``); the anchors' runs at the reference settings are read from their
    results files, not rerun.
 
 Each schedule's LR grid runs on seed 0, extended outward (factor 2, up to 3 points) while its best sits at an edge;
-seeds 1 and 2 then run at seed 0's best LR. Every step is a list of cells, run in the order of ``STEPS`` (cheapest
-answers first), so an interrupted run leaves whole comparisons for the steps before it.
+the other seeds (1-2, or 1-4 at the low-area anchor) then run at seed 0's best LR. Every step is a list of cells, run
+in the order of ``STEPS`` (cheapest answers first), so an interrupted run leaves whole comparisons for the steps
+before it.
 
     nice -n 19 python benchmarks/high_area/study.py run --workers 2   # run or resume every step, in order
     python benchmarks/high_area/study.py plan                          # CPU-hours per step: total and left
@@ -155,7 +157,8 @@ REGIME_BY_NAME = {r.name: r for r in REGIMES}
 
 @dataclass(frozen=True)
 class Step:
-    """Part of a regime: seed 0 at some of its LRs, seed 0's edge extensions, or the other seeds at seed 0's best."""
+    """Part of a regime: seed 0 at some of its LRs, seed 0's edge extensions, the other seeds at seed 0's best, or
+    the other seeds at fixed LRs."""
 
     regime: str
     what: str  # "lrs", "extend", "seeds", or "fixed": the other seeds at the step's LRs
