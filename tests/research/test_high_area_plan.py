@@ -55,6 +55,7 @@ def test_the_low_area_factor_regimes_run_five_seeds_and_u20800_asks_only_where_t
     u20800 = study.REGIME_BY_NAME["u20800"]
     assert set(u20800.schedules) == set(study.U20800_ONLY) and "linear" in u20800.schedules
     assert [s.cells() for s in study.STEPS if s.regime == "u20800" and s.what == "seeds"] == [[]]
+    assert study.extension(u20800, {0.001875: 4.0, 0.00375: 4.1, 0.0075: 4.2}) == []  # a low-edge best answers it
 
 
 def test_the_grid_extends_outward_at_an_edge_and_stops_after_three_points():
