@@ -131,7 +131,8 @@ B2_LRS = (0.015, 0.03, 0.06, 0.12)
 # u20800 asks one thing: whether the best LR's area grows past 78 at 4x u5200's updates (u1300 -> u5200 moved
 # linear's from area 78 to 39). Seed 0, the question's schedules, at and below u5200's best areas; a best at the low
 # edge already answers no, so the grid is not extended (a 20,800-update run costs ~5 min).
-U20800_ONLY = ("linear", uba_name(1.0), uba_name(4.0), "cosine")
+U20800_QUESTION = ("linear", uba_name(1.0), uba_name(4.0), "cosine")
+U20800_ONLY = (*U20800_QUESTION, uba_name(1.0, 0.1))  # phi 1 with the floor: the rule's pick at an area of 39
 REGIMES = [
     Regime("u5200", 2, 5200, (0.015, 0.03, 0.06, 0.12)),
     Regime("u20800", 2, 20800, (0.001875, 0.00375, 0.0075), seeds=(0,), only=U20800_ONLY, max_extensions=0),
@@ -166,6 +167,7 @@ class Step:
     what: str  # "lrs", "extend", "seeds", or "fixed": the other seeds at the step's LRs
     lrs: tuple[float, ...] = ()
     names: tuple[str, ...] = ()  # these schedules only (a first answer before the rest); empty: all
+    seeds: tuple[int, ...] = ()  # "seeds": these seeds; empty: the regime's other seeds
 
     def cells(self) -> list[tuple[str, int, float, int]]:
         r = REGIME_BY_NAME[self.regime]
@@ -178,7 +180,7 @@ class Step:
         first = first_seed_losses(r)
         if self.what == "extend":
             return [(n, r.budget, lr, SEEDS[0]) for n in names for lr in extension(r, first.get(n, {}))]
-        return [(n, r.budget, best_lr(first[n]), s) for s in r.seeds[1:] for n in names if first.get(n)]
+        return [(n, r.budget, best_lr(first[n]), s) for s in self.seeds or r.seeds[1:] for n in names if first.get(n)]
 
 
 def _ordered() -> list[Step]:
@@ -197,12 +199,16 @@ def _ordered() -> list[Step]:
     # on seed 0 (phi 8) and linear-to-zero, on every seed at that one LR.
     steps += [Step("u5200", "fixed", (u5200.lrs[2],), ("linear", uba_name(1.0), uba_name(8.0)))]
     # Whether more updates reach higher areas at the best LR at all, before the factors.
-    steps += [Step("u20800", "lrs", u20800.lrs), Step("u20800", "extend"), Step("u20800", "seeds")]
-    factors = [r for anchor in ("b8-u325", "b2-u1300", "u5200") for r in REGIMES if r.anchor == anchor]
-    for r in factors:
-        if r.name != "b8-u325-wd0":
-            steps.append(Step(r.name, "lrs", r.lrs))
-        steps += [Step(r.name, "extend"), Step(r.name, "seeds")]
+    steps += [Step("u20800", "lrs", u20800.lrs, U20800_QUESTION), Step("u20800", "extend"), Step("u20800", "seeds")]
+    for anchor in ("b8-u325", "b2-u1300", "u5200"):
+        for r in (r for r in REGIMES if r.anchor == anchor):
+            if r.name != "b8-u325-wd0":
+                steps.append(Step(r.name, "lrs", r.lrs))
+            steps += [Step(r.name, "extend"), Step(r.name, "seeds")]
+        if anchor == "b8-u325":
+            # u5200's gaps among the best were wider than +-0.01 on 3 seeds: seeds 3-4 for every schedule there; and
+            # the rule's pick at u20800's best area (39: phi 1 with the floor).
+            steps += [Step("u5200", "seeds", seeds=(3, 4)), Step("u20800", "lrs", u20800.lrs[:1], U20800_ONLY[-1:])]
     return steps
 
 

@@ -33,17 +33,23 @@ def test_the_high_area_question_runs_first_and_each_regime_tunes_before_its_seed
     assert [s.what for s in steps if s.regime == "u5200"] == ["lrs"] * 2 + ["extend", "seeds"] + ["lrs"] * 2 + [
         "extend",
         "seeds",
-    ] + ["lrs", "seeds", "fixed"]
+    ] + ["lrs", "seeds", "fixed", "seeds"]
     for r in study.REGIMES:
-        order = [s.what for s in steps if s.regime == r.name and not s.names]
-        assert order[-2:] == ["extend", "seeds"] and set(order[:-2]) == {"lrs"}, r.name
-        ran = sorted({lr for s in steps if s.regime == r.name and s.what == "lrs" and not s.names for lr in s.lrs})
-        assert ran == sorted(r.lrs), r.name
+        order = [s.what for s in steps if s.regime == r.name and not s.names and not s.seeds]
+        if r.name != "u20800":  # its grid runs the question's schedules by name
+            assert order[-2:] == ["extend", "seeds"] and set(order[:-2]) == {"lrs"}, r.name
+        ran = {lr for s in steps if s.regime == r.name and s.what == "lrs" for lr in s.lrs}
+        assert set(r.lrs) <= ran, r.name
     # Whether more updates reach higher areas at the best LR comes before the factors; the factor regimes follow
     # their anchors, the low-area one first.
-    u20800 = [i for i, s in enumerate(steps) if s.regime == "u20800"]
+    u20800 = [i for i, s in enumerate(steps) if s.regime == "u20800" and s.names != study.U20800_ONLY[-1:]]
     factor = [i for i, s in enumerate(steps) if study.REGIME_BY_NAME[s.regime].anchor and s.regime != "b8-u325-wd0"]
     assert max(u20800) < min(factor)
+    # More u5200 seeds and the rule's pick at u20800 after the low-area anchor's factors, before the mid-area one's.
+    extra = [i for i, s in enumerate(steps) if s.seeds or s.names == study.U20800_ONLY[-1:]]
+    b8 = [i for i in factor if steps[i].regime.startswith("b8-")]
+    b2 = [i for i in factor if steps[i].regime.startswith("b2-")]
+    assert max(b8) < min(extra) and max(extra) < min(b2)
     anchors = [study.REGIME_BY_NAME[steps[i].regime].anchor for i in factor]
     assert anchors == sorted(anchors, key=("b8-u325", "b2-u1300", "u5200").index)
 
@@ -55,6 +61,8 @@ def test_the_low_area_factor_regimes_run_five_seeds_and_u20800_asks_only_where_t
     u20800 = study.REGIME_BY_NAME["u20800"]
     assert set(u20800.schedules) == set(study.U20800_ONLY) and "linear" in u20800.schedules
     assert [s.cells() for s in study.STEPS if s.regime == "u20800" and s.what == "seeds"] == [[]]
+    pick = [c for s in study.STEPS if s.regime == "u20800" and s.names == study.U20800_ONLY[-1:] for c in s.cells()]
+    assert pick == [("uba-phi1-min10", 20800, 0.001875, 0)] and report.rule_pick(20800, 0.001875) == pick[0][0]
     assert study.extension(u20800, {0.001875: 4.0, 0.00375: 4.1, 0.0075: 4.2}) == []  # a low-edge best answers it
 
 
@@ -139,3 +147,11 @@ def test_the_overshoot_check_runs_the_other_seeds_at_one_lr_above_the_best():
         (n, 5200, 0.06, seed) for n in ("linear", "uba-phi1", "uba-phi8") for seed in (1, 2)
     )
     assert report.rule_pick(5200, 0.06) == "uba-phi1"  # area 312
+
+
+def test_u5200s_seeds_3_and_4_run_every_schedule_at_its_first_seeds_best_lr():
+    (more,) = [s for s in study.STEPS if s.regime == "u5200" and s.seeds]
+    first = study.first_seed_losses(study.REGIME_BY_NAME["u5200"])
+    cells = more.cells()
+    assert {c[3] for c in cells} == {3, 4}
+    assert {(c[0], c[2]) for c in cells} == {(n, study.best_lr(v)) for n, v in first.items() if v}
