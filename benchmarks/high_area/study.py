@@ -42,6 +42,8 @@ from uba_bench.config import SCHEDULE_FREE, SweepConfig, uba_name  # noqa: E402
 from uba_bench.runner import read_results, run_sweep  # noqa: E402
 from uba_bench.schedules import cell_key, spec_key  # noqa: E402
 
+from uba_hf.zero_config import zero_config_schedule  # noqa: E402
+
 SEEDS = (0, 1, 2)
 # The low-area anchor's factor regimes run 5 seeds (a run there costs ~10 s): their first 3-seed gaps were wider than
 # the +-0.01 the targets are judged at.
@@ -164,7 +166,9 @@ class Step:
     the other seeds at fixed LRs."""
 
     regime: str
-    what: str  # "lrs", "extend", "seeds", or "fixed": the other seeds at the step's LRs
+    # "lrs", "extend", "seeds", "fixed" (the other seeds at the step's LRs) or "zero-config" (the other seeds of the
+    # rule's pick at the LR where the rule did best on seed 0: the zero-config choice tuned like any schedule).
+    what: str
     lrs: tuple[float, ...] = ()
     names: tuple[str, ...] = ()  # these schedules only (a first answer before the rest); empty: all
     seeds: tuple[int, ...] = ()  # "seeds": these seeds; empty: the regime's other seeds
@@ -177,6 +181,9 @@ class Step:
             return [c for c in cells if not (c[0] == LATE_DECAY and c[2] * r.budget >= LATE_DECAY_UNTIL_AREA)]
         if self.what == "fixed":
             return [(n, r.budget, lr, s) for s in r.seeds[1:] for n in names for lr in self.lrs]
+        if self.what == "zero-config":
+            lr = zero_config_lr(r)
+            return [] if lr is None else [(rule_pick(r.budget, lr), r.budget, lr, s) for s in self.seeds or r.seeds[1:]]
         first = first_seed_losses(r)
         if self.what == "extend":
             return [(n, r.budget, lr, SEEDS[0]) for n in names for lr in extension(r, first.get(n, {}))]
@@ -192,6 +199,7 @@ def _ordered() -> list[Step]:
     steps += [Step("u5200", "extend", names=first), Step("u5200", "seeds", names=first)]
     steps += [Step("b8-u325-wd0", "lrs", B8_LRS), Step("u5200", "lrs", u5200.lrs[1:3])]
     steps += [Step("u5200", "lrs", (u5200.lrs[0], u5200.lrs[3])), Step("u5200", "extend"), Step("u5200", "seeds")]
+    steps += [Step("u5200", "zero-config")]
     # The floored schedules' best LRs fell below the grid (areas 20-39): the rule's pick there, the late decay, too.
     late = (u5200.lrs[0] / 4, u5200.lrs[0] / 2)
     steps += [Step("u5200", "lrs", late, (LATE_DECAY,)), Step("u5200", "seeds", names=(LATE_DECAY,))]
@@ -204,11 +212,12 @@ def _ordered() -> list[Step]:
         for r in (r for r in REGIMES if r.anchor == anchor):
             if r.name != "b8-u325-wd0":
                 steps.append(Step(r.name, "lrs", r.lrs))
-            steps += [Step(r.name, "extend"), Step(r.name, "seeds")]
+            steps += [Step(r.name, "extend"), Step(r.name, "seeds"), Step(r.name, "zero-config")]
         if anchor == "b8-u325":
             # u5200's gaps among the best were wider than +-0.01 on 3 seeds: seeds 3-4 for every schedule there; and
             # the rule's pick at u20800's best area (39: phi 1 with the floor).
-            steps += [Step("u5200", "seeds", seeds=(3, 4)), Step("u20800", "lrs", u20800.lrs[:1], U20800_ONLY[-1:])]
+            steps += [Step("u5200", "seeds", seeds=(3, 4)), Step("u5200", "zero-config", seeds=(1, 2, 3, 4))]
+            steps += [Step("u20800", "lrs", u20800.lrs[:1], U20800_ONLY[-1:])]
     return steps
 
 
@@ -228,6 +237,24 @@ def losses_by_lr(records: list[dict[str, Any]], name: str, budget: int, seed: in
 def first_seed_losses(r: Regime) -> dict[str, dict[float, float]]:
     records = r.records()
     return {n: {lr: v[SEEDS[0]] for lr, v in losses_by_lr(records, n, r.budget, SEEDS[0]).items()} for n in r.schedules}
+
+
+def rule_pick(budget: int, lr: float) -> str:
+    """The fixed schedule the zero-config rule runs at this budget and peak LR (the same LR at every update)."""
+    choice = zero_config_schedule(budget, lr)
+    name = uba_name(choice["phi"], choice["min_lr_ratio"])
+    return "cosine-min10" if name == uba_name(2.0, 0.1) else name
+
+
+def zero_config_lr(r: Regime) -> float | None:
+    """The peak LR at which the rule's pick did best on seed 0 (None before any of its picks ran)."""
+    first = first_seed_losses(r)
+    at = {
+        lr: v[lr]
+        for lr in {lr for v in first.values() for lr in v}
+        if lr in (v := first.get(rule_pick(r.budget, lr), {}))
+    }
+    return best_lr(at) if at else None
 
 
 def best_lr(losses: dict[float, float]) -> float:

@@ -33,11 +33,11 @@ def test_the_high_area_question_runs_first_and_each_regime_tunes_before_its_seed
     assert [s.what for s in steps if s.regime == "u5200"] == ["lrs"] * 2 + ["extend", "seeds"] + ["lrs"] * 2 + [
         "extend",
         "seeds",
-    ] + ["lrs", "seeds", "fixed", "seeds"]
+    ] + ["zero-config", "lrs", "seeds", "fixed", "seeds", "zero-config"]
     for r in study.REGIMES:
         order = [s.what for s in steps if s.regime == r.name and not s.names and not s.seeds]
-        if r.name != "u20800":  # its grid runs the question's schedules by name
-            assert order[-2:] == ["extend", "seeds"] and set(order[:-2]) == {"lrs"}, r.name
+        if r.name not in ("u20800", "u5200"):  # u20800's grid runs by name; u5200's order is pinned above
+            assert order[-3:] == ["extend", "seeds", "zero-config"] and set(order[:-3]) == {"lrs"}, r.name
         ran = {lr for s in steps if s.regime == r.name and s.what == "lrs" for lr in s.lrs}
         assert set(r.lrs) <= ran, r.name
     # Whether more updates reach higher areas at the best LR comes before the factors; the factor regimes follow
@@ -150,8 +150,19 @@ def test_the_overshoot_check_runs_the_other_seeds_at_one_lr_above_the_best():
 
 
 def test_u5200s_seeds_3_and_4_run_every_schedule_at_its_first_seeds_best_lr():
-    (more,) = [s for s in study.STEPS if s.regime == "u5200" and s.seeds]
+    (more,) = [s for s in study.STEPS if s.regime == "u5200" and s.what == "seeds" and s.seeds]
     first = study.first_seed_losses(study.REGIME_BY_NAME["u5200"])
     cells = more.cells()
     assert {c[3] for c in cells} == {3, 4}
     assert {(c[0], c[2]) for c in cells} == {(n, study.best_lr(v)) for n, v in first.items() if v}
+
+
+def test_the_zero_config_choice_gets_its_seeds_at_the_lr_where_the_rules_pick_did_best_on_seed_0():
+    r = study.REGIME_BY_NAME["b8-u325-warmup0"]
+    first = study.first_seed_losses(r)
+    lr = study.zero_config_lr(r)  # the committed results: phi 1 with the floor at 0.12 (area 39) on seed 0
+    assert lr is not None
+    picks = {x: first[study.rule_pick(r.budget, x)][x] for x in r.lrs if x in first[study.rule_pick(r.budget, x)]}
+    assert lr == min(picks, key=picks.get)
+    (step,) = [s for s in study.STEPS if s.regime == r.name and s.what == "zero-config"]
+    assert step.cells() == [(study.rule_pick(r.budget, lr), r.budget, lr, s) for s in (1, 2, 3, 4)]
