@@ -314,14 +314,14 @@ def keys_section() -> list[str]:
         "|---|---:|---|---|---|---|---|",
     ]
     for anchor in ANCHOR_RESULTS:
-        regimes = [(f"{anchor} (anchor)", REFERENCE_WEIGHT_DECAY, anchor_records(anchor), None)]
+        regimes = [(f"{anchor} (anchor)", REFERENCE_WEIGHT_DECAY, anchor_records(anchor))]
         regimes += [
-            (r.name, dict(r.changes)["weight_decay"], r.records(), r)
+            (r.name, dict(r.changes)["weight_decay"], r.records())
             for r in REGIMES
             if r.anchor == anchor and "weight_decay" in dict(r.changes)
         ]
         budget = next(r.budget for r in REGIMES if r.anchor == anchor)
-        for label, wd, records, _ in regimes:
+        for label, wd, records in regimes:
             table = regime_table(as_fixed_runs(records), budget, SCHEDULES)
             uba = [b for n, b in table.items() if phi_of(n)]
             if not uba:
@@ -330,7 +330,7 @@ def keys_section() -> list[str]:
             cols = []
             for pick in (rule_pick, timescale_pick(wd)):
                 zc = zero_config_of(records, budget, pick)
-                cols += [f"`{zc.name[13:-1]}` at {zc.lr:g}", str(gap(zc, best_uba))] if zc else ["-", "-"]
+                cols += [f"`{pick(budget, zc.lr)}` at {zc.lr:g}", str(gap(zc, best_uba))] if zc else ["-", "-"]
             lines.append(f"| {label} | {wd:g} | `{best_uba.name}` at {best_uba.lr:g} | " + " | ".join(cols) + " |")
     return [*lines, ""]
 
