@@ -145,9 +145,11 @@ REGIMES = [
             ("b2-u1300", 2, 1300, B2_LRS, SEEDS),
         )
         for label, factor, changes in (
-            ("wd0", "weight decay 0", (("weight_decay", 0.0),)),
+            # The settings that moved the best at the low-area anchor first (a second anchor says whether they
+            # move it there too), then weight decay, which did not.
             ("beta2-999", "beta2 0.999", (("adam_beta2", 0.999),)),
             ("warmup0", "no warmup", (("warmup_fraction", 0.0),)),
+            ("wd0", "weight decay 0", (("weight_decay", 0.0),)),
             ("wd0.01", "weight decay 0.01", (("weight_decay", 0.01),)),
             ("wd0.3", "weight decay 0.3", (("weight_decay", 0.3),)),
         )
