@@ -164,8 +164,8 @@ REGIME_BY_NAME = {r.name: r for r in REGIMES}
 
 @dataclass(frozen=True)
 class Step:
-    """Part of a regime: seed 0 at some of its LRs, seed 0's edge extensions, the other seeds at seed 0's best, or
-    the other seeds at fixed LRs."""
+    """Part of a regime: seed 0 at some of its LRs, seed 0's edge extensions, the other seeds at seed 0's best, the
+    other seeds at fixed LRs, or the zero-config choice's other seeds."""
 
     regime: str
     # "lrs", "extend", "seeds", "fixed" (the other seeds at the step's LRs) or "zero-config" (the other seeds of the
@@ -173,23 +173,24 @@ class Step:
     what: str
     lrs: tuple[float, ...] = ()
     names: tuple[str, ...] = ()  # these schedules only (a first answer before the rest); empty: all
-    seeds: tuple[int, ...] = ()  # "seeds": these seeds; empty: the regime's other seeds
+    seeds: tuple[int, ...] = ()  # the seeds past seed 0 to run; empty: the regime's other seeds
 
     def cells(self) -> list[tuple[str, int, float, int]]:
         r = REGIME_BY_NAME[self.regime]
         names = [n for n in r.schedules if n in (self.names or r.schedules)]
+        others = self.seeds or r.seeds[1:]
         if self.what == "lrs":
             cells = [(n, r.budget, lr, SEEDS[0]) for n in names for lr in self.lrs]
             return [c for c in cells if not (c[0] == LATE_DECAY and c[2] * r.budget >= LATE_DECAY_UNTIL_AREA)]
         if self.what == "fixed":
-            return [(n, r.budget, lr, s) for s in r.seeds[1:] for n in names for lr in self.lrs]
+            return [(n, r.budget, lr, s) for s in others for n in names for lr in self.lrs]
         if self.what == "zero-config":
             lr = zero_config_lr(r)
-            return [] if lr is None else [(rule_pick(r.budget, lr), r.budget, lr, s) for s in self.seeds or r.seeds[1:]]
+            return [] if lr is None else [(rule_pick(r.budget, lr), r.budget, lr, s) for s in others]
         first = first_seed_losses(r)
         if self.what == "extend":
             return [(n, r.budget, lr, SEEDS[0]) for n in names for lr in extension(r, first.get(n, {}))]
-        return [(n, r.budget, best_lr(first[n]), s) for s in self.seeds or r.seeds[1:] for n in names if first.get(n)]
+        return [(n, r.budget, best_lr(first[n]), s) for s in others for n in names if first.get(n)]
 
 
 def _ordered() -> list[Step]:
