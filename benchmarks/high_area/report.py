@@ -158,16 +158,16 @@ def _at_each_lr(r: Regime, records: list[dict], lrs: list[float]) -> list[str]:
         "linear |",
         "|---:|---:|---|---:|---|---:|---:|---:|",
     ]
+    by_schedule = {n: losses_by_lr(records, n, r.budget) for n in r.schedules}  # {name: {lr: {seed: loss}}}
     for lr in lrs:
-        at = {n: losses_by_lr(records, n, r.budget, 0).get(lr, {}).get(0) for n in r.schedules}
+        at = {n: cells.get(lr, {}).get(0) for n, cells in by_schedule.items()}
         uba = {n: v for n, v in at.items() if v is not None and phi_of(n)}
         pick = rule_pick(r.budget, lr)
         if not uba or at.get(pick) is None:
             continue
         best = min(uba, key=uba.get)
         lin = f"{at['linear']:.4f}" if at.get("linear") is not None else "-"
-        every = {n: losses_by_lr(records, n, r.budget).get(lr, {}) for n in (pick, best)}
-        g = gap(Best(pick, lr, every[pick]), Best(best, lr, every[best]))
+        g = gap(Best(pick, lr, by_schedule[pick][lr]), Best(best, lr, by_schedule[best][lr]))
         shown = str(g) if len(g.per_seed) > 1 else f"{g.mean:+.3f}"  # paired over every seed run at this LR
         lines.append(
             f"| {lr:g} | {lr * r.budget:.0f} | `{pick}` | {at[pick]:.4f} | `{best}` | {uba[best]:.4f} | "
