@@ -46,17 +46,28 @@ def test_the_high_area_question_runs_first_and_each_regime_tunes_before_its_seed
     factor = [i for i, s in enumerate(steps) if study.REGIME_BY_NAME[s.regime].anchor and s.regime != "b8-u325-wd0"]
     assert max(u20800) < min(factor)
     # More u5200 seeds and the rule's pick at u20800 after the low-area anchor's factors, before the mid-area one's.
-    extra = [i for i, s in enumerate(steps) if s.seeds or s.names == study.U20800_ONLY[-1:]]
+    extra = [i for i, s in enumerate(steps) if (s.seeds and s.regime == "u5200") or s.names == study.U20800_ONLY[-1:]]
     b8 = [i for i in factor if steps[i].regime.startswith("b8-")]
     b2 = [i for i in factor if steps[i].regime.startswith("b2-")]
     assert max(b8) < min(extra) and max(extra) < min(b2)
-    anchors = [study.REGIME_BY_NAME[steps[i].regime].anchor for i in factor]
-    assert anchors == sorted(anchors, key=("b8-u325", "b2-u1300", "u5200").index)
+    # Weight decay 0.3 at the mid-area anchor last, after weight decay 0 at the high-area one.
+    last = [i for i in factor if steps[i].regime == study.LAST_FACTOR]
+    assert study.LAST_FACTOR == "b2-u1300-wd0.3" and last == factor[-len(last) :] and len(last) == 4
+    assert max(i for i in factor if steps[i].regime == "u5200-wd0") < min(last)
+    # u5200-wd0's seeds 3-4 (its 3-seed gaps were wider than +-0.01) right after its own steps, before the last.
+    more = [i for i, s in enumerate(steps) if s.regime == "u5200-wd0" and s.seeds]
+    assert [steps[i].what for i in more] == ["seeds", "zero-config"] and steps[more[0]].seeds == (3, 4)
+    assert max(i for i, s in enumerate(steps) if s.regime == "u5200-wd0" and not s.seeds) < min(more)
+    assert max(more) < min(last)
+    anchors = [study.REGIME_BY_NAME[steps[i].regime].anchor for i in factor if i not in last]
+    assert anchors == sorted(anchors, key=("b8-u325", "b2-u1300", "u5200", "prose-b8", "prose-b2").index)
+    assert study.FACTOR_ANCHORS == ("b8-u325", "b2-u1300", "u5200", "prose-b8", "prose-b2")
 
 
-def test_the_low_area_factor_regimes_run_five_seeds_and_u20800_asks_only_where_the_best_lr_sits():
+def test_the_factor_regimes_run_five_seeds_and_u20800_asks_only_where_the_best_lr_sits():
     for r in study.REGIMES:
-        assert r.seeds == (study.FIVE_SEEDS if r.anchor == "b8-u325" else (0,) if r.name == "u20800" else study.SEEDS)
+        five = r.anchor in ("b8-u325", "b2-u1300", "prose-b8", "prose-b2")
+        assert r.seeds == (study.FIVE_SEEDS if five else (0,) if r.name == "u20800" else study.SEEDS)
         assert r.config().seeds == list(r.seeds)
     u20800 = study.REGIME_BY_NAME["u20800"]
     assert set(u20800.schedules) == set(study.U20800_ONLY) and "linear" in u20800.schedules
