@@ -166,8 +166,8 @@ REGIMES = [
     ),
     # What a user who only sets lr_scheduler_type="uba" gets from TrainingArguments: all three factors at once.
     Regime("b8-u325-stock", 8, 325, B8_LRS, "stock Trainer defaults", STOCK_DEFAULTS, "b8-u325", seeds=FIVE_SEEDS),
-    # Held out from the weight-decay-0 reading of the three regimes above it (b8-u325-wd0, b2-u1300-wd0, u5200-wd0:
-    # phi 0.25 with the floor the best UBA or close to it, the rule's pick behind at 1,300 and 5,200 updates): the
+    # Held out from the weight-decay-0 reading of four regimes (b8-u325-wd0, b2-u1300-wd0, b8-u325-stock, u5200-wd0:
+    # phi 0.25 with the floor the best UBA or close to it, the rule's pick behind in three; report.WD0_READ_ON): the
     # same two anchors on phi_factors' other corpus, whose reference runs (weight decay 0.1) are that study's. The
     # reading predicts, before either ran: phi 0.25 with the floor, at its own best LR, ahead of the zero-config
     # choice at its own (paired mean over the seeds) in both.
@@ -176,7 +176,7 @@ REGIMES = [
         for b, batch, budget, lrs in (("b8", 8, 325, B8_LRS), ("b2", 2, 1300, B2_LRS))
     ),
     # The factor that matters most to users (the stock default of 0) at the high-area anchor, on u5200's grid moved
-    # down two steps, to where its best LRs fell (0.001875-0.03; the grid is extended past its edges as everywhere).
+    # down two steps, to where u5200's best LRs fell (0.001875-0.03; the grid is extended past its edges).
     Regime("u5200-wd0", 2, 5200, U5200_WD0_LRS, "weight decay 0", WD0, "u5200"),
 ]
 REGIME_BY_NAME = {r.name: r for r in REGIMES}

@@ -177,3 +177,17 @@ def test_the_zero_config_choice_gets_its_seeds_at_the_lr_where_the_rules_pick_di
     assert lr == min(picks, key=picks.get)
     (step,) = [s for s in study.STEPS if s.regime == r.name and s.what == "zero-config"]
     assert step.cells() == [(study.rule_pick(r.budget, lr), r.budget, lr, s) for s in (1, 2, 3, 4)]
+
+
+def test_the_weight_decay_0_reading_is_judged_on_the_prose_regimes_it_was_not_read_on():
+    wd0 = [r.name for r in study.REGIMES if dict(r.changes).get("weight_decay") == 0.0]
+    held = set(wd0) - set(report.WD0_READ_ON)
+    assert set(report.WD0_READ_ON) < set(wd0) and held == {"prose-b8-wd0", "prose-b2-wd0"}
+    assert all(study.REGIME_BY_NAME[n].corpus == study.PROSE for n in held)
+    assert all(study.REGIME_BY_NAME[n].corpus is None for n in report.WD0_READ_ON)
+    rows = [line.split(" | ") for line in report.weight_decay_0_section() if line.startswith("| ")][1:]
+    assert [row[0][2:] for row in rows] == wd0
+    assert [row[1] for row in rows] == ["held out" if n in held else "read on" for n in wd0]
+    # b2-u1300-wd0 (committed results, 5 seeds) is where the reading came from: phi 0.25 with the floor the best UBA.
+    b2 = rows[wd0.index("b2-u1300-wd0")]
+    assert b2[2] == f"`{report.WD0_CHOICE}` at 0.03" and b2[5].startswith("-0.0") and b2[5].endswith("(n=5) |")
