@@ -81,6 +81,12 @@ def regime_table(records: list[dict], budget: int, names) -> dict[str, Best]:
     return out
 
 
+def best_uba(table: dict[str, Best]) -> Best | None:
+    """The best UBA of any phi and floor in a regime's table (None before any ran)."""
+    uba = [b for n, b in table.items() if phi_of(n)]
+    return min(uba, key=ranking) if uba else None
+
+
 def anchor_records(anchor: str) -> list[dict]:
     out = []
     for path in ANCHOR_RESULTS[anchor]:
@@ -98,16 +104,15 @@ def _summary_row(label: str, factor: str, budget: int, tokens: int, records: lis
     if not table:
         return f"| {label} | {factor} | {budget} x {tokens} | no runs yet | | | | | | |", {}
     everything = min(table.values(), key=ranking)
-    uba = [b for n, b in table.items() if phi_of(n)]
-    best_uba = min(uba, key=ranking) if uba else None
+    best = best_uba(table)
     zc = zero_config_of(records, budget)
     lin = table.get("linear")
     cols = [
         f"`{everything.name}` at {everything.lr:g} (area {everything.lr * budget:.0f})",
-        f"`{best_uba.name}` at {best_uba.lr:g}" if best_uba else "-",
-        str(gap(best_uba, lin)) if best_uba and lin else "-",
+        f"`{best.name}` at {best.lr:g}" if best else "-",
+        str(gap(best, lin)) if best and lin else "-",
         f"{zc.name} at {zc.lr:g} (area {zc.lr * budget:.0f})" if zc else "-",
-        str(gap(zc, best_uba)) if zc and best_uba else "-",
+        str(gap(zc, best)) if zc and best else "-",
         str(gap(zc, everything)) if zc else "-",
         str(min(len(b.losses) for b in table.values())),
     ]
@@ -332,15 +337,14 @@ def keys_section() -> list[str]:
         budget = next(r.budget for r in REGIMES if r.anchor == anchor)
         for label, wd, records in regimes:
             table = regime_table(as_fixed_runs(records), budget, SCHEDULES)
-            uba = [b for n, b in table.items() if phi_of(n)]
-            if not uba:
+            best = best_uba(table)
+            if best is None:
                 continue
-            best_uba = min(uba, key=ranking)
             cols = []
             for pick in (rule_pick, timescale_pick(wd)):
                 zc = zero_config_of(records, budget, pick)
-                cols += [f"`{pick(budget, zc.lr)}` at {zc.lr:g}", str(gap(zc, best_uba))] if zc else ["-", "-"]
-            lines.append(f"| {label} | {wd:g} | `{best_uba.name}` at {best_uba.lr:g} | " + " | ".join(cols) + " |")
+                cols += [f"`{pick(budget, zc.lr)}` at {zc.lr:g}", str(gap(zc, best))] if zc else ["-", "-"]
+            lines.append(f"| {label} | {wd:g} | `{best.name}` at {best.lr:g} | " + " | ".join(cols) + " |")
     return [*lines, ""]
 
 
@@ -371,13 +375,11 @@ def weight_decay_0_section() -> list[str]:
         role = "read on" if r.name in WD0_READ_ON else "held out"
         records = r.records()
         table = regime_table(as_fixed_runs(records), r.budget, SCHEDULES)
-        uba = [b for n, b in table.items() if phi_of(n)]
-        zc, choice = zero_config_of(records, r.budget), table.get(WD0_CHOICE)
-        if not uba or zc is None or choice is None:
+        best, zc, choice = best_uba(table), zero_config_of(records, r.budget), table.get(WD0_CHOICE)
+        if best is None or zc is None or choice is None:
             lines.append(f"| {r.name} | {role} | not run yet | | | |")
             continue
-        best_uba = min(uba, key=ranking)
-        cols = [f"`{best_uba.name}` at {best_uba.lr:g}", str(gap(choice, best_uba)), str(gap(zc, best_uba))]
+        cols = [f"`{best.name}` at {best.lr:g}", str(gap(choice, best)), str(gap(zc, best))]
         lines.append(f"| {r.name} | {role} | " + " | ".join([*cols, str(gap(choice, zc))]) + " |")
     return [*lines, ""]
 
@@ -400,10 +402,9 @@ def every_regime_rows() -> list[dict]:
         names = sorted({r["schedule"] for r in records})
         table = regime_table(records, budget, names)
         lin = table.get("linear")
-        uba = [b for n, b in table.items() if phi_of(n)]
-        if lin is None or not uba:
+        uba = best_uba(table)
+        if lin is None or uba is None:
             continue
-        best_uba = min(uba, key=ranking)
         everything = min(table.values(), key=ranking)
         zc = zero_config_of(records, budget)
         rows.append(
@@ -415,10 +416,10 @@ def every_regime_rows() -> list[dict]:
                 area=everything.lr * budget,
                 linear_area=lin.lr * budget,
                 best=everything,
-                best_uba=best_uba,
-                uba_minus_linear=gap(best_uba, lin),
+                best_uba=uba,
+                uba_minus_linear=gap(uba, lin),
                 zero_config=zc,
-                zc_minus_uba=gap(zc, best_uba) if zc else None,
+                zc_minus_uba=gap(zc, uba) if zc else None,
                 zc_minus_best=gap(zc, everything) if zc else None,
             )
         )
