@@ -38,6 +38,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from phi_factors.plan import PROSE_CORPUS  # noqa: E402  (phi_factors' other corpus: Vim's reference manual)
 from uba_bench.config import SCHEDULE_FREE, SweepConfig, uba_name  # noqa: E402
 from uba_bench.runner import read_results, run_sweep  # noqa: E402
 from uba_bench.schedules import cell_key, spec_key  # noqa: E402
@@ -81,8 +82,6 @@ ANCHOR_RESULTS = {
         for b in ("b8", "b2")
     },
 }
-# phi_factors' other corpus: Vim's reference manual (English prose; the embedded corpus is Python source).
-PROSE = "/usr/share/vim/vim90/doc"
 # A late decay (phi 0.01 with the floor: the rule's pick up to an area of 20) is left out at LR areas of 78 and more,
 # where it lost by 0.1+ nats wherever it ran (phi_factors: sweep-b2, prose-b2, shape-b2; here: b8-u325-wd0 and -stock
 # at 0.24) and the rule never picks it. At u5200 it runs below the grid instead, where the floored schedules' best LRs
@@ -172,7 +171,17 @@ REGIMES = [
     # reading predicts, before either ran: phi 0.25 with the floor, at its own best LR, ahead of the zero-config
     # choice at its own (paired mean over the seeds) in both.
     *(
-        Regime(f"prose-{b}-wd0", batch, budget, lrs, "weight decay 0, prose", WD0, f"prose-{b}", PROSE, FIVE_SEEDS)
+        Regime(
+            f"prose-{b}-wd0",
+            batch,
+            budget,
+            lrs,
+            "weight decay 0, prose",
+            WD0,
+            f"prose-{b}",
+            PROSE_CORPUS,
+            seeds=FIVE_SEEDS,
+        )
         for b, batch, budget, lrs in (("b8", 8, 325, B8_LRS), ("b2", 2, 1300, B2_LRS))
     ),
     # The factor that matters most to users (the stock default of 0) at the high-area anchor, on u5200's grid moved

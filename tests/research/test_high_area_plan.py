@@ -183,7 +183,7 @@ def test_the_weight_decay_0_reading_is_judged_on_the_prose_regimes_it_was_not_re
     wd0 = [r.name for r in study.REGIMES if dict(r.changes).get("weight_decay") == 0.0]
     held = set(wd0) - set(report.WD0_READ_ON)
     assert set(report.WD0_READ_ON) < set(wd0) and held == {"prose-b8-wd0", "prose-b2-wd0"}
-    assert all(study.REGIME_BY_NAME[n].corpus == study.PROSE for n in held)
+    assert all(study.REGIME_BY_NAME[n].corpus == study.PROSE_CORPUS for n in held)
     assert all(study.REGIME_BY_NAME[n].corpus is None for n in report.WD0_READ_ON)
     rows = [line.split(" | ") for line in report.weight_decay_0_section() if line.startswith("| ")][1:]
     assert [row[0][2:] for row in rows] == wd0
