@@ -190,6 +190,18 @@ REGIMES = [
 ]
 REGIME_BY_NAME = {r.name: r for r in REGIMES}
 LAST_FACTOR = "b2-u1300-wd0.3"
+# Seeds 5-9, after every other step, where the zero-config choice's 5-seed gap to the best UBA was above the 0.01
+# target with its interval reaching below it (not called), for the schedules within 0.02 of the best of all or of
+# the best UBA on seeds 0-4, linear-to-zero, the zero-config pick and, at weight decay 0, phi 0.25 with the floor
+# (the candidate judged there). Cheapest regime first. tests/research/test_high_area_plan.py derives these lists
+# from the results of seeds 0-4.
+TEN_SEEDS = (5, 6, 7, 8, 9)
+MORE_SEEDS = {
+    "b8-u325-warmup0": ("linear", uba_name(0.25, 0.1), uba_name(1.0, 0.1), "cosine-min10"),
+    "b2-u1300-wd0.01": ("linear", uba_name(0.25, 0.1), uba_name(1.0), uba_name(1.0, 0.1), "cosine-min10"),
+    "prose-b2-wd0": ("linear", uba_name(0.25), uba_name(0.25, 0.1), uba_name(1.0)),
+    "u5200-wd0": ("linear", uba_name(0.25), uba_name(0.25, 0.1), uba_name(1.0), uba_name(1.0, 0.1), "wsd-1sqrt"),
+}
 FACTOR_ANCHORS = ("b8-u325", "b2-u1300", "u5200", "prose-b8", "prose-b2")
 
 
@@ -259,6 +271,8 @@ def _ordered() -> list[Step]:
             # the rule's pick at u20800's best area (39: phi 1 with the floor).
             steps += [Step("u5200", "seeds", seeds=(3, 4)), Step("u5200", "zero-config", seeds=(1, 2, 3, 4))]
             steps += [Step("u20800", "lrs", u20800.lrs[:1], U20800_ONLY[-1:])]
+    for name, names in MORE_SEEDS.items():
+        steps += [Step(name, "seeds", names=names, seeds=TEN_SEEDS), Step(name, "zero-config", seeds=TEN_SEEDS)]
     return steps
 
 

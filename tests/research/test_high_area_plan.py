@@ -43,7 +43,13 @@ def test_the_high_area_question_runs_first_and_each_regime_tunes_before_its_seed
     # Whether more updates reach higher areas at the best LR comes before the factors; the factor regimes follow
     # their anchors, the low-area one first.
     u20800 = [i for i, s in enumerate(steps) if s.regime == "u20800" and s.names != study.U20800_ONLY[-1:]]
-    factor = [i for i, s in enumerate(steps) if study.REGIME_BY_NAME[s.regime].anchor and s.regime != "b8-u325-wd0"]
+    ten = [i for i, s in enumerate(steps) if s.seeds == study.TEN_SEEDS]
+    factor = [
+        i
+        for i, s in enumerate(steps)
+        if study.REGIME_BY_NAME[s.regime].anchor and s.regime != "b8-u325-wd0" and i not in ten
+    ]
+    assert ten == list(range(len(steps) - len(ten), len(steps)))  # seeds 5-9 after every other step
     assert max(u20800) < min(factor)
     # More u5200 seeds and the rule's pick at u20800 after the low-area anchor's factors, before the mid-area one's.
     extra = [i for i, s in enumerate(steps) if (s.seeds and s.regime == "u5200") or s.names == study.U20800_ONLY[-1:]]
@@ -55,7 +61,7 @@ def test_the_high_area_question_runs_first_and_each_regime_tunes_before_its_seed
     assert study.LAST_FACTOR == "b2-u1300-wd0.3" and last == factor[-len(last) :] and len(last) == 4
     assert max(i for i in factor if steps[i].regime == "u5200-wd0") < min(last)
     # u5200-wd0's seeds 3-4 (its 3-seed gaps were wider than +-0.01) right after its own steps, before the last.
-    more = [i for i, s in enumerate(steps) if s.regime == "u5200-wd0" and s.seeds]
+    more = [i for i, s in enumerate(steps) if s.regime == "u5200-wd0" and s.seeds and i not in ten]
     assert [steps[i].what for i in more] == ["seeds", "zero-config"] and steps[more[0]].seeds == (3, 4)
     assert max(i for i, s in enumerate(steps) if s.regime == "u5200-wd0" and not s.seeds) < min(more)
     assert max(more) < min(last)
@@ -175,8 +181,9 @@ def test_the_zero_config_choice_gets_its_seeds_at_the_lr_where_the_rules_pick_di
     assert lr is not None
     picks = {x: first[study.rule_pick(r.budget, x)][x] for x in r.lrs if x in first[study.rule_pick(r.budget, x)]}
     assert lr == min(picks, key=picks.get)
-    (step,) = [s for s in study.STEPS if s.regime == r.name and s.what == "zero-config"]
+    step, more = [s for s in study.STEPS if s.regime == r.name and s.what == "zero-config"]
     assert step.cells() == [(study.rule_pick(r.budget, lr), r.budget, lr, s) for s in (1, 2, 3, 4)]
+    assert more.cells() == [(study.rule_pick(r.budget, lr), r.budget, lr, s) for s in study.TEN_SEEDS]
 
 
 def test_the_weight_decay_0_reading_is_judged_on_the_prose_regimes_it_was_not_read_on():
@@ -191,3 +198,33 @@ def test_the_weight_decay_0_reading_is_judged_on_the_prose_regimes_it_was_not_re
     # b2-u1300-wd0 (committed results, 5 seeds) is where the reading came from: phi 0.25 with the floor the best UBA.
     b2 = rows[wd0.index("b2-u1300-wd0")]
     assert b2[2] == f"`{report.WD0_CHOICE}` at 0.03" and b2[5].startswith("-0.0") and b2[5].endswith("(n=5) |")
+
+
+def _first_five_seeds(r: study.Regime) -> tuple[dict[str, report.Best], report.Best | None]:
+    records = [x for x in r.records() if x.get("kind") != "run" or x["seed"] in study.FIVE_SEEDS]
+    return report.regime_table(report.as_fixed_runs(records), r.budget, study.SCHEDULES), report.zero_config_of(
+        records, r.budget
+    )
+
+
+def test_seeds_5_to_9_go_where_the_zero_config_gap_was_not_called_on_5_seeds_to_the_schedules_near_the_best():
+    """MORE_SEEDS is the rule in its comment applied to the committed results of seeds 0-4, not a hand-picked list."""
+    not_called = {}
+    for r in study.REGIMES:
+        table, zc = _first_five_seeds(r)
+        best = report.best_uba(table)
+        if best is None or zc is None or len(best.losses) < 5:
+            continue
+        g = report.gap(zc, best)
+        if g.mean > 0.01 and g.mean - g.se < 0.01:
+            everything = min(table.values(), key=report.ranking)
+            near = {n for n, b in table.items() if b.mean - everything.mean <= 0.02}
+            near |= {n for n, b in table.items() if report.phi_of(n) and b.mean - best.mean <= 0.02}
+            near |= {"linear", study.rule_pick(r.budget, zc.lr)}
+            if dict(r.changes).get("weight_decay") == 0.0:
+                near.add(report.WD0_CHOICE)
+            not_called[r.name] = near
+    assert list(study.MORE_SEEDS) == list(not_called)  # every such regime, in the order they run (cheapest first)
+    assert {k: set(v) for k, v in study.MORE_SEEDS.items()} == not_called
+    steps = [s for s in study.STEPS if s.seeds == study.TEN_SEEDS]
+    assert [(s.regime, s.what) for s in steps] == [(n, w) for n in study.MORE_SEEDS for w in ("seeds", "zero-config")]
