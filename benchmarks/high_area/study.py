@@ -195,7 +195,7 @@ LAST_FACTOR = "b2-u1300-wd0.3"
 # the best UBA on seeds 0-4, linear-to-zero, the zero-config pick and, at weight decay 0, phi 0.25 with the floor
 # (the candidate judged there). Cheapest regime first. tests/research/test_high_area_plan.py derives these lists
 # from the results of seeds 0-4.
-TEN_SEEDS = (5, 6, 7, 8, 9)
+SEEDS_5_TO_9 = (5, 6, 7, 8, 9)
 MORE_SEEDS = {
     "b8-u325-warmup0": ("linear", uba_name(0.25, 0.1), uba_name(1.0, 0.1), "cosine-min10"),
     "b2-u1300-wd0.01": ("linear", uba_name(0.25, 0.1), uba_name(1.0), uba_name(1.0, 0.1), "cosine-min10"),
@@ -272,7 +272,7 @@ def _ordered() -> list[Step]:
             steps += [Step("u5200", "seeds", seeds=(3, 4)), Step("u5200", "zero-config", seeds=(1, 2, 3, 4))]
             steps += [Step("u20800", "lrs", u20800.lrs[:1], U20800_ONLY[-1:])]
     for name, names in MORE_SEEDS.items():
-        steps += [Step(name, "seeds", names=names, seeds=TEN_SEEDS), Step(name, "zero-config", seeds=TEN_SEEDS)]
+        steps += [Step(name, "seeds", names=names, seeds=SEEDS_5_TO_9), Step(name, "zero-config", seeds=SEEDS_5_TO_9)]
     return steps
 
 

@@ -43,7 +43,7 @@ def test_the_high_area_question_runs_first_and_each_regime_tunes_before_its_seed
     # Whether more updates reach higher areas at the best LR comes before the factors; the factor regimes follow
     # their anchors, the low-area one first.
     u20800 = [i for i, s in enumerate(steps) if s.regime == "u20800" and s.names != study.U20800_ONLY[-1:]]
-    ten = [i for i, s in enumerate(steps) if s.seeds == study.TEN_SEEDS]
+    ten = [i for i, s in enumerate(steps) if s.seeds == study.SEEDS_5_TO_9]
     factor = [
         i
         for i, s in enumerate(steps)
@@ -183,7 +183,7 @@ def test_the_zero_config_choice_gets_its_seeds_at_the_lr_where_the_rules_pick_di
     assert lr == min(picks, key=picks.get)
     step, more = [s for s in study.STEPS if s.regime == r.name and s.what == "zero-config"]
     assert step.cells() == [(study.rule_pick(r.budget, lr), r.budget, lr, s) for s in (1, 2, 3, 4)]
-    assert more.cells() == [(study.rule_pick(r.budget, lr), r.budget, lr, s) for s in study.TEN_SEEDS]
+    assert more.cells() == [(study.rule_pick(r.budget, lr), r.budget, lr, s) for s in study.SEEDS_5_TO_9]
 
 
 def test_the_weight_decay_0_reading_is_judged_on_the_prose_regimes_it_was_not_read_on():
@@ -226,5 +226,5 @@ def test_seeds_5_to_9_go_where_the_zero_config_gap_was_not_called_on_5_seeds_to_
             not_called[r.name] = near
     assert list(study.MORE_SEEDS) == list(not_called)  # every such regime, in the order they run (cheapest first)
     assert {k: set(v) for k, v in study.MORE_SEEDS.items()} == not_called
-    steps = [s for s in study.STEPS if s.seeds == study.TEN_SEEDS]
+    steps = [s for s in study.STEPS if s.seeds == study.SEEDS_5_TO_9]
     assert [(s.regime, s.what) for s in steps] == [(n, w) for n in study.MORE_SEEDS for w in ("seeds", "zero-config")]
